@@ -1,0 +1,118 @@
+// Package store is the service's state: connections, settings, counters,
+// notices and OAuth states, behind one interface with two implementations
+// (DynamoDB in dynamostore, in-memory in memstore) that pass the same
+// contract suite (storetest).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/workplace/connections/shared/connection"
+)
+
+// Errors every implementation returns (wrapped) so callers can use errors.Is.
+var (
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a condition failed (the item exists, or its version moved).
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Store is the state of the service. Every method is scoped to one account
+// except the expiry index and the states, which are keyed by random values.
+type Store interface {
+	// Snapshot reads, for each vendor, the app connection, the given user's
+	// connection, the settings and the counters, in O(1) round trips however
+	// many users the account has.
+	Snapshot(ctx context.Context, account, userID string, vendors []string) (map[string]connection.VendorSnapshot, error)
+
+	GetConnection(ctx context.Context, k connection.Key) (connection.Connection, error)
+	// ListUserConnections pages through a vendor's user-level connections in
+	// an account. An empty next token means the last page.
+	ListUserConnections(ctx context.Context, account, vendor, pageToken string, limit int) ([]connection.Connection, string, error)
+
+	// Apply performs all ops atomically, or none (ErrConflict when a
+	// condition fails).
+	Apply(ctx context.Context, ops ...Op) error
+
+	GetSettings(ctx context.Context, account, vendor string) (connection.Settings, error)
+
+	PutState(ctx context.Context, s connection.AuthState) error
+	// ConsumeState deletes the state and returns it; a state that is
+	// missing, already consumed or expired at now is ErrNotFound.
+	ConsumeState(ctx context.Context, nonce string, now time.Time) (connection.AuthState, error)
+
+	// CreateNotice stores a notice unless one with its id exists; it
+	// returns the stored one either way and whether it was created.
+	CreateNotice(ctx context.Context, n connection.Notice) (connection.Notice, bool, error)
+	GetNotice(ctx context.Context, account, userID, id string) (connection.Notice, error)
+	// ListNotices returns a user's undismissed notices, newest first.
+	ListNotices(ctx context.Context, account, userID string) ([]connection.Notice, error)
+	DismissNotice(ctx context.Context, account, userID, id string) error
+	// ClaimNotice takes the right to send a notice's email until `until`,
+	// if it is unsent and nobody else holds an unexpired claim.
+	ClaimNotice(ctx context.Context, account, userID, id, owner string, now, until time.Time) error
+	// MarkNoticeSent records the email as sent by the claim owner.
+	MarkNoticeSent(ctx context.Context, account, userID, id, owner string, at time.Time) error
+
+	// Due pages through the connections of one shard of the expiry index
+	// whose next check is at or before now, oldest first.
+	Due(ctx context.Context, shard int, now time.Time, pageToken string, limit int) ([]connection.Connection, string, error)
+	// AcquireLease takes the connection's lease (for a refresh) if it is
+	// free or lapsed at now, and returns the connection as stored after.
+	AcquireLease(ctx context.Context, k connection.Key, owner string, now, until time.Time) (connection.Connection, error)
+	// ReleaseLease frees a lease the owner holds; a lease taken over by
+	// someone else is left alone.
+	ReleaseLease(ctx context.Context, k connection.Key, owner string) error
+}
+
+// DueShards is how many shards the expiry index is spread over.
+const DueShards = 4
+
+// Op is one change inside Apply.
+type Op interface{ isOp() }
+
+// CreateConnection stores a new connection; it fails if one exists at the
+// key. The stored version is 1.
+type CreateConnection struct{ Conn connection.Connection }
+
+// UpdateConnection replaces a connection whose stored version is
+// Conn.Version; the stored version becomes Conn.Version+1.
+type UpdateConnection struct{ Conn connection.Connection }
+
+// DeleteConnection removes a connection at the given version.
+type DeleteConnection struct {
+	Key     connection.Key
+	Version int64
+}
+
+// AdjustCounts moves an account's user-level counters for a vendor.
+type AdjustCounts struct {
+	Account, Vendor  string
+	Total, Connected int
+}
+
+// PutSettings stores settings whose stored version is Settings.Version (0:
+// must not exist); the stored version becomes Settings.Version+1.
+type PutSettings struct{ Settings connection.Settings }
+
+// DeleteNotice removes a notice if it exists.
+type DeleteNotice struct{ Account, UserID, ID string }
+
+func (CreateConnection) isOp() {}
+func (UpdateConnection) isOp() {}
+func (DeleteConnection) isOp() {}
+func (AdjustCounts) isOp()     {}
+func (PutSettings) isOp()      {}
+func (DeleteNotice) isOp()     {}
+
+// Shard is the expiry-index shard of a connection key.
+func Shard(k connection.Key) int {
+	h := uint32(2166136261)
+	for _, b := range []byte(k.String()) {
+		h ^= uint32(b)
+		h *= 16777619
+	}
+	return int(h % DueShards)
+}

@@ -1,0 +1,73 @@
+// Package vault keeps secrets: the tokens of each connection and the OAuth
+// client secrets of each account. Secrets Manager in production
+// (secretsvault), memory locally (memvault); both pass vaulttest.
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// ErrNotFound: no such secret, or no such version of it.
+var ErrNotFound = errors.New("vault: not found")
+
+// Vault stores versioned secret values under names.
+type Vault interface {
+	// Put writes value as a new current version of the secret name
+	// (creating the secret, or restoring one scheduled for deletion) and
+	// returns the version id. The previous versions stay readable.
+	Put(ctx context.Context, name string, value []byte) (version string, err error)
+	// Get reads a version of a secret ("" for the current one).
+	Get(ctx context.Context, name, version string) ([]byte, error)
+	// Delete schedules the secret for deletion after the recovery window
+	// (days; Secrets Manager accepts 7 to 30). Deleting a missing secret is
+	// not an error.
+	Delete(ctx context.Context, name string, recoveryDays int) error
+}
+
+// Tokens is what a connection's secret holds.
+type Tokens struct {
+	AccessToken           string    `json:"access_token"`
+	RefreshToken          string    `json:"refresh_token,omitempty"`
+	TokenType             string    `json:"token_type,omitempty"`
+	AccessTokenExpiresAt  time.Time `json:"access_token_expires_at,omitzero"`
+	RefreshTokenExpiresAt time.Time `json:"refresh_token_expires_at,omitzero"`
+	Scope                 string    `json:"scope,omitempty"`
+}
+
+// PutTokens stores tokens as a new version of name.
+func PutTokens(ctx context.Context, v Vault, name string, t Tokens) (string, error) {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return "", err
+	}
+	return v.Put(ctx, name, b)
+}
+
+// GetTokens reads the tokens of a version of name.
+func GetTokens(ctx context.Context, v Vault, name, version string) (Tokens, error) {
+	var t Tokens
+	b, err := v.Get(ctx, name, version)
+	if err != nil {
+		return t, err
+	}
+	err = json.Unmarshal(b, &t)
+	return t, err
+}
+
+// ConnectionSecretName names the secret of a connection:
+// <prefix>/<account>/<vendor>/app or <prefix>/<account>/<vendor>/user/<userId>.
+func ConnectionSecretName(prefix, account, vendor, level, userID string) string {
+	n := prefix + "/" + account + "/" + vendor + "/" + level
+	if level == "user" {
+		n += "/" + userID
+	}
+	return n
+}
+
+// ClientSecretName names the secret holding an account's OAuth client secret.
+func ClientSecretName(prefix, account, vendor string) string {
+	return prefix + "/" + account + "/" + vendor + "/client"
+}

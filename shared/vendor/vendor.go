@@ -1,0 +1,299 @@
+// Package vendor declares the third-party apps the service connects to, as
+// data: endpoints, scopes, how credentials are obtained, how long refresh
+// tokens live, and how the vendor says a refresh token is dead. Adding a
+// vendor is an entry in Registry plus, at most, an identity lookup.
+package vendor
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+)
+
+// Type groups vendors in the list API.
+type Type string
+
+// Integration types.
+const (
+	TypeSupportAndTicketing Type = "supportAndTicketing"
+	TypeKnowledge           Type = "knowledge"
+)
+
+// ParseType parses the list's type filter.
+func ParseType(s string) (Type, bool) {
+	switch Type(s) {
+	case TypeSupportAndTicketing, TypeKnowledge:
+		return Type(s), true
+	}
+	return "", false
+}
+
+// Credentials says where the OAuth client id and secret come from.
+type Credentials string
+
+const (
+	// PerAccount clients are registered by each customer in their own
+	// instance and entered through the settings route (ServiceNow).
+	PerAccount Credentials = "perAccount"
+	// Deployment clients belong to this service (one Atlassian app).
+	Deployment Credentials = "deployment"
+)
+
+// RefreshPolicy is how long a refresh token lives when the token response
+// does not say (`refresh_token_expires_in`).
+type RefreshPolicy struct {
+	// Rotating: every refresh returns a new refresh token and disables the
+	// old one; a refresh extends the inactivity window.
+	Rotating bool
+	// Lifespan from the authorization, not extended by refreshing
+	// (non-rotating vendors). Accounts may override it in settings.
+	Lifespan time.Duration
+	// Inactivity: unused this long, the refresh token dies (rotating).
+	Inactivity time.Duration
+	// Absolute: however often refreshed, the grant dies this long after the
+	// first authorization (rotating).
+	Absolute time.Duration
+	// AccessTTL is the usual access-token lifetime (used when expires_in is missing).
+	AccessTTL time.Duration
+}
+
+// Refusal is an answer of the token endpoint that means the refresh token is
+// dead for good (as opposed to an outage).
+type Refusal struct {
+	Status int      // HTTP status; 0 matches any
+	Codes  []string // OAuth error codes; empty matches any
+}
+
+// Vendor is one integration, declared as data.
+type Vendor struct {
+	ID          string
+	Name        string
+	Type        Type
+	Credentials Credentials
+
+	// Bases are the named base URLs the endpoints are built on. "instance"
+	// is special: it is the account's instance or site from settings.
+	Bases map[string]string
+	// Endpoint templates over Bases, e.g. "{instance}/oauth_token.do".
+	AuthURL   string
+	TokenURL  string
+	RevokeURL string // empty: the vendor offers no revocation
+
+	Scopes     []string
+	AuthParams map[string]string // extra authorization parameters
+	PKCE       bool              // the vendor accepts S256 code challenges
+	// ClientSecretInBody: send client credentials in the form body rather
+	// than HTTP Basic.
+	ClientSecretInBody bool
+
+	// InstanceHosts are the host patterns an instance URL may have
+	// ("*.service-now.com"); empty when the vendor has no per-account instance.
+	InstanceHosts []string
+	// Identity names the lookup that tells who authorized and on which site.
+	Identity string
+	// SiteChoice: a grant may cover several sites; settings.siteUrl picks one.
+	SiteChoice bool
+
+	Refresh  RefreshPolicy
+	Refusals []Refusal
+}
+
+const day = 24 * time.Hour
+
+// Registry is every vendor, in the order the list API shows them.
+var Registry = []Vendor{
+	{
+		ID:                 "servicenow",
+		Name:               "ServiceNow",
+		Type:               TypeSupportAndTicketing,
+		Credentials:        PerAccount,
+		Bases:              map[string]string{},
+		AuthURL:            "{instance}/oauth_auth.do",
+		TokenURL:           "{instance}/oauth_token.do",
+		RevokeURL:          "{instance}/oauth_revoke_token.do",
+		Scopes:             []string{"useraccount"},
+		PKCE:               true,
+		ClientSecretInBody: true,
+		InstanceHosts:      []string{"*.service-now.com"},
+		Identity:           "servicenow",
+		Refresh: RefreshPolicy{
+			Lifespan:  100 * day,
+			AccessTTL: 30 * time.Minute,
+		},
+		Refusals: []Refusal{
+			{Status: 401, Codes: []string{"server_error", "access_denied", "invalid_grant"}},
+			{Codes: []string{"invalid_grant"}},
+		},
+	},
+	{
+		ID:          "confluence",
+		Name:        "Confluence",
+		Type:        TypeKnowledge,
+		Credentials: Deployment,
+		Bases: map[string]string{
+			"auth": "https://auth.atlassian.com",
+			"api":  "https://api.atlassian.com",
+		},
+		AuthURL:  "{auth}/authorize",
+		TokenURL: "{auth}/oauth/token",
+		Scopes: []string{
+			"read:confluence-content.all", "read:confluence-space.summary",
+			"search:confluence", "read:me", "offline_access",
+		},
+		AuthParams: map[string]string{"audience": "api.atlassian.com", "prompt": "consent"},
+		PKCE:       false,
+		Identity:   "atlassian",
+		SiteChoice: true,
+		Refresh: RefreshPolicy{
+			Rotating:   true,
+			Inactivity: 90 * day,
+			Absolute:   365 * day,
+			AccessTTL:  time.Hour,
+		},
+		Refusals: []Refusal{
+			{Codes: []string{"invalid_grant", "unauthorized_client"}},
+		},
+	},
+}
+
+// Lookup finds a vendor by id.
+func Lookup(id string) (Vendor, bool) {
+	for _, v := range Registry {
+		if v.ID == id {
+			return v, true
+		}
+	}
+	return Vendor{}, false
+}
+
+// OfType lists the vendors of a type ("" for all), in registry order.
+func OfType(t Type) []Vendor {
+	var out []Vendor
+	for _, v := range Registry {
+		if t == "" || v.Type == t {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// IDs are the ids of vendors.
+func IDs(vs []Vendor) []string {
+	ids := make([]string, len(vs))
+	for i, v := range vs {
+		ids[i] = v.ID
+	}
+	return ids
+}
+
+// NeedsSettings reports whether the vendor cannot be connected before the
+// account has saved its settings.
+func (v Vendor) NeedsSettings() bool { return v.Credentials == PerAccount }
+
+// Endpoint expands an endpoint template with the vendor's bases, the
+// instance, and any base overrides ("vendor.base" → URL) from configuration.
+// An override of "instance" may contain "{name}", replaced by the first label
+// of the instance host, so that https://acme.service-now.com can be served by
+// a local sandbox at http://127.0.0.1:3000/_sandbox/servicenow/acme.
+func (v Vendor) Endpoint(tmpl, instance string, overrides map[string]string) string {
+	if tmpl == "" {
+		return ""
+	}
+	out := tmpl
+	for name, base := range v.Bases {
+		if o, ok := overrides[v.ID+"."+name]; ok {
+			base = o
+		}
+		out = strings.ReplaceAll(out, "{"+name+"}", strings.TrimRight(base, "/"))
+	}
+	inst := strings.TrimRight(instance, "/")
+	if o, ok := overrides[v.ID+".instance"]; ok && instance != "" {
+		inst = strings.ReplaceAll(strings.TrimRight(o, "/"), "{name}", InstanceName(instance))
+	}
+	return strings.ReplaceAll(out, "{instance}", inst)
+}
+
+// InstanceName is the first label of an instance URL's host ("acme" for
+// https://acme.service-now.com).
+func InstanceName(instance string) string {
+	u, err := url.Parse(instance)
+	if err != nil {
+		return ""
+	}
+	h := u.Hostname()
+	if i := strings.IndexByte(h, '.'); i > 0 {
+		return h[:i]
+	}
+	return h
+}
+
+// CheckInstance validates an instance URL against the vendor's host
+// patterns and any extra allowed hosts, and returns it normalised
+// (https://host, no path). Plain http is accepted only for extra hosts.
+func (v Vendor) CheckInstance(raw string, extraHosts []string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("instance URL must look like https://<name>.service-now.com")
+	}
+	if p := strings.Trim(u.EscapedPath(), "/"); p != "" {
+		return "", fmt.Errorf("instance URL must not have a path")
+	}
+	host := strings.ToLower(u.Hostname())
+	if u.Port() != "" {
+		host = strings.ToLower(u.Host)
+	}
+	for _, h := range extraHosts {
+		if ok, _ := path.Match(strings.ToLower(h), host); ok && (u.Scheme == "https" || u.Scheme == "http") {
+			return u.Scheme + "://" + host, nil
+		}
+	}
+	if u.Scheme != "https" {
+		return "", fmt.Errorf("instance URL must use https")
+	}
+	for _, pat := range v.InstanceHosts {
+		if matchHost(pat, host) {
+			return "https://" + host, nil
+		}
+	}
+	return "", fmt.Errorf("instance host %q is not allowed for %s", host, v.Name)
+}
+
+// matchHost matches "*.example.com" against exactly one DNS label plus the
+// suffix, so "evil.com/.service-now.com" or "a.b.service-now.com" never pass.
+func matchHost(pattern, host string) bool {
+	suffix, ok := strings.CutPrefix(pattern, "*.")
+	if !ok {
+		return pattern == host
+	}
+	label, rest, found := strings.Cut(host, ".")
+	if !found || rest != suffix || label == "" {
+		return false
+	}
+	for _, r := range label {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// IsRefusal reports whether a token endpoint answer (status, OAuth error
+// code) means the refresh token is dead.
+func (v Vendor) IsRefusal(status int, code string) bool {
+	for _, r := range v.Refusals {
+		if r.Status != 0 && r.Status != status {
+			continue
+		}
+		if len(r.Codes) == 0 {
+			return true
+		}
+		for _, c := range r.Codes {
+			if c == code {
+				return true
+			}
+		}
+	}
+	return false
+}
