@@ -4,7 +4,10 @@
 package connection
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -174,6 +177,7 @@ type Settings struct {
 	InstanceURL              string // ServiceNow instance
 	ClientID                 string
 	ClientSecretName         string // vault name of the client secret; the secret itself is never here
+	ClientSecretVersion      string // the vault version that goes with ClientID
 	RefreshTokenLifespanDays int
 	SiteURL                  string // Confluence: which site to pick when a grant covers several
 	Version                  int64
@@ -238,3 +242,18 @@ type AuthState struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
+
+// NoticeID is the id of the notice of a kind for a connection's token
+// generation: deterministic, so that however often or concurrently the scan
+// runs there is one notice (and one email) per connection, kind and generation.
+func NoticeID(k Key, kind NoticeKind, generation int) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d", k.String(), kind, generation)))
+	return hex.EncodeToString(sum[:12])
+}
+
+// NoticeRecipient is who hears about the connection: the user for user
+// level, the app manager who connected or last repaired it for app level.
+func (c Connection) NoticeRecipient() Person { return c.ConnectedBy }
+
+// NoticeKinds are every kind of notice, for clearing them all.
+var NoticeKinds = []NoticeKind{NoticeExpiring, NoticeDisconnected}

@@ -1,0 +1,12 @@
+// Command disconnect is the Lambda of the disconnect route.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/workplace/connections/shared/handlers"
+)
+
+func main() {
+	lambda.Start(handlers.Disconnect(handlers.Load()))
+}

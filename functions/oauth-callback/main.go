@@ -1,0 +1,12 @@
+// Command oauth-callback is the Lambda of the oauth-callback route.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/workplace/connections/shared/handlers"
+)
+
+func main() {
+	lambda.Start(handlers.OAuthCallback(handlers.Load()))
+}

@@ -1,0 +1,12 @@
+// Command oauth-url is the Lambda of the oauth-url route.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/workplace/connections/shared/handlers"
+)
+
+func main() {
+	lambda.Start(handlers.OAuthURL(handlers.Load()))
+}

@@ -1,0 +1,90 @@
+package localserver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/workplace/connections/infra/console"
+	"github.com/workplace/connections/infra/sandbox"
+	"github.com/workplace/connections/shared/backend"
+	"github.com/workplace/connections/shared/config"
+	"github.com/workplace/connections/shared/handlers"
+	"github.com/workplace/connections/shared/provider"
+)
+
+// Options build a local server.
+type Options struct {
+	Getenv  func(string) string
+	BaseURL string // where the server is reachable, e.g. http://127.0.0.1:3000
+	// HTTP is the client the service uses to call vendors (tests hand in
+	// one that reaches an httptest server); default a plain client.
+	HTTP *http.Client
+	Now  func() time.Time
+}
+
+// Local builds the whole local server: the API on embedded backends (or AWS
+// with BACKEND=aws), vendors pointed at the sandbox, the console and tools.
+func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
+	base := strings.TrimRight(o.BaseURL, "/")
+	env := func(k string) string {
+		if v := o.Getenv(k); v != "" {
+			return v
+		}
+		switch k {
+		case "BACKEND":
+			return "memory"
+		case "OAUTH_REDIRECT_URL":
+			return base + "/console/callback"
+		case "FRONTEND_URL":
+			return base + "/console"
+		case "VENDOR_BASE_URLS":
+			return "servicenow.instance=" + base + "/_sandbox/servicenow/{name}," +
+				"confluence.auth=" + base + "/_sandbox/confluence," +
+				"confluence.api=" + base + "/_sandbox/confluence"
+		}
+		return ""
+	}
+	cfg, err := config.FromEnv(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	var b backend.Backends
+	switch cfg.Backend {
+	case "memory":
+		b = backend.Memory()
+	case "aws":
+		if b, err = backend.AWS(ctx, cfg); err != nil {
+			return nil, nil, err
+		}
+	default:
+		return nil, nil, fmt.Errorf("BACKEND must be memory or aws, not %q", cfg.Backend)
+	}
+	hc := o.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	d := &handlers.Deps{Config: cfg, Backends: b, HTTP: hc, Now: now, Log: handlers.NewLogger(cfg.LogLevel)}
+	// The sandbox's Atlassian app: the deployment's client credentials.
+	creds, _ := json.Marshal(provider.Credentials{ClientID: "sandbox-atlassian-app", ClientSecret: "sandbox-atlassian-secret"})
+	if _, err := d.Vault.Put(ctx, cfg.AtlassianClientSecretName, creds); err != nil {
+		return nil, nil, fmt.Errorf("seed the sandbox app credentials: %w", err)
+	}
+	sbCfg, err := sandbox.ConfigFromEnv(o.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := New(d, handlers.Routes, Extra{
+		Sandbox: sandbox.New(sbCfg),
+		Local:   Tools(d),
+		Console: console.Handler(),
+	})
+	return s, d, nil
+}

@@ -1,0 +1,230 @@
+// Package localserver serves the whole API on one port for local work: each
+// HTTP request becomes the API Gateway v2 event the Lambda would get and goes
+// through the same handler, with Lambda's own JSON (de)serialisation. Only
+// here: identity from X-* headers, the sandbox vendors under /_sandbox/, the
+// /_local/ tools and the /console pages.
+package localserver
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/workplace/connections/shared/apigw"
+	"github.com/workplace/connections/shared/config"
+	"github.com/workplace/connections/shared/handlers"
+)
+
+// Server is the local HTTP server's handler.
+type Server struct {
+	deps   *handlers.Deps
+	routes []boundRoute
+	mux    *http.ServeMux
+}
+
+type boundRoute struct {
+	handlers.Route
+	invoke lambda.Handler
+}
+
+// Extra are the local-only handlers mounted beside the API.
+type Extra struct {
+	Sandbox http.Handler // mounted at /_sandbox/
+	Local   http.Handler // mounted at /_local/
+	Console http.Handler // mounted at /console
+}
+
+// New builds the server over the handlers' dependencies.
+func New(d *handlers.Deps, routes []handlers.Route, extra Extra) *Server {
+	s := &Server{deps: d, mux: http.NewServeMux()}
+	for _, r := range routes {
+		s.routes = append(s.routes, boundRoute{Route: r, invoke: lambda.NewHandler(r.Handler(d))})
+	}
+	if extra.Sandbox != nil {
+		s.mux.Handle("/_sandbox/", extra.Sandbox)
+	}
+	if extra.Local != nil {
+		s.mux.Handle("/_local/", extra.Local)
+	}
+	if extra.Console != nil {
+		s.mux.Handle("/console", extra.Console)
+		s.mux.Handle("/console/", extra.Console)
+	}
+	s.mux.HandleFunc("/", s.api)
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// api routes a request to the Lambda handler of its route.
+func (s *Server) api(w http.ResponseWriter, r *http.Request) {
+	var pathMatched bool
+	for _, rt := range s.routes {
+		params, ok := match(rt.Path, r.URL.Path)
+		if !ok {
+			continue
+		}
+		pathMatched = true
+		if rt.Method != r.Method {
+			continue
+		}
+		s.invoke(w, r, rt, params)
+		return
+	}
+	if pathMatched {
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path)
+		return
+	}
+	writeError(w, http.StatusNotFound, "not_found", "no route "+r.Method+" "+r.URL.Path)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+// match matches an API Gateway path template against a path.
+func match(tmpl, path string) (map[string]string, bool) {
+	ts := strings.Split(strings.Trim(tmpl, "/"), "/")
+	ps := strings.Split(strings.Trim(path, "/"), "/")
+	if len(ts) != len(ps) {
+		return nil, false
+	}
+	params := map[string]string{}
+	for i, t := range ts {
+		if strings.HasPrefix(t, "{") && strings.HasSuffix(t, "}") {
+			if ps[i] == "" {
+				return nil, false
+			}
+			params[t[1:len(t)-1]] = ps[i]
+			continue
+		}
+		if t != ps[i] {
+			return nil, false
+		}
+	}
+	return params, true
+}
+
+// Event builds the API Gateway v2 event of a request, with the identity
+// headers as JWT claims.
+func Event(r *http.Request, rt handlers.Route, params map[string]string, claims config.Claims) (events.APIGatewayV2HTTPRequest, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return events.APIGatewayV2HTTPRequest{}, err
+	}
+	q := map[string]string{}
+	for k, vs := range r.URL.Query() {
+		q[k] = strings.Join(vs, ",") // API Gateway joins repeated parameters with commas
+	}
+	h := map[string]string{}
+	for k, vs := range r.Header {
+		h[strings.ToLower(k)] = strings.Join(vs, ",")
+	}
+	c := map[string]string{}
+	for hdr, claim := range map[string]string{
+		"X-Account-Id": claims.Account, "X-User-Id": claims.UserID, "X-User-Email": claims.Email,
+		"X-User-Name": claims.Name, "X-User-Role": claims.Role,
+	} {
+		if v := r.Header.Get(hdr); v != "" {
+			c[claim] = v
+		}
+	}
+	ev := events.APIGatewayV2HTTPRequest{
+		Version:               "2.0",
+		RouteKey:              rt.RouteKey(),
+		RawPath:               r.URL.Path,
+		RawQueryString:        r.URL.RawQuery,
+		Headers:               h,
+		QueryStringParameters: q,
+		PathParameters:        params,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey:   rt.RouteKey(),
+			AccountID:  "local",
+			Stage:      "$default",
+			RequestID:  time.Now().UTC().Format("20060102T150405.000000000"),
+			DomainName: r.Host,
+			APIID:      "local",
+			Time:       time.Now().UTC().Format("02/Jan/2006:15:04:05 -0700"),
+			TimeEpoch:  time.Now().UnixMilli(),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method: r.Method, Path: r.URL.Path, Protocol: r.Proto, SourceIP: r.RemoteAddr, UserAgent: r.UserAgent(),
+			},
+			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+				JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: c, Scopes: nil},
+			},
+		},
+	}
+	if len(body) > 0 {
+		if utf8.Valid(body) {
+			ev.Body = string(body)
+		} else {
+			ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+		}
+	}
+	if len(q) == 0 {
+		ev.QueryStringParameters = nil
+	}
+	if len(params) == 0 {
+		ev.PathParameters = nil
+	}
+	return ev, nil
+}
+
+// invoke calls the route's handler exactly as Lambda would (JSON in, JSON
+// out) and writes its answer.
+func (s *Server) invoke(w http.ResponseWriter, r *http.Request, rt boundRoute, params map[string]string) {
+	ev, err := Event(r, rt.Route, params, s.deps.Config.Claims)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_body", "could not read the body")
+		return
+	}
+	payload, _ := json.Marshal(ev)
+	out, err := rt.invoke.Invoke(r.Context(), payload)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", "the handler failed")
+		return
+	}
+	var resp apigw.Response
+	if err := json.Unmarshal(out, &resp); err != nil {
+		writeError(w, http.StatusBadGateway, "internal", "the handler answered something that is not an HTTP API response")
+		return
+	}
+	for k, v := range resp.Headers {
+		w.Header().Set(k, v)
+	}
+	for k, vs := range resp.MultiValueHeaders {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	status := resp.StatusCode
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	body := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		body, _ = base64.StdEncoding.DecodeString(resp.Body)
+	}
+	_, _ = w.Write(body)
+}
+
+// Invoke runs a handler as Lambda would, on an arbitrary event (used for
+// the scheduled scan and by tests).
+func Invoke(ctx context.Context, h any, event any) ([]byte, error) {
+	payload, err := json.Marshal(event)
+	if err != nil {
+		return nil, err
+	}
+	return lambda.NewHandler(h).Invoke(ctx, payload)
+}

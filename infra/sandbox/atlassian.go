@@ -1,0 +1,118 @@
+package sandbox
+
+import (
+	"net/http"
+	"strings"
+)
+
+// routeAtlassian serves /_sandbox/{vendor}/..., which stands for both
+// https://auth.atlassian.com and https://api.atlassian.com. Atlassian
+// offers no token revocation to 3LO apps, so there is no such route.
+func (s *Server) routeAtlassian(w http.ResponseWriter, r *http.Request, vendorID string, rest []string) bool {
+	switch strings.Join(rest, "/") {
+	case "authorize":
+		s.authorize(w, r, vendorID, atlassian, "")
+	case "oauth/token":
+		s.token(w, r, vendorID, atlassian, "")
+	case "me":
+		s.atlassianMe(w, r, vendorID)
+	case "oauth/token/accessible-resources":
+		s.atlassianResources(w, r, vendorID)
+	default:
+		return false
+	}
+	return true
+}
+
+func atlassianUnauthorized(w http.ResponseWriter) {
+	writeJSON(w, http.StatusUnauthorized, map[string]any{"code": http.StatusUnauthorized, "message": "Unauthorized"})
+}
+
+type atlassianUser struct {
+	AccountID     string `json:"account_id"`
+	Email         string `json:"email"`
+	Name          string `json:"name"`
+	Picture       string `json:"picture"`
+	AccountStatus string `json:"account_status"`
+}
+
+// atlassianMe is GET https://api.atlassian.com/me (needs scope read:me).
+func (s *Server) atlassianMe(w http.ResponseWriter, r *http.Request, vendorID string) {
+	if s.inOutage(w, vendorID) || !allow(w, r, http.MethodGet) {
+		return
+	}
+	g, ok := s.bearerGrant(r, vendorID, "")
+	if !ok {
+		atlassianUnauthorized(w)
+		return
+	}
+	if !hasScope(g.scope, "read:me") {
+		writeJSON(w, http.StatusForbidden, map[string]any{"code": http.StatusForbidden, "message": "Forbidden: the token lacks scope read:me"})
+		return
+	}
+	writeJSON(w, http.StatusOK, atlassianUser{
+		AccountID:     AtlassianAccountID(g.user),
+		Email:         emailOf(g.user, "example.com"),
+		Name:          displayName(g.user),
+		Picture:       "",
+		AccountStatus: "active",
+	})
+}
+
+type atlassianResource struct {
+	ID        string   `json:"id"`
+	URL       string   `json:"url"`
+	Name      string   `json:"name"`
+	Scopes    []string `json:"scopes"`
+	AvatarURL string   `json:"avatarUrl"`
+}
+
+// atlassianResources lists every site of the grant. Atlassian's list is
+// unordered, so the sandbox never answers the same order twice in a row
+// for a grant of several sites: each answer rotates the list by one more
+// place, starting with the second site the user approved. A client that
+// takes the first element gets a different site from one call to the next.
+func (s *Server) atlassianResources(w http.ResponseWriter, r *http.Request, vendorID string) {
+	if s.inOutage(w, vendorID) || !allow(w, r, http.MethodGet) {
+		return
+	}
+	g, ok := s.bearerGrant(r, vendorID, "")
+	if !ok {
+		atlassianUnauthorized(w)
+		return
+	}
+	s.mu.Lock()
+	g.listed++
+	shift := g.listed % len(g.sites)
+	sites := append(append([]string{}, g.sites[shift:]...), g.sites[:shift]...)
+	s.mu.Unlock()
+
+	scopes := []string{}
+	for _, sc := range strings.Fields(g.scope) {
+		if sc != "offline_access" && sc != "read:me" {
+			scopes = append(scopes, sc)
+		}
+	}
+	out := make([]atlassianResource, 0, len(sites))
+	for _, site := range sites {
+		out = append(out, atlassianResource{
+			ID:        AtlassianCloudID(site),
+			URL:       "https://" + site + ".atlassian.net",
+			Name:      site,
+			Scopes:    scopes,
+			AvatarURL: "",
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// AtlassianCloudID is the stable cloud id the sandbox gives a site name.
+func AtlassianCloudID(site string) string {
+	h := stableHex(32, "atlassian-site", strings.ToLower(site))
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// AtlassianAccountID is the stable account id the sandbox gives a login.
+func AtlassianAccountID(login string) string {
+	return stableHex(24, "atlassian-account", strings.ToLower(login))
+}

@@ -1,0 +1,106 @@
+package sandbox
+
+import (
+	"net/http"
+	"strings"
+)
+
+// routeServiceNow serves /_sandbox/servicenow/{instance}/..., where the
+// instance segment stands for https://{instance}.service-now.com.
+func (s *Server) routeServiceNow(w http.ResponseWriter, r *http.Request, vendorID string, rest []string) bool {
+	if len(rest) < 2 {
+		return false
+	}
+	instance := strings.ToLower(rest[0])
+	if !nameRE.MatchString(instance) {
+		return false
+	}
+	switch strings.Join(rest[1:], "/") {
+	case "oauth_auth.do":
+		s.authorize(w, r, vendorID, serviceNow, instance)
+	case "oauth_token.do":
+		s.token(w, r, vendorID, serviceNow, instance)
+	case "oauth_revoke_token.do":
+		s.serviceNowRevoke(w, r, vendorID, instance)
+	case "api/now/table/sys_user":
+		s.serviceNowUser(w, r, vendorID, instance)
+	default:
+		return false
+	}
+	return true
+}
+
+type serviceNowUser struct {
+	SysID    string `json:"sys_id"`
+	UserName string `json:"user_name"`
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+}
+
+// serviceNowUser answers the Table API's sys_user query with the token's
+// own user, whatever the query says.
+func (s *Server) serviceNowUser(w http.ResponseWriter, r *http.Request, vendorID, instance string) {
+	if s.inOutage(w, vendorID) || !allow(w, r, http.MethodGet) {
+		return
+	}
+	g, ok := s.bearerGrant(r, vendorID, instance)
+	if !ok {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{
+			"error": map[string]string{
+				"message": "User Not Authenticated",
+				"detail":  "Required to provide Auth information",
+			},
+			"status": "failure",
+		})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"result": []serviceNowUser{{
+		SysID:    ServiceNowSysID(instance, g.user),
+		UserName: g.user,
+		Name:     displayName(g.user),
+		Email:    emailOf(g.user, instance+".example.com"),
+	}}})
+}
+
+// serviceNowRevoke is oauth_revoke_token.do: token=<access or refresh>
+// plus the client's credentials; the whole grant is revoked. Unknown
+// tokens are answered 200 as well (RFC 7009).
+func (s *Server) serviceNowRevoke(w http.ResponseWriter, r *http.Request, vendorID, instance string) {
+	if s.inOutage(w, vendorID) || !allow(w, r, http.MethodPost) {
+		return
+	}
+	params, err := readParams(w, r, false)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", err.Error()})
+		return
+	}
+	clientID, secret, ok := clientCredentials(r, params)
+	token := params["token"]
+
+	s.mu.Lock()
+	var out reply
+	switch {
+	case !ok || !s.authClientLocked(vendorID, instance, clientID, secret):
+		out = reply{http.StatusUnauthorized, oauthError{"invalid_client", "Client authentication failed."}}
+	case token == "":
+		out = reply{http.StatusBadRequest, oauthError{"invalid_request", "token is required"}}
+	default:
+		g := s.refresh[token]
+		if a := s.access[token]; a != nil {
+			g = a.g
+		}
+		if g != nil && g.vendor == vendorID && g.sites[0] == instance && g.clientID == clientID {
+			g.revoked = true
+		}
+		out = reply{http.StatusOK, struct{}{}}
+	}
+	s.mu.Unlock()
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, out.status, out.body)
+}
+
+// ServiceNowSysID is the stable sys_id the sandbox gives a login on an
+// instance.
+func ServiceNowSysID(instance, login string) string {
+	return stableHex(32, "servicenow", strings.ToLower(instance), strings.ToLower(login))
+}

@@ -1,0 +1,122 @@
+// Package config reads the service's settings from the environment. Every
+// variable is declared in template.yaml and listed in the README.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the functions and the local server read from the
+// environment.
+type Config struct {
+	TableName    string // TABLE_NAME
+	SecretPrefix string // SECRET_PREFIX
+
+	Claims         Claims // CLAIM_*
+	AppManagerRole string // APP_MANAGER_ROLE
+
+	RedirectURL       string // OAUTH_REDIRECT_URL: the frontend page vendors send the browser back to
+	FrontendURL       string // FRONTEND_URL
+	UserReconnectPath string // USER_RECONNECT_PATH
+	AppReconnectPath  string // APP_RECONNECT_PATH
+
+	WarningWindow time.Duration // WARNING_DAYS
+	MailFrom      string        // MAIL_FROM
+
+	AtlassianClientSecretName string            // ATLASSIAN_CLIENT_SECRET_NAME
+	AllowedInstanceHosts      []string          // ALLOWED_INSTANCE_HOSTS
+	VendorBaseURLs            map[string]string // VENDOR_BASE_URLS
+
+	SecretRecoveryDays int           // SECRET_RECOVERY_DAYS
+	OutageGrace        time.Duration // OUTAGE_GRACE
+	ScanBudget         time.Duration // SCAN_BUDGET
+	LogLevel           slog.Level    // LOG_LEVEL
+	Backend            string        // BACKEND: "aws" (default in Lambda) or "memory"
+}
+
+// Claims are the JWT claim names identity is read from.
+type Claims struct {
+	UserID, Email, Name, Account, Role string
+}
+
+// FromEnv reads the configuration; getenv is os.Getenv or a test map.
+func FromEnv(getenv func(string) string) (Config, error) {
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		TableName:    get("TABLE_NAME", "connections"),
+		SecretPrefix: strings.TrimRight(get("SECRET_PREFIX", "connections"), "/"),
+		Claims: Claims{
+			UserID:  get("CLAIM_USER_ID", "sub"),
+			Email:   get("CLAIM_EMAIL", "email"),
+			Name:    get("CLAIM_NAME", "name"),
+			Account: get("CLAIM_ACCOUNT_ID", "account_id"),
+			Role:    get("CLAIM_ROLE", "role"),
+		},
+		AppManagerRole:    get("APP_MANAGER_ROLE", "appManager"),
+		RedirectURL:       get("OAUTH_REDIRECT_URL", "http://127.0.0.1:3000/console/callback"),
+		FrontendURL:       strings.TrimRight(get("FRONTEND_URL", "http://127.0.0.1:3000/console"), "/"),
+		UserReconnectPath: get("USER_RECONNECT_PATH", "/profile/external-apps"),
+		AppReconnectPath:  get("APP_RECONNECT_PATH", "/manage/apps/integrations"),
+		MailFrom:          get("MAIL_FROM", "no-reply@example.com"),
+		Backend:           get("BACKEND", "aws"),
+	}
+	c.AtlassianClientSecretName = get("ATLASSIAN_CLIENT_SECRET_NAME", c.SecretPrefix+"/deployment/confluence/client")
+	if v := get("ALLOWED_INSTANCE_HOSTS", ""); v != "" {
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				c.AllowedInstanceHosts = append(c.AllowedInstanceHosts, h)
+			}
+		}
+	}
+	var err error
+	if c.VendorBaseURLs, err = parseBases(get("VENDOR_BASE_URLS", "")); err != nil {
+		return c, err
+	}
+	days, err := strconv.Atoi(get("WARNING_DAYS", "10"))
+	if err != nil || days < 0 {
+		return c, fmt.Errorf("WARNING_DAYS must be a whole number of days")
+	}
+	c.WarningWindow = time.Duration(days) * 24 * time.Hour
+	if c.SecretRecoveryDays, err = strconv.Atoi(get("SECRET_RECOVERY_DAYS", "7")); err != nil || c.SecretRecoveryDays < 7 || c.SecretRecoveryDays > 30 {
+		return c, fmt.Errorf("SECRET_RECOVERY_DAYS must be 7 to 30")
+	}
+	if c.OutageGrace, err = time.ParseDuration(get("OUTAGE_GRACE", "72h")); err != nil {
+		return c, fmt.Errorf("OUTAGE_GRACE: %w", err)
+	}
+	if c.ScanBudget, err = time.ParseDuration(get("SCAN_BUDGET", "60s")); err != nil {
+		return c, fmt.Errorf("SCAN_BUDGET: %w", err)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "INFO"))); err != nil {
+		return c, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	if _, err := url.Parse(c.RedirectURL); err != nil {
+		return c, fmt.Errorf("OAUTH_REDIRECT_URL: %w", err)
+	}
+	return c, nil
+}
+
+// parseBases reads "servicenow.instance=http://…/{name},confluence.auth=…".
+func parseBases(s string) (map[string]string, error) {
+	out := map[string]string{}
+	if s == "" {
+		return out, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || !strings.Contains(k, ".") || v == "" {
+			return nil, fmt.Errorf("VENDOR_BASE_URLS: %q is not vendor.base=url", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}

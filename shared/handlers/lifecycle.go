@@ -1,0 +1,101 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/workplace/connections/shared/apigw"
+	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/lifecycle"
+)
+
+// Lifecycle is the connection lifecycle service on these dependencies.
+func (d *Deps) Lifecycle() *lifecycle.Service {
+	return &lifecycle.Service{
+		Store: d.Store, Vault: d.Vault, HTTP: d.HTTP, Now: d.Now, Log: d.Log,
+		SecretPrefix:         d.Config.SecretPrefix,
+		RedirectURL:          d.Config.RedirectURL,
+		VendorBaseURLs:       d.Config.VendorBaseURLs,
+		AllowedInstanceHosts: d.Config.AllowedInstanceHosts,
+		DeploymentSecrets:    map[string]string{"confluence": d.Config.AtlassianClientSecretName},
+		WarningWindow:        d.Config.WarningWindow,
+		SecretRecoveryDays:   d.Config.SecretRecoveryDays,
+	}
+}
+
+func caller(who apigw.Identity) lifecycle.Caller {
+	return lifecycle.Caller{
+		Person:     connection.Person{UserID: who.UserID, Email: who.Email, Name: who.Name},
+		Account:    who.Account,
+		AppManager: who.IsAppManager,
+	}
+}
+
+// IntegrationSettings serves PUT /v1/account/integrations/{vendor}/settings.
+func IntegrationSettings(d *Deps) apigw.Handler {
+	svc := d.Lifecycle()
+	return d.route("integration-settings", func(ctx context.Context, req apigw.Request, who apigw.Identity) (apigw.Response, error) {
+		var body lifecycle.SettingsRequest
+		if err := apigw.DecodeBody(req, &body); err != nil {
+			return apigw.Response{}, err
+		}
+		view, err := svc.SaveSettings(ctx, caller(who), req.PathParameters["vendor"], body)
+		if err != nil {
+			return apigw.Response{}, err
+		}
+		return apigw.JSON(http.StatusOK, view), nil
+	})
+}
+
+// OAuthURL serves GET /v1/account/integrations/{vendor}/oauth2/url.
+func OAuthURL(d *Deps) apigw.Handler {
+	svc := d.Lifecycle()
+	return d.route("oauth-url", func(ctx context.Context, req apigw.Request, who apigw.Identity) (apigw.Response, error) {
+		q := req.QueryStringParameters
+		out, err := svc.StartAuthorization(ctx, caller(who), lifecycle.AuthURLRequest{
+			Vendor: req.PathParameters["vendor"], Flow: q["flow"], Action: q["action"],
+		})
+		if err != nil {
+			return apigw.Response{}, err
+		}
+		return apigw.JSON(http.StatusOK, out), nil
+	})
+}
+
+// OAuthCallback serves POST /v1/account/integrations/{vendor}/oauth2/callback.
+func OAuthCallback(d *Deps) apigw.Handler {
+	svc := d.Lifecycle()
+	return d.route("oauth-callback", func(ctx context.Context, req apigw.Request, who apigw.Identity) (apigw.Response, error) {
+		var body lifecycle.CallbackRequest
+		if err := apigw.DecodeBody(req, &body); err != nil {
+			return apigw.Response{}, err
+		}
+		body.Vendor = req.PathParameters["vendor"]
+		out, err := svc.CompleteAuthorization(ctx, caller(who), body)
+		if err != nil {
+			return apigw.Response{}, err
+		}
+		return apigw.JSON(http.StatusOK, out), nil
+	})
+}
+
+// Disconnect serves DELETE /v1/account/integrations/{vendor}.
+func Disconnect(d *Deps) apigw.Handler {
+	svc := d.Lifecycle()
+	return d.route("disconnect", func(ctx context.Context, req apigw.Request, who apigw.Identity) (apigw.Response, error) {
+		q := req.QueryStringParameters
+		cascade := false
+		switch q["cascade"] {
+		case "", "false":
+		case "true":
+			cascade = true
+		default:
+			return apigw.Response{}, apigw.Errorf(http.StatusBadRequest, "invalid_parameter", "cascade must be true or false")
+		}
+		err := svc.Disconnect(ctx, caller(who), lifecycle.DisconnectRequest{Vendor: req.PathParameters["vendor"], Flow: q["flow"], Cascade: cascade})
+		if err != nil {
+			return apigw.Response{}, err
+		}
+		return apigw.NoContent(), nil
+	})
+}

@@ -1,0 +1,329 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/integrations"
+	"github.com/workplace/connections/shared/lifetime"
+	"github.com/workplace/connections/shared/problem"
+	"github.com/workplace/connections/shared/provider"
+	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/vault"
+	"github.com/workplace/connections/shared/vendor"
+)
+
+// CallbackRequest is what the frontend's callback page received from the
+// vendor and posts with the user's own JWT.
+type CallbackRequest struct {
+	Vendor           string `json:"-"`
+	State            string `json:"state"`
+	Code             string `json:"code,omitempty"`
+	Error            string `json:"error,omitempty"`
+	ErrorDescription string `json:"error_description,omitempty"`
+}
+
+// CallbackResult is the answer of a successful callback.
+type CallbackResult struct {
+	Vendor      string            `json:"vendor"`
+	Flow        connection.Level  `json:"flow"`
+	Action      connection.Action `json:"action"`
+	Status      connection.Status `json:"status"`
+	UserChanged bool              `json:"userChanged"`
+	Connection  integrations.View `json:"connection"`
+}
+
+func invalidState() error {
+	return problem.New(http.StatusBadRequest, "invalid_state", "the authorization is unknown, expired, already used or not yours; start again")
+}
+
+func vendorError(v vendor.Vendor, what string) error {
+	return problem.New(http.StatusBadGateway, "vendor_error", "%s did not complete the %s; nothing was changed, try again", v.Name, what)
+}
+
+// CompleteAuthorization finishes an authorization: it consumes the state
+// (single use, bound to the caller), exchanges the code, asks the vendor who
+// authorized and on which site, then connects, reconnects or changes the user
+// as the state says. On any refusal or failure the existing connection is
+// untouched and tokens obtained for nothing are revoked where possible.
+func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r CallbackRequest) (CallbackResult, error) {
+	v, err := lookupVendor(r.Vendor)
+	if err != nil {
+		return CallbackResult{}, err
+	}
+	if r.State == "" || len(r.State) > 512 {
+		return CallbackResult{}, invalidState()
+	}
+	if r.Code == "" && r.Error == "" {
+		return CallbackResult{}, problem.New(http.StatusBadRequest, "invalid_body", "the body needs state and either code or error")
+	}
+	st, err := s.Store.ConsumeState(ctx, r.State, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return CallbackResult{}, invalidState()
+	}
+	if err != nil {
+		return CallbackResult{}, err
+	}
+	if st.Account != who.Account || st.UserID != who.UserID || st.Vendor != v.ID {
+		s.log(ctx).WarnContext(ctx, "state presented by someone it was not issued to", "flow", string(st.Flow))
+		return CallbackResult{}, invalidState()
+	}
+	log := s.log(ctx).With("flow", string(st.Flow), "action", string(st.Action))
+	if r.Error != "" {
+		log.InfoContext(ctx, "authorization denied at the vendor", "vendorError", safeCode(r.Error))
+		return CallbackResult{}, problem.New(http.StatusBadRequest, "authorization_denied", "%s did not authorize the connection (%s)", v.Name, safeCode(r.Error)).With("vendorError", safeCode(r.Error))
+	}
+	if st.Flow == connection.LevelApp && !who.AppManager {
+		return CallbackResult{}, problem.New(http.StatusForbidden, "forbidden", "only app managers can connect %s for the account", v.Name)
+	}
+	set, err := s.settings(ctx, who.Account, v.ID)
+	if err != nil {
+		return CallbackResult{}, err
+	}
+	client, err := s.client(ctx, v, set, st.Instance)
+	if err != nil {
+		return CallbackResult{}, err
+	}
+	tok, err := client.Exchange(ctx, r.Code, st.Verifier)
+	if err != nil {
+		log.WarnContext(ctx, "code exchange failed", "error", err.Error())
+		return CallbackResult{}, vendorError(v, "authorization")
+	}
+	res, err := s.apply(ctx, v, client, set, st, who, tok)
+	if err != nil {
+		s.discard(ctx, client, tok)
+		var p *problem.Problem
+		if errors.As(err, &p) {
+			log.InfoContext(ctx, "authorization refused", "code", p.Code)
+		}
+		return CallbackResult{}, err
+	}
+	log.InfoContext(ctx, "authorization completed", "userChanged", res.UserChanged)
+	return res, nil
+}
+
+// apply checks who authorized and where, and writes the outcome.
+func (s *Service) apply(ctx context.Context, v vendor.Vendor, client *provider.Client, set *connection.Settings, st connection.AuthState, who Caller, tok *oauth2.Token) (CallbackResult, error) {
+	ident, err := client.Identify(ctx, tok)
+	if err != nil {
+		s.log(ctx).WarnContext(ctx, "identity lookup failed", "error", err.Error())
+		return CallbackResult{}, vendorError(v, "identity lookup")
+	}
+	key := connection.AppKey(who.Account, v.ID)
+	if st.Flow == connection.LevelUser {
+		key = connection.UserKey(who.Account, v.ID, who.UserID)
+	}
+	snaps, err := s.Store.Snapshot(ctx, who.Account, who.UserID, []string{v.ID})
+	if err != nil {
+		return CallbackResult{}, err
+	}
+	snap := snaps[v.ID]
+	existing := snap.App
+	if st.Flow == connection.LevelUser {
+		existing = snap.User
+		if snap.App == nil {
+			return CallbackResult{}, problem.New(http.StatusConflict, "app_not_connected", "%s is no longer connected for the account", v.Name)
+		}
+	}
+	instance, siteID, err := chooseSite(v, ident, set, st, snap.App, existing)
+	if err != nil {
+		return CallbackResult{}, err
+	}
+	now := s.now()
+	person := connection.Person{UserID: who.UserID, Email: who.Email, Name: who.Name}
+	exp := lifetime.Authorized(v, set, tok, now)
+	tokens := vault.Tokens{
+		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, TokenType: tok.TokenType,
+		AccessTokenExpiresAt: exp.Access, RefreshTokenExpiresAt: exp.Refresh,
+	}
+	if sc, ok := tok.Extra("scope").(string); ok {
+		tokens.Scope = sc
+	}
+	res := CallbackResult{Vendor: v.ID, Flow: st.Flow, Action: st.Action, Status: connection.StatusConnected}
+
+	var ops []store.Op // besides the connection's own write
+	var conn connection.Connection
+	switch st.Action {
+	case connection.ActionConnect:
+		if existing != nil {
+			return CallbackResult{}, problem.New(http.StatusConflict, "already_connected", "%s was connected meanwhile", v.Name)
+		}
+		conn = connection.Connection{Key: key, ID: randomHex(16), CreatedAt: now}
+		conn.SecretName = vault.ConnectionSecretName(s.SecretPrefix, key.Account, key.Vendor, string(key.Level), key.UserID)
+		if key.Level == connection.LevelUser {
+			ops = append(ops, store.AdjustCounts{Account: key.Account, Vendor: key.Vendor, Total: 1, Connected: 1})
+		}
+	default:
+		if existing == nil {
+			return CallbackResult{}, problem.New(http.StatusConflict, "not_connected", "%s is no longer connected; connect it instead", v.Name)
+		}
+		if st.Action == connection.ActionReconnect && existing.ConnectedUser.ID != ident.User.ID {
+			return CallbackResult{}, problem.New(http.StatusConflict, "user_mismatch",
+				"%s was authorized by a different %s user than the connected one; use Change User to switch people", v.Name, v.Name)
+		}
+		conn = *existing
+		res.UserChanged = existing.ConnectedUser.ID != ident.User.ID
+		// The old generation's notices go with the repair.
+		for _, kind := range connection.NoticeKinds {
+			ops = append(ops, store.DeleteNotice{Account: key.Account, UserID: existing.NoticeRecipient().UserID,
+				ID: connection.NoticeID(key, kind, existing.Generation)})
+		}
+		conn.Generation++
+		if key.Level == connection.LevelUser && existing.Expired {
+			ops = append(ops, store.AdjustCounts{Account: key.Account, Vendor: key.Vendor, Connected: 1})
+		}
+	}
+	conn.Instance, conn.SiteID = instance, siteID
+	conn.ConnectedUser = ident.User
+	conn.ConnectedBy = person
+	conn.GrantedAt, conn.LastRefreshedAt = now, now
+	exp.Apply(&conn)
+	conn.Expired, conn.ExpiredAt, conn.ExpiredReason = false, time.Time{}, ""
+	conn.VendorErrorSince = time.Time{}
+	conn.UpdatedAt = now
+	conn.NextCheckAt = lifetime.NextCheck(v, conn, s.WarningWindow, false)
+
+	// Tokens first: a failure after this leaves the item pointing at the
+	// previous version, which still holds the previous tokens.
+	version, err := vault.PutTokens(ctx, s.Vault, conn.SecretName, tokens)
+	if err != nil {
+		return CallbackResult{}, fmt.Errorf("store tokens: %w", err)
+	}
+	conn.SecretVersion = version
+	if existing == nil {
+		ops = append([]store.Op{store.CreateConnection{Conn: conn}}, ops...)
+	} else {
+		ops = append([]store.Op{store.UpdateConnection{Conn: conn}}, ops...)
+	}
+	if err := s.Store.Apply(ctx, ops...); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			if st.Action == connection.ActionConnect {
+				return CallbackResult{}, problem.New(http.StatusConflict, "already_connected", "%s was connected meanwhile", v.Name)
+			}
+			return CallbackResult{}, problem.New(http.StatusConflict, "conflict", "%s changed meanwhile; nothing was changed, try again", v.Name)
+		}
+		return CallbackResult{}, fmt.Errorf("save connection: %w", err)
+	}
+	if res.UserChanged && existing != nil {
+		s.revokeOld(ctx, client, *existing)
+	}
+	view, err := s.view(ctx, v, who)
+	if err != nil {
+		return CallbackResult{}, err
+	}
+	res.Connection = view
+	return res, nil
+}
+
+// chooseSite decides the instance or site of the new grant, refusing one
+// that differs from the connection being repaired or the app level.
+func chooseSite(v vendor.Vendor, ident provider.Who, set *connection.Settings, st connection.AuthState, app, existing *connection.Connection) (string, string, error) {
+	mismatch := func(want string) error {
+		return problem.New(http.StatusConflict, "site_mismatch", "%s was authorized on another site than %s; nothing was changed", v.Name, want)
+	}
+	// The site the outcome must be on, if any.
+	want := ""
+	switch {
+	case existing != nil:
+		want = existing.Instance
+	case st.Flow == connection.LevelUser && app != nil:
+		want = app.Instance
+	}
+	if !v.SiteChoice {
+		if want != "" && !strings.EqualFold(want, st.Instance) {
+			return "", "", mismatch(want)
+		}
+		return st.Instance, "", nil
+	}
+	pick := func(url string) (provider.Site, bool) {
+		for _, s := range ident.Sites {
+			if strings.EqualFold(s.URL, strings.TrimRight(url, "/")) {
+				return s, true
+			}
+		}
+		return provider.Site{}, false
+	}
+	if want != "" {
+		s, ok := pick(want)
+		if !ok {
+			return "", "", mismatch(want)
+		}
+		return s.URL, s.ID, nil
+	}
+	if set != nil && set.SiteURL != "" {
+		s, ok := pick(set.SiteURL)
+		if !ok {
+			return "", "", mismatch(set.SiteURL)
+		}
+		return s.URL, s.ID, nil
+	}
+	if len(ident.Sites) == 1 {
+		return ident.Sites[0].URL, ident.Sites[0].ID, nil
+	}
+	sites := make([]map[string]string, 0, len(ident.Sites))
+	for _, s := range ident.Sites {
+		sites = append(sites, map[string]string{"url": s.URL, "name": s.Name})
+	}
+	return "", "", problem.New(http.StatusConflict, "site_choice_required",
+		"the grant covers several %s sites; choose one in the settings (siteUrl) and connect again", v.Name).With("sites", sites)
+}
+
+// discard revokes tokens obtained for an outcome that was refused.
+func (s *Service) discard(ctx context.Context, client *provider.Client, tok *oauth2.Token) {
+	t := tok.RefreshToken
+	if t == "" {
+		t = tok.AccessToken
+	}
+	if err := client.Revoke(ctx, t); err != nil {
+		s.log(ctx).WarnContext(ctx, "could not revoke discarded tokens", "error", err.Error())
+	}
+}
+
+// revokeOld revokes the grant a change of user replaced.
+func (s *Service) revokeOld(ctx context.Context, client *provider.Client, old connection.Connection) {
+	if !client.CanRevoke() || old.SecretVersion == "" {
+		return
+	}
+	t, err := vault.GetTokens(ctx, s.Vault, old.SecretName, old.SecretVersion)
+	if err == nil {
+		err = client.Revoke(ctx, t.RefreshToken)
+	}
+	if err != nil {
+		s.log(ctx).WarnContext(ctx, "could not revoke the replaced grant", "error", err.Error())
+	}
+}
+
+// view is the list element of the vendor after a change.
+func (s *Service) view(ctx context.Context, v vendor.Vendor, who Caller) (integrations.View, error) {
+	snaps, err := s.Store.Snapshot(ctx, who.Account, who.UserID, []string{v.ID})
+	if err != nil {
+		return integrations.View{}, err
+	}
+	return integrations.Build(v, snaps[v.ID], integrations.Options{
+		Now: s.now(), WarningWindow: s.WarningWindow, AppManager: who.AppManager, UserLevel: true,
+	}), nil
+}
+
+// safeCode keeps an OAuth error code printable and short.
+func safeCode(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= 64 {
+			break
+		}
+		if r == '_' || r == '-' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return "unknown"
+	}
+	return b.String()
+}

@@ -1,0 +1,135 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/problem"
+	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/vault"
+	"github.com/workplace/connections/shared/vendor"
+)
+
+// DisconnectRequest is DELETE …/{vendor}?flow=app|user[&cascade=true].
+type DisconnectRequest struct {
+	Vendor  string
+	Flow    string
+	Cascade bool
+}
+
+// Disconnect removes a connection (and with cascade, every user connection
+// under an app connection). The item goes first, in one transaction with the
+// counters; then the grant is revoked at the vendor where it offers that, and
+// the secret is scheduled for deletion with a recovery window.
+func (s *Service) Disconnect(ctx context.Context, who Caller, r DisconnectRequest) error {
+	v, err := lookupVendor(r.Vendor)
+	if err != nil {
+		return err
+	}
+	flow, err := connection.ParseLevel(r.Flow)
+	if err != nil {
+		return problem.New(http.StatusBadRequest, "invalid_flow", "flow must be app or user")
+	}
+	key := connection.UserKey(who.Account, v.ID, who.UserID)
+	if flow == connection.LevelApp {
+		if !who.AppManager {
+			return problem.New(http.StatusForbidden, "forbidden", "only app managers can disconnect %s for the account", v.Name)
+		}
+		key = connection.AppKey(who.Account, v.ID)
+	}
+	conn, err := s.Store.GetConnection(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return problem.New(http.StatusNotFound, "not_connected", "%s is not connected at %s level", v.Name, flow)
+	}
+	if err != nil {
+		return err
+	}
+	if flow == connection.LevelApp {
+		users, _, err := s.Store.ListUserConnections(ctx, who.Account, v.ID, "", 1)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 && !r.Cascade {
+			return problem.New(http.StatusConflict, "has_user_connections",
+				"users are connected to %s; disconnect with cascade=true to remove them too", v.Name)
+		}
+		if err := s.removeUsers(ctx, v, who.Account); err != nil {
+			return err
+		}
+	}
+	if err := s.remove(ctx, v, conn); err != nil {
+		return err
+	}
+	s.log(ctx).InfoContext(ctx, "disconnected", "flow", string(flow), "cascade", r.Cascade)
+	return nil
+}
+
+// removeUsers removes every user-level connection of the vendor, page by page.
+func (s *Service) removeUsers(ctx context.Context, v vendor.Vendor, account string) error {
+	for {
+		// Always read the first page: what was removed is gone from it.
+		users, _, err := s.Store.ListUserConnections(ctx, account, v.ID, "", 50)
+		if err != nil {
+			return err
+		}
+		if len(users) == 0 {
+			return nil
+		}
+		for _, u := range users {
+			if err := s.remove(ctx, v, u); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// remove deletes one connection and then cleans up behind it.
+func (s *Service) remove(ctx context.Context, v vendor.Vendor, c connection.Connection) error {
+	ops := []store.Op{store.DeleteConnection{Key: c.Key, Version: c.Version}}
+	for _, kind := range connection.NoticeKinds {
+		ops = append(ops, store.DeleteNotice{Account: c.Account, UserID: c.NoticeRecipient().UserID, ID: connection.NoticeID(c.Key, kind, c.Generation)})
+	}
+	if c.Level == connection.LevelUser {
+		connected := 0
+		if !c.Expired {
+			connected = -1
+		}
+		ops = append(ops, store.AdjustCounts{Account: c.Account, Vendor: c.Vendor, Total: -1, Connected: connected})
+	}
+	if err := s.Store.Apply(ctx, ops...); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return problem.New(http.StatusConflict, "conflict", "%s changed meanwhile; try again", v.Name)
+		}
+		return fmt.Errorf("delete connection: %w", err)
+	}
+	s.revoke(ctx, v, c)
+	if err := s.Vault.Delete(ctx, c.SecretName, s.SecretRecoveryDays); err != nil {
+		s.log(ctx).WarnContext(ctx, "could not schedule the secret for deletion", "connection", c.Key.String(), "error", err.Error())
+	}
+	return nil
+}
+
+// revoke revokes a removed connection's grant at the vendor, best effort.
+func (s *Service) revoke(ctx context.Context, v vendor.Vendor, c connection.Connection) {
+	if v.RevokeURL == "" || c.SecretVersion == "" {
+		return
+	}
+	set, err := s.settings(ctx, c.Account, v.ID)
+	if err != nil {
+		return
+	}
+	client, err := s.client(ctx, v, set, c.Instance)
+	if err != nil {
+		return
+	}
+	t, err := vault.GetTokens(ctx, s.Vault, c.SecretName, c.SecretVersion)
+	if err == nil {
+		err = client.Revoke(ctx, t.RefreshToken)
+	}
+	if err != nil {
+		s.log(ctx).WarnContext(ctx, "could not revoke the grant at the vendor", "connection", c.Key.String(), "error", err.Error())
+	}
+}

@@ -1,0 +1,152 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/problem"
+	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/vault"
+	"github.com/workplace/connections/shared/vendor"
+)
+
+// SettingsRequest is the body of PUT …/{vendor}/settings. Which fields a
+// vendor takes depends on how its OAuth client is obtained.
+type SettingsRequest struct {
+	InstanceURL              *string `json:"instanceUrl,omitempty"`
+	ClientID                 *string `json:"clientId,omitempty"`
+	ClientSecret             *string `json:"clientSecret,omitempty"`
+	RefreshTokenLifespanDays *int    `json:"refreshTokenLifespanDays,omitempty"`
+	SiteURL                  *string `json:"siteUrl,omitempty"`
+}
+
+// SettingsView is what the settings route answers: never the secret.
+type SettingsView struct {
+	Vendor                   string    `json:"vendor"`
+	InstanceURL              string    `json:"instanceUrl,omitempty"`
+	ClientID                 string    `json:"clientId,omitempty"`
+	ClientSecretSet          bool      `json:"clientSecretSet"`
+	RefreshTokenLifespanDays int       `json:"refreshTokenLifespanDays,omitempty"`
+	SiteURL                  string    `json:"siteUrl,omitempty"`
+	UpdatedAt                time.Time `json:"updatedAt"`
+}
+
+func badSettings(format string, args ...any) error {
+	return problem.New(http.StatusBadRequest, "invalid_body", format, args...)
+}
+
+// SaveSettings validates and stores an account's settings of a vendor. The
+// client secret goes to the vault first; the settings then point at its
+// version, so a failure in between changes nothing that is in use.
+func (s *Service) SaveSettings(ctx context.Context, who Caller, vendorID string, r SettingsRequest) (SettingsView, error) {
+	v, err := lookupVendor(vendorID)
+	if err != nil {
+		return SettingsView{}, err
+	}
+	if !who.AppManager {
+		return SettingsView{}, problem.New(http.StatusForbidden, "forbidden", "only app managers can change the settings of %s", v.Name)
+	}
+	snaps, err := s.Store.Snapshot(ctx, who.Account, "", []string{v.ID})
+	if err != nil {
+		return SettingsView{}, err
+	}
+	snap := snaps[v.ID]
+	next := connection.Settings{Account: who.Account, Vendor: v.ID}
+	if snap.Settings != nil {
+		next = *snap.Settings
+	}
+	var secret string
+	if v.Credentials == vendor.PerAccount {
+		if r.SiteURL != nil {
+			return SettingsView{}, badSettings("%s takes instanceUrl, clientId, clientSecret and refreshTokenLifespanDays", v.Name)
+		}
+		if r.InstanceURL == nil || r.ClientID == nil {
+			return SettingsView{}, badSettings("instanceUrl and clientId are required")
+		}
+		inst, err := v.CheckInstance(*r.InstanceURL, s.AllowedInstanceHosts)
+		if err != nil {
+			return SettingsView{}, problem.New(http.StatusBadRequest, "invalid_instance", "%s", err.Error())
+		}
+		if snap.App != nil && inst != snap.App.Instance {
+			return SettingsView{}, problem.New(http.StatusConflict, "instance_locked",
+				"%s is connected to %s; disconnect it before moving to another instance", v.Name, snap.App.Instance)
+		}
+		next.InstanceURL = inst
+		if id := *r.ClientID; id == "" || len(id) > 256 {
+			return SettingsView{}, badSettings("clientId must be 1 to 256 characters")
+		}
+		if r.ClientSecret != nil {
+			if *r.ClientSecret == "" || len(*r.ClientSecret) > 1024 {
+				return SettingsView{}, badSettings("clientSecret must be 1 to 1024 characters")
+			}
+			secret = *r.ClientSecret
+		} else if next.ClientSecretName == "" || next.ClientID != *r.ClientID {
+			return SettingsView{}, badSettings("clientSecret is required with a new clientId")
+		}
+		next.ClientID = *r.ClientID
+		next.RefreshTokenLifespanDays = int(v.Refresh.Lifespan / (24 * time.Hour))
+		if r.RefreshTokenLifespanDays != nil {
+			if d := *r.RefreshTokenLifespanDays; d < 1 || d > 3650 {
+				return SettingsView{}, badSettings("refreshTokenLifespanDays must be 1 to 3650")
+			}
+			next.RefreshTokenLifespanDays = *r.RefreshTokenLifespanDays
+		}
+	} else {
+		if r.InstanceURL != nil || r.ClientID != nil || r.ClientSecret != nil || r.RefreshTokenLifespanDays != nil {
+			return SettingsView{}, badSettings("%s uses this deployment's app; its only setting is siteUrl", v.Name)
+		}
+		next.SiteURL = ""
+		if r.SiteURL != nil && *r.SiteURL != "" {
+			site, err := checkSite(*r.SiteURL, s.AllowedInstanceHosts)
+			if err != nil {
+				return SettingsView{}, problem.New(http.StatusBadRequest, "invalid_instance", "%s", err.Error())
+			}
+			next.SiteURL = site
+		}
+		if snap.App != nil && next.SiteURL != "" && next.SiteURL != snap.App.Instance {
+			return SettingsView{}, problem.New(http.StatusConflict, "instance_locked",
+				"%s is connected to %s; disconnect it before moving to another site", v.Name, snap.App.Instance)
+		}
+	}
+	if secret != "" {
+		name := vault.ClientSecretName(s.SecretPrefix, who.Account, v.ID)
+		version, err := s.Vault.Put(ctx, name, []byte(secret))
+		if err != nil {
+			return SettingsView{}, fmt.Errorf("store client secret: %w", err)
+		}
+		next.ClientSecretName, next.ClientSecretVersion = name, version
+	}
+	next.UpdatedAt = s.now()
+	next.UpdatedBy = who.UserID
+	if err := s.Store.Apply(ctx, store.PutSettings{Settings: next}); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return SettingsView{}, problem.New(http.StatusConflict, "conflict", "the settings changed meanwhile; try again")
+		}
+		return SettingsView{}, err
+	}
+	s.log(ctx).InfoContext(ctx, "settings saved", "secretChanged", secret != "")
+	return settingsView(next), nil
+}
+
+func settingsView(s connection.Settings) SettingsView {
+	return SettingsView{
+		Vendor: s.Vendor, InstanceURL: s.InstanceURL, ClientID: s.ClientID,
+		ClientSecretSet: s.ClientSecretName != "", RefreshTokenLifespanDays: s.RefreshTokenLifespanDays,
+		SiteURL: s.SiteURL, UpdatedAt: s.UpdatedAt,
+	}
+}
+
+// atlassianSites is the host pattern of Atlassian cloud sites.
+var atlassianSites = vendor.Vendor{Name: "Atlassian", InstanceHosts: []string{"*.atlassian.net"}}
+
+func checkSite(raw string, extra []string) (string, error) {
+	site, err := atlassianSites.CheckInstance(raw, extra)
+	if err != nil {
+		return "", fmt.Errorf("siteUrl must look like https://<name>.atlassian.net")
+	}
+	return site, nil
+}

@@ -1,0 +1,148 @@
+// Package lifetime knows how long a grant lives: it turns a token response
+// and the vendor's policy into expiry times, and says when the expiry scan
+// should look at a connection next.
+package lifetime
+
+import (
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/vendor"
+)
+
+// Expiries of a grant.
+type Expiries struct {
+	Access   time.Time
+	Refresh  time.Time // when the refresh token stops working if nothing is done
+	Absolute time.Time // a limit no refresh extends (rotating vendors)
+}
+
+// lifespan is the refresh-token lifespan of a non-rotating vendor, from the
+// account's settings when set.
+func lifespan(v vendor.Vendor, s *connection.Settings) time.Duration {
+	if s != nil && s.RefreshTokenLifespanDays > 0 {
+		return time.Duration(s.RefreshTokenLifespanDays) * 24 * time.Hour
+	}
+	return v.Refresh.Lifespan
+}
+
+// refreshExpiresIn reads refresh_token_expires_in from a token response.
+func refreshExpiresIn(tok *oauth2.Token) (time.Duration, bool) {
+	var secs float64
+	switch x := tok.Extra("refresh_token_expires_in").(type) {
+	case float64:
+		secs = x
+	case int64:
+		secs = float64(x)
+	case int:
+		secs = float64(x)
+	default:
+		return 0, false
+	}
+	if secs <= 0 {
+		return 0, false
+	}
+	return time.Duration(secs) * time.Second, true
+}
+
+// accessExpiry is when the access token dies.
+func accessExpiry(v vendor.Vendor, tok *oauth2.Token, now time.Time) time.Time {
+	if !tok.Expiry.IsZero() {
+		return tok.Expiry.UTC()
+	}
+	return now.Add(v.Refresh.AccessTTL)
+}
+
+// Authorized is the expiry of a grant just authorized at now.
+func Authorized(v vendor.Vendor, s *connection.Settings, tok *oauth2.Token, now time.Time) Expiries {
+	e := Expiries{Access: accessExpiry(v, tok, now)}
+	if v.Refresh.Rotating {
+		e.Absolute = now.Add(v.Refresh.Absolute)
+		e.Refresh = minTime(now.Add(v.Refresh.Inactivity), e.Absolute)
+	} else {
+		e.Refresh = now.Add(lifespan(v, s))
+	}
+	if d, ok := refreshExpiresIn(tok); ok {
+		e.Refresh = now.Add(d)
+		if !e.Absolute.IsZero() {
+			e.Refresh = minTime(e.Refresh, e.Absolute)
+		}
+	}
+	return e
+}
+
+// Refreshed is the expiry after a successful refresh at now of a connection.
+// Non-rotating vendors keep their refresh expiry; rotating ones restart the
+// inactivity window, never past the absolute limit.
+func Refreshed(v vendor.Vendor, c connection.Connection, tok *oauth2.Token, now time.Time) Expiries {
+	e := Expiries{Access: accessExpiry(v, tok, now), Refresh: c.RefreshTokenExpiresAt, Absolute: c.AbsoluteExpiresAt}
+	if v.Refresh.Rotating {
+		e.Refresh = now.Add(v.Refresh.Inactivity)
+		if d, ok := refreshExpiresIn(tok); ok {
+			e.Refresh = now.Add(d)
+		}
+		if !e.Absolute.IsZero() {
+			e.Refresh = minTime(e.Refresh, e.Absolute)
+		}
+	}
+	return e
+}
+
+// Apply writes expiries onto a connection.
+func (e Expiries) Apply(c *connection.Connection) {
+	c.AccessTokenExpiresAt = e.Access
+	c.RefreshTokenExpiresAt = e.Refresh
+	c.AbsoluteExpiresAt = e.Absolute
+}
+
+// KeepAliveAt is when a rotating grant should be refreshed: once half of its
+// inactivity window has passed, so that even a monthly scan renews it in time.
+func KeepAliveAt(v vendor.Vendor, c connection.Connection) time.Time {
+	if !v.Refresh.Rotating || c.RefreshTokenExpiresAt.IsZero() {
+		return time.Time{}
+	}
+	return c.RefreshTokenExpiresAt.Add(-v.Refresh.Inactivity / 2)
+}
+
+// WarnAt is when the expiring notice is due: the warning window before the
+// expiry no refresh can extend.
+func WarnAt(v vendor.Vendor, c connection.Connection, warn time.Duration) time.Time {
+	h := c.HardExpiry(v.Refresh.Rotating)
+	if h.IsZero() {
+		return time.Time{}
+	}
+	return h.Add(-warn)
+}
+
+// NextCheck is when the scan should next look at the connection: the first of
+// keep-alive, the warning (unless already given) and the expiry. Zero means
+// never (an expired connection whose notice is out waits for a reconnect).
+func NextCheck(v vendor.Vendor, c connection.Connection, warn time.Duration, warned bool) time.Time {
+	if c.Expired {
+		return time.Time{}
+	}
+	var next time.Time
+	consider := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	consider(KeepAliveAt(v, c))
+	if !warned {
+		consider(WarnAt(v, c, warn))
+	}
+	consider(c.RefreshTokenExpiresAt)
+	if h := c.HardExpiry(v.Refresh.Rotating); !h.IsZero() {
+		consider(h)
+	}
+	return next
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}

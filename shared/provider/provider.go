@@ -1,0 +1,227 @@
+// Package provider talks to a vendor on behalf of one account: it builds the
+// x/oauth2 configuration from the registry entry, the account's settings and
+// the client credentials, exchanges and refreshes tokens, asks the vendor who
+// authorized (and on which sites), and revokes grants where the vendor can.
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"golang.org/x/oauth2"
+
+	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/vendor"
+)
+
+// Client is one vendor, configured for one account and instance.
+type Client struct {
+	Vendor   vendor.Vendor
+	Instance string // the account's instance URL (ServiceNow); "" when the vendor has none
+	OAuth    *oauth2.Config
+	HTTP     *http.Client
+	bases    map[string]string
+}
+
+// Credentials are an OAuth client's id and secret.
+type Credentials struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// New builds a client. overrides are the configured base URL overrides
+// ("vendor.base" → URL), used to point vendors at the local sandbox.
+func New(v vendor.Vendor, instance string, creds Credentials, redirectURL string, overrides map[string]string, hc *http.Client) *Client {
+	style := oauth2.AuthStyleInHeader
+	if v.ClientSecretInBody {
+		style = oauth2.AuthStyleInParams
+	}
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return &Client{
+		Vendor:   v,
+		Instance: instance,
+		HTTP:     hc,
+		bases:    overrides,
+		OAuth: &oauth2.Config{
+			ClientID:     creds.ClientID,
+			ClientSecret: creds.ClientSecret,
+			RedirectURL:  redirectURL,
+			Scopes:       v.Scopes,
+			Endpoint: oauth2.Endpoint{
+				AuthURL:   v.Endpoint(v.AuthURL, instance, overrides),
+				TokenURL:  v.Endpoint(v.TokenURL, instance, overrides),
+				AuthStyle: style,
+			},
+		},
+	}
+}
+
+// endpoint expands one of the vendor's URL templates for this client.
+func (c *Client) endpoint(tmpl string) string {
+	return c.Vendor.Endpoint(tmpl, c.Instance, c.bases)
+}
+
+func (c *Client) ctx(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, c.HTTP)
+}
+
+// AuthCodeURL is where the browser goes to authorize; verifier is the PKCE
+// verifier (ignored for vendors that do not take PKCE).
+func (c *Client) AuthCodeURL(state, verifier string) string {
+	var opts []oauth2.AuthCodeOption
+	if c.Vendor.PKCE && verifier != "" {
+		opts = append(opts, oauth2.S256ChallengeOption(verifier))
+	}
+	for k, v := range c.Vendor.AuthParams {
+		opts = append(opts, oauth2.SetAuthURLParam(k, v))
+	}
+	return c.OAuth.AuthCodeURL(state, opts...)
+}
+
+// Exchange trades an authorization code for tokens.
+func (c *Client) Exchange(ctx context.Context, code, verifier string) (*oauth2.Token, error) {
+	var opts []oauth2.AuthCodeOption
+	if c.Vendor.PKCE && verifier != "" {
+		opts = append(opts, oauth2.VerifierOption(verifier))
+	}
+	tok, err := c.OAuth.Exchange(c.ctx(ctx), code, opts...)
+	if err != nil {
+		return nil, sanitize(err)
+	}
+	return tok, nil
+}
+
+// ErrRefused means the vendor refused a refresh token for good: the grant is
+// dead and only a new authorization brings it back.
+var ErrRefused = errors.New("provider: refresh token refused")
+
+// Refresh uses a refresh token. A dead grant is ErrRefused; anything else
+// (outage, timeout, bad client secret) is a plain error, to retry later.
+func (c *Client) Refresh(ctx context.Context, refreshToken string) (*oauth2.Token, error) {
+	src := c.OAuth.TokenSource(c.ctx(ctx), &oauth2.Token{RefreshToken: refreshToken})
+	tok, err := src.Token()
+	if err == nil {
+		if tok.RefreshToken == "" {
+			// Vendors that do not rotate may omit it: the old one stays valid.
+			tok.RefreshToken = refreshToken
+		}
+		return tok, nil
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil && c.Vendor.IsRefusal(re.Response.StatusCode, re.ErrorCode) {
+		return nil, fmt.Errorf("%w (%d %s)", ErrRefused, re.Response.StatusCode, re.ErrorCode)
+	}
+	return nil, sanitize(err)
+}
+
+// Who is what a vendor says about a fresh grant.
+type Who struct {
+	User  connection.Identity
+	Sites []Site // sites the grant covers (empty for single-instance vendors)
+}
+
+// Site is one site a grant covers.
+type Site struct {
+	ID   string `json:"id"`
+	URL  string `json:"url"`
+	Name string `json:"name"`
+}
+
+// Identify asks the vendor who authorized the grant.
+func (c *Client) Identify(ctx context.Context, tok *oauth2.Token) (Who, error) {
+	lookup, ok := identities[c.Vendor.Identity]
+	if !ok {
+		return Who{}, fmt.Errorf("provider: no identity lookup %q", c.Vendor.Identity)
+	}
+	w, err := lookup(ctx, c, tok)
+	if err != nil {
+		return Who{}, sanitize(err)
+	}
+	return w, nil
+}
+
+// CanRevoke reports whether the vendor offers token revocation.
+func (c *Client) CanRevoke() bool { return c.Vendor.RevokeURL != "" }
+
+// Revoke revokes a token (and with it the grant) where the vendor offers it;
+// elsewhere it does nothing. The token goes in the form body, never the URL.
+func (c *Client) Revoke(ctx context.Context, token string) error {
+	if !c.CanRevoke() || token == "" {
+		return nil
+	}
+	form := url.Values{"token": {token}, "client_id": {c.OAuth.ClientID}, "client_secret": {c.OAuth.ClientSecret}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint(c.Vendor.RevokeURL), strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return sanitize(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("provider: revoke answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// sanitize drops response bodies and URLs from vendor errors: a token
+// endpoint's body or a URL may carry codes or tokens, and errors are logged.
+func sanitize(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		return &VendorError{Status: status, Code: re.ErrorCode}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &VendorError{Cause: ue.Op + " failed: " + errorText(ue.Err)}
+	}
+	var ve *VendorError
+	if errors.As(err, &ve) {
+		return ve
+	}
+	return &VendorError{Cause: err.Error()}
+}
+
+func errorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return err.Error()
+}
+
+// VendorError is a failed call to a vendor, safe to log.
+type VendorError struct {
+	Status int    // HTTP status, if the vendor answered
+	Code   string // OAuth error code, if any
+	Cause  string
+}
+
+func (e *VendorError) Error() string {
+	var b strings.Builder
+	b.WriteString("vendor call failed")
+	if e.Status != 0 {
+		fmt.Fprintf(&b, ": status %d", e.Status)
+	}
+	if e.Code != "" {
+		b.WriteString(" " + e.Code)
+	}
+	if e.Cause != "" {
+		b.WriteString(": " + e.Cause)
+	}
+	return b.String()
+}

@@ -1,0 +1,166 @@
+package dynamostore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/store/dynamostore/layout"
+)
+
+// Apply writes all ops in one transaction (a single op as one conditional
+// write, which cannot clash with writes of the same item). A failed
+// condition is ErrConflict and nothing is written.
+func (s *Store) Apply(ctx context.Context, ops ...store.Op) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	if err := layout.CheckOps(ops); err != nil {
+		return fmt.Errorf("dynamostore: %w", err)
+	}
+	writes := make([]types.TransactWriteItem, len(ops))
+	for i, op := range ops {
+		w, err := s.write(op)
+		if err != nil {
+			return fmt.Errorf("dynamostore: apply: op %d: %w", i+1, err)
+		}
+		writes[i] = w
+	}
+	err := retry(ctx, func() error {
+		if len(writes) == 1 {
+			return s.writeOne(ctx, writes[0])
+		}
+		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: writes})
+		return err
+	})
+	if i, ok := conditionFailed(err); ok {
+		if i < 0 {
+			i = 0
+		}
+		return conflict(fmt.Sprintf("apply: op %d (%T)", i+1, ops[i]))
+	}
+	if err != nil {
+		return failed("apply", err)
+	}
+	return nil
+}
+
+// write is the transaction item of op.
+func (s *Store) write(op store.Op) (types.TransactWriteItem, error) {
+	it, _ := layout.OpItem(op) // vetted by CheckOps
+	pk := expression.Name("PK")
+	version := expression.Name("Version")
+	switch op := op.(type) {
+	case store.CreateConnection:
+		return s.put(op.Conn, 1, expression.AttributeNotExists(pk))
+	case store.UpdateConnection:
+		return s.put(op.Conn, op.Conn.Version+1, version.Equal(expression.Value(op.Conn.Version)))
+	case store.DeleteConnection:
+		return s.delete(it, version.Equal(expression.Value(op.Version)))
+	case store.PutSettings:
+		cond := version.Equal(expression.Value(op.Settings.Version))
+		if op.Settings.Version == 0 {
+			cond = expression.AttributeNotExists(pk)
+		}
+		return s.putItem(newSettingsRecord(op.Settings, op.Settings.Version+1), cond)
+	case store.AdjustCounts:
+		expr, err := expression.NewBuilder().WithUpdate(
+			expression.Add(expression.Name("Total"), expression.Value(op.Total)).
+				Add(expression.Name("Connected"), expression.Value(op.Connected)),
+		).Build()
+		if err != nil {
+			return types.TransactWriteItem{}, err
+		}
+		return types.TransactWriteItem{Update: &types.Update{
+			TableName:                 s.table,
+			Key:                       itemKey(it),
+			UpdateExpression:          expr.Update(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+		}}, nil
+	case store.DeleteNotice:
+		return types.TransactWriteItem{Delete: &types.Delete{TableName: s.table, Key: itemKey(it)}}, nil
+	}
+	return types.TransactWriteItem{}, fmt.Errorf("unknown op %T", op)
+}
+
+// put is the conditional put of a connection at a version.
+func (s *Store) put(c connection.Connection, version int64, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	r, err := newConnRecord(c, version)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return s.putItem(r, cond)
+}
+
+// putItem is the conditional put of a record.
+func (s *Store) putItem(record any, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	item, err := attributevalue.MarshalMap(record)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName:                 s.table,
+		Item:                      item,
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}}, nil
+}
+
+// delete is the conditional delete of an item.
+func (s *Store) delete(it layout.Item, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Delete: &types.Delete{
+		TableName:                 s.table,
+		Key:                       itemKey(it),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}}, nil
+}
+
+// writeOne performs one transaction item as a single write.
+func (s *Store) writeOne(ctx context.Context, w types.TransactWriteItem) error {
+	var err error
+	switch {
+	case w.Put != nil:
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: w.Put.TableName, Item: w.Put.Item,
+			ConditionExpression:       w.Put.ConditionExpression,
+			ExpressionAttributeNames:  w.Put.ExpressionAttributeNames,
+			ExpressionAttributeValues: w.Put.ExpressionAttributeValues,
+		})
+	case w.Update != nil:
+		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: w.Update.TableName, Key: w.Update.Key,
+			UpdateExpression:          w.Update.UpdateExpression,
+			ConditionExpression:       w.Update.ConditionExpression,
+			ExpressionAttributeNames:  w.Update.ExpressionAttributeNames,
+			ExpressionAttributeValues: w.Update.ExpressionAttributeValues,
+		})
+	case w.Delete != nil:
+		_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: w.Delete.TableName, Key: w.Delete.Key,
+			ConditionExpression:       w.Delete.ConditionExpression,
+			ExpressionAttributeNames:  w.Delete.ExpressionAttributeNames,
+			ExpressionAttributeValues: w.Delete.ExpressionAttributeValues,
+		})
+	default:
+		err = fmt.Errorf("empty write")
+	}
+	return err
+}

@@ -1,0 +1,125 @@
+// Package memstore is an in-memory store.Store for the local server and unit
+// tests. It keeps the DynamoDB store's layout and rules (see layout), so the
+// two behave alike: same errors, atomicity, versions, ordering and paging.
+// It checks expiry times itself, as the DynamoDB store must.
+package memstore
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/store/dynamostore/layout"
+)
+
+// Store is an in-memory store, safe for concurrent use.
+type Store struct {
+	mu       sync.Mutex
+	conns    map[layout.Item]connection.Connection
+	settings map[layout.Item]connection.Settings
+	counts   map[layout.Item]connection.Counts
+	notices  map[layout.Item]connection.Notice
+	states   map[layout.Item]connection.AuthState
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		conns:    map[layout.Item]connection.Connection{},
+		settings: map[layout.Item]connection.Settings{},
+		counts:   map[layout.Item]connection.Counts{},
+		notices:  map[layout.Item]connection.Notice{},
+		states:   map[layout.Item]connection.AuthState{},
+	}
+}
+
+// lock takes the store's lock unless ctx is already done; the caller
+// unlocks.
+func (s *Store) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	return nil
+}
+
+// entry is one item of a sorted listing, under the sort key it pages by.
+type entry[T any] struct {
+	key string
+	val T
+}
+
+// page sorts entries by key and returns those after the token, at most
+// limit of them, and the token of the next page ("" when none follow).
+func page[T any](entries []entry[T], token string, limit int) ([]T, string, error) {
+	after, err := decodeToken(token)
+	if err != nil {
+		return nil, "", err
+	}
+	if limit <= 0 {
+		limit = layout.DefaultLimit
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
+	out, last := []T{}, ""
+	for _, e := range entries {
+		if token != "" && e.key <= after {
+			continue
+		}
+		if len(out) == limit {
+			return out, encodeToken(last), nil
+		}
+		out, last = append(out, e.val), e.key
+	}
+	return out, "", nil
+}
+
+func encodeToken(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+
+func decodeToken(token string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || (token != "" && len(b) == 0) {
+		return "", errors.New("memstore: invalid page token")
+	}
+	return string(b), nil
+}
+
+// utc puts times into the form the DynamoDB store returns them in (UTC, no
+// monotonic reading); Equal is unchanged.
+func utc(ts ...*time.Time) {
+	for _, t := range ts {
+		*t = t.UTC()
+	}
+}
+
+func normConn(c connection.Connection) connection.Connection {
+	utc(&c.GrantedAt, &c.AccessTokenExpiresAt, &c.RefreshTokenExpiresAt, &c.AbsoluteExpiresAt,
+		&c.LastRefreshedAt, &c.ExpiredAt, &c.VendorErrorSince, &c.NextCheckAt, &c.LeaseUntil,
+		&c.CreatedAt, &c.UpdatedAt)
+	return c
+}
+
+func normSettings(s connection.Settings) connection.Settings {
+	utc(&s.UpdatedAt)
+	return s
+}
+
+func normNotice(n connection.Notice) connection.Notice {
+	utc(&n.CreatedAt, &n.SentAt, &n.ClaimUntil)
+	return n
+}
+
+func normState(a connection.AuthState) connection.AuthState {
+	utc(&a.CreatedAt, &a.ExpiresAt)
+	return a
+}
+
+func notFound(what string) error { return fmt.Errorf("memstore: %s: %w", what, store.ErrNotFound) }
+func conflict(what string) error { return fmt.Errorf("memstore: %s: %w", what, store.ErrConflict) }

@@ -1,0 +1,115 @@
+// Package memvault is the in-memory twin of secretsvault: the vault of local
+// mode and of tests. It mimics Secrets Manager where callers can tell:
+// every version stays readable by its id, a deleted secret reads as
+// vault.ErrNotFound until a Put restores it (with its old versions), and
+// version ids are unique, UUID-shaped strings. Recovery windows do not run
+// out here: a deleted secret stays restorable for the life of the process.
+package memvault
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+
+	"github.com/workplace/connections/shared/vault"
+)
+
+// Vault keeps secrets in memory. It is safe for concurrent use.
+type Vault struct {
+	mu      sync.Mutex
+	secrets map[string]*secret
+}
+
+type secret struct {
+	versions map[string][]byte
+	current  string
+	deleted  bool
+}
+
+var _ vault.Vault = (*Vault)(nil)
+
+// New returns an empty vault.
+func New() *Vault {
+	return &Vault{secrets: map[string]*secret{}}
+}
+
+// Put writes value as the new current version of name, creating the secret
+// or restoring a deleted one.
+func (v *Vault) Put(ctx context.Context, name string, value []byte) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if err := vault.CheckName(name); err != nil {
+		return "", fmt.Errorf("memvault: put: %w", err)
+	}
+	if err := vault.CheckValue(value); err != nil {
+		return "", fmt.Errorf("memvault: put %s: %w", name, err)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s := v.secrets[name]
+	if s == nil {
+		s = &secret{versions: map[string][]byte{}}
+		v.secrets[name] = s
+	}
+	id := newVersionID()
+	for s.versions[id] != nil { // a 122-bit collision; cheap to rule out
+		id = newVersionID()
+	}
+	s.versions[id] = clone(value)
+	s.current = id
+	s.deleted = false
+	return id, nil
+}
+
+// Get reads a version of name ("" for the current one).
+func (v *Vault) Get(ctx context.Context, name, version string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s := v.secrets[name]
+	if s == nil || s.deleted {
+		return nil, vault.ErrNotFound
+	}
+	if version == "" {
+		version = s.current
+	}
+	b, ok := s.versions[version]
+	if !ok {
+		return nil, vault.ErrNotFound
+	}
+	return clone(b), nil
+}
+
+// Delete marks name deleted; its versions are kept for a later Put to
+// restore. Deleting a missing or already deleted secret is not an error.
+func (v *Vault) Delete(ctx context.Context, name string, recoveryDays int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if s := v.secrets[name]; s != nil {
+		s.deleted = true
+	}
+	return nil
+}
+
+func clone(b []byte) []byte {
+	c := make([]byte, len(b))
+	copy(c, b)
+	return c
+}
+
+// newVersionID returns a random version 4 UUID, the shape of Secrets
+// Manager's version ids.
+func newVersionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
