@@ -3,6 +3,9 @@ package localserver
 import (
 	"encoding/json"
 	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/mail"
@@ -20,8 +23,48 @@ func Tools(d *handlers.Deps) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(msgs)
 	})
+	scan := ExpiryScanTool(d)
+	mux.HandleFunc("POST /_local/expiry-scan", scan)
 	mux.HandleFunc("/_local/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no local tool "+r.Method+" "+r.URL.Path)
 	})
 	return mux
+}
+
+// ExpiryScanTool runs the expiry-scan handler, as Lambda would, on a
+// scheduled event whose time is the body's "time" (default now).
+func ExpiryScanTool(d *handlers.Deps) http.HandlerFunc {
+	h := handlers.ExpiryScan(d)
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Time string `json:"time"`
+		}
+		if r.ContentLength != 0 {
+			if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+				writeError(w, http.StatusBadRequest, "invalid_body", `the body must be {"time":"<RFC3339>"}`)
+				return
+			}
+		}
+		at := d.Now().UTC()
+		if body.Time != "" {
+			t, err := time.Parse(time.RFC3339, body.Time)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "invalid_time", "time must be RFC3339, e.g. 2027-01-20T06:00:00Z")
+				return
+			}
+			at = t
+		}
+		ev := events.EventBridgeEvent{
+			Version: "0", ID: "local-" + at.Format("20060102T150405"), DetailType: "Scheduled Event",
+			Source: "aws.events", AccountID: "local", Time: at, Region: "local",
+			Resources: []string{"local/expiry-scan"}, Detail: json.RawMessage("{}"),
+		}
+		out, err := Invoke(r.Context(), h, ev)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "internal", "the scan failed: see the server log")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
+	}
 }

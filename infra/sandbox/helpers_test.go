@@ -260,11 +260,11 @@ type snUsers struct {
 }
 
 type atMe struct {
-	AccountID     string `json:"account_id"`
-	Email         string `json:"email"`
-	Name          string `json:"name"`
+	AccountID     string  `json:"account_id"`
+	Email         string  `json:"email"`
+	Name          string  `json:"name"`
 	Picture       *string `json:"picture"`
-	AccountStatus string `json:"account_status"`
+	AccountStatus string  `json:"account_status"`
 }
 
 type atResource struct {

@@ -350,6 +350,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, vendorID stri
 		back.Set("error_description", "The user denied the authorization request (sandbox_deny).")
 	default:
 		code := newToken()
+		if d == serviceNow {
+			instance = sites[0] // the instance that approves (sandbox_site)
+		}
 		s.mu.Lock()
 		s.sweepLocked()
 		s.codes[code] = &authCode{

@@ -20,4 +20,6 @@ var Routes = []Route{
 	{"GET", "/v1/account/integrations/{vendor}/oauth2/url", "oauth-url", OAuthURL},
 	{"POST", "/v1/account/integrations/{vendor}/oauth2/callback", "oauth-callback", OAuthCallback},
 	{"DELETE", "/v1/account/integrations/{vendor}", "disconnect", Disconnect},
+	{"GET", "/v1/me/notifications", "notifications", Notifications},
+	{"POST", "/v1/me/notifications/{id}/dismiss", "notifications", Notifications},
 }

@@ -64,7 +64,7 @@ func (s *Service) StartAuthorization(ctx context.Context, who Caller, r AuthURLR
 	if action != connection.ActionConnect && existing == nil {
 		return AuthURL{}, problem.New(http.StatusConflict, "not_connected", "%s is not connected, so there is nothing to %s", v.Name, action)
 	}
-	client, err := s.client(ctx, v, snap.Settings, "")
+	client, err := s.Client(ctx, v, snap.Settings, "")
 	if err != nil {
 		return AuthURL{}, err
 	}

@@ -87,7 +87,7 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 	if err != nil {
 		return CallbackResult{}, err
 	}
-	client, err := s.client(ctx, v, set, st.Instance)
+	client, err := s.Client(ctx, v, set, st.Instance)
 	if err != nil {
 		return CallbackResult{}, err
 	}

@@ -121,7 +121,7 @@ func (s *Service) revoke(ctx context.Context, v vendor.Vendor, c connection.Conn
 	if err != nil {
 		return
 	}
-	client, err := s.client(ctx, v, set, c.Instance)
+	client, err := s.Client(ctx, v, set, c.Instance)
 	if err != nil {
 		return
 	}

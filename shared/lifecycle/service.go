@@ -83,9 +83,9 @@ var errNotConfigured = func(v vendor.Vendor) error {
 	return problem.New(http.StatusConflict, "not_configured", "%s needs its settings (instance and OAuth client) before it can be connected", v.Name)
 }
 
-// client builds the vendor client for an account, reading the client
+// Client builds the vendor client for an account, reading the client
 // secret from the vault.
-func (s *Service) client(ctx context.Context, v vendor.Vendor, set *connection.Settings, instance string) (*provider.Client, error) {
+func (s *Service) Client(ctx context.Context, v vendor.Vendor, set *connection.Settings, instance string) (*provider.Client, error) {
 	var creds provider.Credentials
 	switch v.Credentials {
 	case vendor.PerAccount:

@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -59,15 +61,35 @@ func GetTokens(ctx context.Context, v Vault, name, version string) (Tokens, erro
 
 // ConnectionSecretName names the secret of a connection:
 // <prefix>/<account>/<vendor>/app or <prefix>/<account>/<vendor>/user/<userId>.
+// Ids are escaped so any claim value (auth0|123) makes a valid, unique name.
 func ConnectionSecretName(prefix, account, vendor, level, userID string) string {
-	n := prefix + "/" + account + "/" + vendor + "/" + level
+	n := prefix + "/" + NamePart(account) + "/" + NamePart(vendor) + "/" + level
 	if level == "user" {
-		n += "/" + userID
+		n += "/" + NamePart(userID)
 	}
 	return n
 }
 
+// NamePart escapes an id for use as one segment of a secret name: letters,
+// digits and "_+=.@-" stay, every other byte becomes "%XX" written as "=XX"
+// (Secrets Manager names allow no "%"), and "=" itself is escaped, so the
+// mapping is one to one.
+func NamePart(id string) string {
+	var b strings.Builder
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
+			c == '_', c == '+', c == '.', c == '@', c == '-':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "=%02X", c)
+		}
+	}
+	return b.String()
+}
+
 // ClientSecretName names the secret holding an account's OAuth client secret.
 func ClientSecretName(prefix, account, vendor string) string {
-	return prefix + "/" + account + "/" + vendor + "/client"
+	return prefix + "/" + NamePart(account) + "/" + NamePart(vendor) + "/client"
 }

@@ -138,8 +138,8 @@ func (s *Store) ClaimNotice(ctx context.Context, account, userID, id, owner stri
 
 // MarkNoticeSent records the send by the claim's owner.
 func (s *Store) MarkNoticeSent(ctx context.Context, account, userID, id, owner string, at time.Time) error {
-	if owner == "" {
-		return errors.New("dynamostore: mark sent without an owner")
+	if owner == "" || at.IsZero() {
+		return errors.New("dynamostore: mark sent without an owner or a time")
 	}
 	err := s.updateNotice(ctx, layout.NoticeItem(account, userID, id),
 		expression.Set(expression.Name("SentAt"), expression.Value(layout.Time(at))),

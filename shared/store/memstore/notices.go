@@ -85,8 +85,8 @@ func (s *Store) ClaimNotice(ctx context.Context, account, userID, id, owner stri
 
 // MarkNoticeSent records the send by the claim's owner.
 func (s *Store) MarkNoticeSent(ctx context.Context, account, userID, id, owner string, at time.Time) error {
-	if owner == "" {
-		return errors.New("memstore: mark sent without an owner")
+	if owner == "" || at.IsZero() {
+		return errors.New("memstore: mark sent without an owner or a time")
 	}
 	return s.updateNotice(ctx, account, userID, id, func(n *connection.Notice) error {
 		if n.ClaimOwner != owner {

@@ -1,0 +1,13 @@
+// Command notifications is the Lambda of GET /v1/me/notifications and
+// POST /v1/me/notifications/{id}/dismiss.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/workplace/connections/shared/handlers"
+)
+
+func main() {
+	lambda.Start(handlers.Notifications(handlers.Load()))
+}

@@ -1,0 +1,303 @@
+// Package expiry is the scheduled scan that keeps connections alive and
+// nobody surprised: it refreshes rotating grants before they lapse from
+// disuse, marks dead ones expired, and sends the expiring and disconnected
+// notices. It reads only the connections that are due (a sparse, sharded
+// index keyed by next-check time), so its cost grows with the work, not
+// with the number of connections.
+package expiry
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/lifetime"
+	"github.com/workplace/connections/shared/notices"
+	"github.com/workplace/connections/shared/provider"
+	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/vault"
+	"github.com/workplace/connections/shared/vendor"
+)
+
+// ClientFor builds the vendor client of a connection (the lifecycle
+// service's Client).
+type ClientFor func(ctx context.Context, v vendor.Vendor, set *connection.Settings, instance string) (*provider.Client, error)
+
+// Scanner runs the scan.
+type Scanner struct {
+	Store   store.Store
+	Vault   vault.Vault
+	Clients ClientFor
+	Notices *notices.Sender
+	Log     *slog.Logger
+
+	WarningWindow time.Duration
+	// OutageGrace: how long refreshes may keep failing for reasons other
+	// than a refusal (vendor down, timeouts, bad client secret) before the
+	// connection is flagged expired and its people told.
+	OutageGrace time.Duration
+	// Budget bounds a run in real time; Clock reads real time. A run that
+	// reaches its budget stops between connections; the rest stay due and
+	// the next run takes them.
+	Budget time.Duration
+	Clock  func() time.Time
+	// PageSize of index reads.
+	PageSize int
+}
+
+// Report is what a run did.
+type Report struct {
+	Now          time.Time `json:"now"`
+	Checked      int       `json:"checked"`
+	Refreshed    int       `json:"refreshed"`
+	Expired      int       `json:"expired"`
+	Notices      int       `json:"notices"`
+	Failed       int       `json:"failed"`
+	Busy         int       `json:"busy"` // held by another run
+	Complete     bool      `json:"complete"`
+	StoppedEarly bool      `json:"stoppedEarly,omitempty"`
+}
+
+// leaseFor is how long a connection's lease lasts (longer than any one
+// connection's work; a crashed holder's lease lapses after it).
+const leaseFor = 5 * time.Minute
+
+// Run scans every shard for connections due at now.
+func (s *Scanner) Run(ctx context.Context, now time.Time) (Report, error) {
+	now = now.UTC()
+	rep := Report{Now: now}
+	owner := "scan-" + randomHex(8)
+	if s.Notices != nil {
+		s.Notices.Owner = owner
+	}
+	started := s.Clock()
+	limit := s.PageSize
+	if limit <= 0 {
+		limit = 100
+	}
+	for shard := 0; shard < store.DueShards; shard++ {
+		token := ""
+		for {
+			due, next, err := s.Store.Due(ctx, shard, now, token, limit)
+			if err != nil {
+				return rep, fmt.Errorf("read due connections: %w", err)
+			}
+			for _, c := range due {
+				if s.Budget > 0 && s.Clock().Sub(started) >= s.Budget || ctx.Err() != nil {
+					rep.StoppedEarly = true
+					s.log().InfoContext(ctx, "scan stopped at its budget; the rest stays due", "checked", rep.Checked)
+					return rep, nil
+				}
+				s.check(ctx, c, now, owner, &rep)
+			}
+			if next == "" {
+				break
+			}
+			token = next
+		}
+	}
+	rep.Complete = true
+	s.log().InfoContext(ctx, "scan done", "now", now, "checked", rep.Checked, "refreshed", rep.Refreshed,
+		"expired", rep.Expired, "notices", rep.Notices, "failed", rep.Failed, "busy", rep.Busy)
+	return rep, nil
+}
+
+// check handles one due connection under its lease.
+func (s *Scanner) check(ctx context.Context, due connection.Connection, now time.Time, owner string, rep *Report) {
+	log := s.log().With("account", due.Account, "vendor", due.Vendor, "level", string(due.Level), "action", "expiry-scan")
+	rep.Checked++
+	v, ok := vendor.Lookup(due.Vendor)
+	if !ok {
+		log.ErrorContext(ctx, "connection of an unknown vendor")
+		rep.Failed++
+		return
+	}
+	c, err := s.Store.AcquireLease(ctx, due.Key, owner, now, now.Add(leaseFor))
+	if errors.Is(err, store.ErrConflict) {
+		rep.Busy++
+		return
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return // disconnected meanwhile
+	}
+	if err != nil {
+		log.ErrorContext(ctx, "could not take the lease", "error", err.Error())
+		rep.Failed++
+		return
+	}
+	if err := s.work(ctx, log, v, c, now, owner, rep); err != nil {
+		rep.Failed++
+		log.ErrorContext(ctx, "connection check failed; it stays due", "error", err.Error())
+		if rerr := s.Store.ReleaseLease(ctx, c.Key, owner); rerr != nil {
+			log.WarnContext(ctx, "could not release the lease; it lapses", "error", rerr.Error())
+		}
+	}
+}
+
+// work is the decision for one connection, holding its lease.
+func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendor.Vendor, c connection.Connection, now time.Time, owner string, rep *Report) error {
+	var extra []store.Op
+	switch {
+	case c.Expired:
+		// Already expired; only its notice may still be owed.
+	case c.IsExpired(now):
+		s.markExpired(&c, "refresh token expired", now, &extra)
+		rep.Expired++
+		log.InfoContext(ctx, "connection expired")
+	case lifetime.KeepAliveAt(v, c).After(now) || lifetime.KeepAliveAt(v, c).IsZero():
+		// Nothing to refresh.
+	default:
+		refreshed, err := s.refresh(ctx, v, &c, now)
+		switch {
+		case errors.Is(err, provider.ErrRefused):
+			s.markExpired(&c, "refresh refused by the vendor", now, &extra)
+			rep.Expired++
+			log.InfoContext(ctx, "refresh refused: connection expired")
+		case err != nil:
+			if c.VendorErrorSince.IsZero() {
+				c.VendorErrorSince = now
+			}
+			if now.Sub(c.VendorErrorSince) >= s.OutageGrace {
+				s.markExpired(&c, "vendor failing since "+c.VendorErrorSince.Format(time.RFC3339), now, &extra)
+				rep.Expired++
+				log.ErrorContext(ctx, "refresh keeps failing past the grace period: connection flagged expired", "since", c.VendorErrorSince, "error", err.Error())
+			} else {
+				log.WarnContext(ctx, "refresh failed; retried on the next run", "since", c.VendorErrorSince, "error", err.Error())
+			}
+		case refreshed:
+			rep.Refreshed++
+			log.InfoContext(ctx, "kept alive", "refreshTokenExpiresAt", c.RefreshTokenExpiresAt)
+		}
+	}
+
+	owed := true // all notices that are due have gone out
+	warned := false
+	if c.Expired {
+		sent, err := s.notify(ctx, v, c, connection.NoticeDisconnected, now, rep)
+		if err != nil {
+			return err
+		}
+		owed = !sent
+		// The disconnection supersedes the warning of the same generation.
+		extra = append(extra, store.DeleteNotice{Account: c.Account, UserID: c.NoticeRecipient().UserID,
+			ID: connection.NoticeID(c.Key, connection.NoticeExpiring, c.Generation)})
+	} else if w := lifetime.WarnAt(v, c, s.WarningWindow); !w.IsZero() && !now.Before(w) {
+		sent, err := s.notify(ctx, v, c, connection.NoticeExpiring, now, rep)
+		if err != nil {
+			return err
+		}
+		owed, warned = !sent, sent
+	} else {
+		owed = false
+	}
+	if c.Expired {
+		c.NextCheckAt = time.Time{}
+	} else {
+		c.NextCheckAt = lifetime.NextCheck(v, c, s.WarningWindow, warned)
+	}
+	if owed || (!c.Expired && !c.VendorErrorSince.IsZero()) {
+		// Not done: look again on the next run.
+		c.NextCheckAt = now
+	}
+	if !c.NextCheckAt.IsZero() && c.NextCheckAt.Before(now) {
+		c.NextCheckAt = now
+	}
+	c.LeaseOwner, c.LeaseUntil = "", time.Time{}
+	c.UpdatedAt = now
+	ops := append([]store.Op{store.UpdateConnection{Conn: c}}, extra...)
+	if err := s.Store.Apply(ctx, ops...); err != nil {
+		return fmt.Errorf("save connection: %w", err)
+	}
+	return nil
+}
+
+// markExpired flags the connection and moves the counters with it.
+func (s *Scanner) markExpired(c *connection.Connection, reason string, now time.Time, extra *[]store.Op) {
+	c.Expired, c.ExpiredAt, c.ExpiredReason = true, now, reason
+	if c.Level == connection.LevelUser {
+		*extra = append(*extra, store.AdjustCounts{Account: c.Account, Vendor: c.Vendor, Connected: -1})
+	}
+}
+
+// notify delivers one notice; it reports whether it went out.
+func (s *Scanner) notify(ctx context.Context, v vendor.Vendor, c connection.Connection, kind connection.NoticeKind, now time.Time, rep *Report) (bool, error) {
+	if s.Notices == nil {
+		return true, nil
+	}
+	sent, err := s.Notices.Ensure(ctx, v, c, kind, now)
+	if err != nil {
+		return false, err
+	}
+	if sent {
+		rep.Notices++
+	}
+	return sent, nil
+}
+
+// refresh renews a rotating grant: the new tokens are stored as a new secret
+// version before anything else, and the connection then points at them. It
+// reports whether it refreshed.
+func (s *Scanner) refresh(ctx context.Context, v vendor.Vendor, c *connection.Connection, now time.Time) (bool, error) {
+	set, err := s.Store.GetSettings(ctx, c.Account, c.Vendor)
+	var sp *connection.Settings
+	switch {
+	case err == nil:
+		sp = &set
+	case !errors.Is(err, store.ErrNotFound):
+		return false, err
+	}
+	client, err := s.Clients(ctx, v, sp, c.Instance)
+	if err != nil {
+		return false, err
+	}
+	toks, err := vault.GetTokens(ctx, s.Vault, c.SecretName, c.SecretVersion)
+	if err != nil {
+		return false, fmt.Errorf("read tokens: %w", err)
+	}
+	tok, err := client.Refresh(ctx, toks.RefreshToken)
+	if errors.Is(err, provider.ErrRefused) {
+		// A previous run may have stored rotated tokens and failed before
+		// pointing the connection at them: adopt the newest version.
+		cur, cerr := vault.GetTokens(ctx, s.Vault, c.SecretName, "")
+		if cerr != nil || cur.RefreshToken == "" || cur.RefreshToken == toks.RefreshToken {
+			return false, err
+		}
+		if tok, err = client.Refresh(ctx, cur.RefreshToken); err != nil {
+			return false, err
+		}
+	}
+	if err != nil {
+		return false, err
+	}
+	exp := lifetime.Refreshed(v, *c, tok, now)
+	version, err := vault.PutTokens(ctx, s.Vault, c.SecretName, vault.Tokens{
+		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, TokenType: tok.TokenType,
+		AccessTokenExpiresAt: exp.Access, RefreshTokenExpiresAt: exp.Refresh, Scope: toks.Scope,
+	})
+	if err != nil {
+		return false, fmt.Errorf("store rotated tokens: %w", err)
+	}
+	c.SecretVersion = version
+	exp.Apply(c)
+	c.LastRefreshedAt = now
+	c.VendorErrorSince = time.Time{}
+	return true, nil
+}
+
+func (s *Scanner) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,47 @@
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/workplace/connections/shared/expiry"
+	"github.com/workplace/connections/shared/notices"
+)
+
+// ExpiryScan serves the scheduled expiry scan. "Now" is the scheduled
+// event's time, so a run is reproducible with any clock.
+func ExpiryScan(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) (expiry.Report, error) {
+	lc := d.Lifecycle()
+	return func(ctx context.Context, ev events.EventBridgeEvent) (expiry.Report, error) {
+		now := ev.Time
+		if now.IsZero() {
+			now = d.Now()
+			d.Log.WarnContext(ctx, "scheduled event without a time; using the clock", "action", "expiry-scan")
+		}
+		sc := &expiry.Scanner{
+			Store:   d.Store,
+			Vault:   d.Vault,
+			Clients: lc.Client,
+			Notices: &notices.Sender{
+				Store:  d.Store,
+				Mailer: d.Mailer,
+				Links: notices.Links{
+					FrontendURL:       d.Config.FrontendURL,
+					UserReconnectPath: d.Config.UserReconnectPath,
+					AppReconnectPath:  d.Config.AppReconnectPath,
+				},
+				Clock: time.Now,
+				Wait:  time.Sleep,
+				Log:   d.Log,
+			},
+			Log:           d.Log,
+			WarningWindow: d.Config.WarningWindow,
+			OutageGrace:   d.Config.OutageGrace,
+			Budget:        d.Config.ScanBudget,
+			Clock:         time.Now,
+		}
+		return sc.Run(ctx, now)
+	}
+}

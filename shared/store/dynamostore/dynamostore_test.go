@@ -1,0 +1,71 @@
+package dynamostore_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/workplace/connections/shared/awstest"
+	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/store/dynamostore"
+	"github.com/workplace/connections/shared/store/storetest"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// TestContract runs the contract suite on DynamoDB as moto emulates it,
+// with a fresh table per subtest.
+func TestContract(t *testing.T) {
+	srv := awstest.Moto(t)
+	db := dynamodb.NewFromConfig(srv.Config(t))
+	storetest.Run(t, func(t *testing.T) store.Store {
+		table := awstest.Unique("conn")
+		if err := dynamostore.CreateTable(t.Context(), db, table); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_, err := db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+			if err != nil {
+				t.Errorf("delete table %s: %v", table, err)
+			}
+		})
+		return dynamostore.New(db, table)
+	})
+}
+
+// TestCreateTable checks the table against the schema the template deploys.
+func TestCreateTable(t *testing.T) {
+	db := dynamodb.NewFromConfig(awstest.Moto(t).Config(t))
+	table := awstest.Unique("conn")
+	if err := dynamostore.CreateTable(t.Context(), db, table); err != nil {
+		t.Fatal(err)
+	}
+	out, err := db.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := out.Table
+	if d.BillingModeSummary == nil || d.BillingModeSummary.BillingMode != "PAY_PER_REQUEST" {
+		t.Errorf("billing mode: %+v", d.BillingModeSummary)
+	}
+	if len(d.KeySchema) != 2 || aws.ToString(d.KeySchema[0].AttributeName) != "PK" || aws.ToString(d.KeySchema[1].AttributeName) != "SK" {
+		t.Errorf("key schema: %+v", d.KeySchema)
+	}
+	if len(d.GlobalSecondaryIndexes) != 1 {
+		t.Fatalf("indexes: %+v", d.GlobalSecondaryIndexes)
+	}
+	gsi := d.GlobalSecondaryIndexes[0]
+	if aws.ToString(gsi.IndexName) != dynamostore.DueIndex || aws.ToString(gsi.KeySchema[0].AttributeName) != "DuePK" ||
+		aws.ToString(gsi.KeySchema[1].AttributeName) != "DueSK" || gsi.Projection.ProjectionType != "ALL" {
+		t.Errorf("due index: %+v", gsi)
+	}
+	ttl, err := db.DescribeTimeToLive(t.Context(), &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := ttl.TimeToLiveDescription; d == nil || aws.ToString(d.AttributeName) != "TTL" || d.TimeToLiveStatus != "ENABLED" {
+		t.Errorf("TTL: %+v", d)
+	}
+}
