@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -24,6 +25,11 @@ type Options struct {
 	// one that reaches an httptest server); default a plain client.
 	HTTP *http.Client
 	Now  func() time.Time
+	// Log is the service's logger; default the JSON logger on stderr at
+	// LOG_LEVEL. The handlers keep the logger they were built with (the
+	// lifecycle service captures it), so it must be given here: replacing
+	// Deps.Log afterwards misses their lines.
+	Log *slog.Logger
 }
 
 // Local builds the whole local server: the API on embedded backends (or AWS
@@ -71,7 +77,11 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 	if now == nil {
 		now = time.Now
 	}
-	d := &handlers.Deps{Config: cfg, Backends: b, HTTP: hc, Now: now, Log: handlers.NewLogger(cfg.LogLevel)}
+	log := o.Log
+	if log == nil {
+		log = handlers.NewLogger(cfg.LogLevel)
+	}
+	d := &handlers.Deps{Config: cfg, Backends: b, HTTP: hc, Now: now, Log: log}
 	// The sandbox's Atlassian app: the deployment's client credentials.
 	creds, _ := json.Marshal(provider.Credentials{ClientID: "sandbox-atlassian-app", ClientSecret: "sandbox-atlassian-secret"})
 	if _, err := d.Vault.Put(ctx, cfg.AtlassianClientSecretName, creds); err != nil {

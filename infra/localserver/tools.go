@@ -2,6 +2,8 @@ package localserver
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -26,9 +28,21 @@ func Tools(d *handlers.Deps) http.Handler {
 	scan := ExpiryScanTool(d)
 	mux.HandleFunc("POST /_local/expiry-scan", scan)
 	mux.HandleFunc("/_local/", func(w http.ResponseWriter, r *http.Request) {
+		// A known tool asked with the wrong method is 405, as on the API.
+		if m, ok := toolMethods[r.URL.Path]; ok {
+			w.Header().Set("Allow", m)
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path+"; use "+m)
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", "no local tool "+r.Method+" "+r.URL.Path)
 	})
 	return mux
+}
+
+// toolMethods are the tools' paths and methods.
+var toolMethods = map[string]string{
+	"/_local/outbox":      http.MethodGet,
+	"/_local/expiry-scan": http.MethodPost,
 }
 
 // ExpiryScanTool runs the expiry-scan handler, as Lambda would, on a
@@ -40,7 +54,8 @@ func ExpiryScanTool(d *handlers.Deps) http.HandlerFunc {
 			Time string `json:"time"`
 		}
 		if r.ContentLength != 0 {
-			if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			// A chunked request may still have an empty body: that is "now".
+			if err := json.NewDecoder(r.Body).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
 				writeError(w, http.StatusBadRequest, "invalid_body", `the body must be {"time":"<RFC3339>"}`)
 				return
 			}

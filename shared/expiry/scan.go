@@ -41,9 +41,9 @@ type Scanner struct {
 	// than a refusal (vendor down, timeouts, bad client secret) before the
 	// connection is flagged expired and its people told.
 	OutageGrace time.Duration
-	// Budget bounds a run in real time; Clock reads real time. A run that
-	// reaches its budget stops between connections; the rest stay due and
-	// the next run takes them.
+	// Budget bounds a run in real time; Clock reads real time (nil:
+	// time.Now). A run that reaches its budget stops between connections;
+	// the rest stay due and the next run takes them.
 	Budget time.Duration
 	Clock  func() time.Time
 	// PageSize of index reads.
@@ -67,15 +67,22 @@ type Report struct {
 // connection's work; a crashed holder's lease lapses after it).
 const leaseFor = 5 * time.Minute
 
-// Run scans every shard for connections due at now.
+// Run scans every shard for connections due at now. Runs may overlap (a
+// scanner may even run concurrently with itself): each run has its own
+// lease and claim owner and its own notice sender.
 func (s *Scanner) Run(ctx context.Context, now time.Time) (Report, error) {
 	now = now.UTC()
 	rep := Report{Now: now}
 	owner := "scan-" + randomHex(8)
+	var snd *notices.Sender
 	if s.Notices != nil {
-		s.Notices.Owner = owner
+		snd = s.Notices.ForRun(owner)
 	}
-	started := s.Clock()
+	clock := s.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	started := clock()
 	limit := s.PageSize
 	if limit <= 0 {
 		limit = 100
@@ -88,12 +95,12 @@ func (s *Scanner) Run(ctx context.Context, now time.Time) (Report, error) {
 				return rep, fmt.Errorf("read due connections: %w", err)
 			}
 			for _, c := range due {
-				if s.Budget > 0 && s.Clock().Sub(started) >= s.Budget || ctx.Err() != nil {
+				if s.Budget > 0 && clock().Sub(started) >= s.Budget || ctx.Err() != nil {
 					rep.StoppedEarly = true
 					s.log().InfoContext(ctx, "scan stopped at its budget; the rest stays due", "checked", rep.Checked)
 					return rep, nil
 				}
-				s.check(ctx, c, now, owner, &rep)
+				s.check(ctx, c, now, owner, snd, &rep)
 			}
 			if next == "" {
 				break
@@ -108,7 +115,7 @@ func (s *Scanner) Run(ctx context.Context, now time.Time) (Report, error) {
 }
 
 // check handles one due connection under its lease.
-func (s *Scanner) check(ctx context.Context, due connection.Connection, now time.Time, owner string, rep *Report) {
+func (s *Scanner) check(ctx context.Context, due connection.Connection, now time.Time, owner string, snd *notices.Sender, rep *Report) {
 	log := s.log().With("account", due.Account, "vendor", due.Vendor, "level", string(due.Level), "action", "expiry-scan")
 	rep.Checked++
 	v, ok := vendor.Lookup(due.Vendor)
@@ -130,7 +137,14 @@ func (s *Scanner) check(ctx context.Context, due connection.Connection, now time
 		rep.Failed++
 		return
 	}
-	if err := s.work(ctx, log, v, c, now, owner, rep); err != nil {
+	if c.NextCheckAt.IsZero() || c.NextCheckAt.After(now) {
+		// Another run handled it between our index read and our lease.
+		if rerr := s.Store.ReleaseLease(ctx, c.Key, owner); rerr != nil {
+			log.WarnContext(ctx, "could not release the lease; it lapses", "error", rerr.Error())
+		}
+		return
+	}
+	if err := s.work(ctx, log, v, c, now, snd, rep); err != nil {
 		rep.Failed++
 		log.ErrorContext(ctx, "connection check failed; it stays due", "error", err.Error())
 		if rerr := s.Store.ReleaseLease(ctx, c.Key, owner); rerr != nil {
@@ -140,7 +154,7 @@ func (s *Scanner) check(ctx context.Context, due connection.Connection, now time
 }
 
 // work is the decision for one connection, holding its lease.
-func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendor.Vendor, c connection.Connection, now time.Time, owner string, rep *Report) error {
+func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendor.Vendor, c connection.Connection, now time.Time, snd *notices.Sender, rep *Report) error {
 	var extra []store.Op
 	switch {
 	case c.Expired:
@@ -178,19 +192,13 @@ func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendor.Vendor, c
 	owed := true // all notices that are due have gone out
 	warned := false
 	if c.Expired {
-		sent, err := s.notify(ctx, v, c, connection.NoticeDisconnected, now, rep)
-		if err != nil {
-			return err
-		}
+		sent := s.notify(ctx, log, snd, v, c, connection.NoticeDisconnected, now, rep)
 		owed = !sent
 		// The disconnection supersedes the warning of the same generation.
 		extra = append(extra, store.DeleteNotice{Account: c.Account, UserID: c.NoticeRecipient().UserID,
 			ID: connection.NoticeID(c.Key, connection.NoticeExpiring, c.Generation)})
 	} else if w := lifetime.WarnAt(v, c, s.WarningWindow); !w.IsZero() && !now.Before(w) {
-		sent, err := s.notify(ctx, v, c, connection.NoticeExpiring, now, rep)
-		if err != nil {
-			return err
-		}
+		sent := s.notify(ctx, log, snd, v, c, connection.NoticeExpiring, now, rep)
 		owed, warned = !sent, sent
 	} else {
 		owed = false
@@ -224,19 +232,24 @@ func (s *Scanner) markExpired(c *connection.Connection, reason string, now time.
 	}
 }
 
-// notify delivers one notice; it reports whether it went out.
-func (s *Scanner) notify(ctx context.Context, v vendor.Vendor, c connection.Connection, kind connection.NoticeKind, now time.Time, rep *Report) (bool, error) {
-	if s.Notices == nil {
-		return true, nil
+// notify delivers one notice; it reports whether it went out. A failure is
+// logged and leaves the notice owed: the connection's own change (expired
+// flag, rotated tokens, counters) is saved all the same, and the next run
+// retries the notice.
+func (s *Scanner) notify(ctx context.Context, log *slog.Logger, snd *notices.Sender, v vendor.Vendor, c connection.Connection, kind connection.NoticeKind, now time.Time, rep *Report) bool {
+	if snd == nil {
+		return true
 	}
-	sent, err := s.Notices.Ensure(ctx, v, c, kind, now)
+	sent, err := snd.Ensure(ctx, v, c, kind, now)
 	if err != nil {
-		return false, err
+		rep.Failed++
+		log.ErrorContext(ctx, "notice not delivered; retried on the next run", "kind", string(kind), "error", err.Error())
+		return false
 	}
 	if sent {
 		rep.Notices++
 	}
-	return sent, nil
+	return sent
 }
 
 // refresh renews a rotating grant: the new tokens are stored as a new secret

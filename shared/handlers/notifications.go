@@ -26,8 +26,11 @@ type Notification struct {
 func Notifications(d *Deps) apigw.Handler {
 	return d.route("notifications", func(ctx context.Context, req apigw.Request, who apigw.Identity) (apigw.Response, error) {
 		if id, ok := req.PathParameters["id"]; ok || req.RouteKey == "POST /v1/me/notifications/{id}/dismiss" {
+			if !validNoticeID(id) {
+				return apigw.Response{}, apigw.Errorf(http.StatusNotFound, "not_found", "you have no such notification")
+			}
 			err := d.Store.DismissNotice(ctx, who.Account, who.UserID, id)
-			if errors.Is(err, store.ErrNotFound) || id == "" {
+			if errors.Is(err, store.ErrNotFound) {
 				return apigw.Response{}, apigw.Errorf(http.StatusNotFound, "not_found", "you have no such notification")
 			}
 			if err != nil {
@@ -45,4 +48,18 @@ func Notifications(d *Deps) apigw.Handler {
 		}
 		return apigw.JSON(http.StatusOK, out), nil
 	})
+}
+
+// validNoticeID accepts only the shape of ids the service makes (hex), so
+// an id can never reach into another key of the table.
+func validNoticeID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return false
+		}
+	}
+	return true
 }

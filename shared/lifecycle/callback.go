@@ -87,6 +87,12 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 	if err != nil {
 		return CallbackResult{}, err
 	}
+	if v.Credentials == vendor.PerAccount && set != nil && !strings.EqualFold(set.InstanceURL, st.Instance) {
+		// The settings moved meanwhile: the code belongs to the old
+		// instance, which the account's client no longer goes with.
+		return CallbackResult{}, problem.New(http.StatusConflict, "site_mismatch",
+			"the %s instance changed since this authorization started; nothing was changed, start again", v.Name)
+	}
 	client, err := s.Client(ctx, v, set, st.Instance)
 	if err != nil {
 		return CallbackResult{}, err
@@ -98,7 +104,9 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 	}
 	res, err := s.apply(ctx, v, client, set, st, who, tok)
 	if err != nil {
-		s.discard(ctx, client, tok)
+		if !errors.As(err, new(maybeStored)) {
+			s.discard(ctx, client, tok)
+		}
 		var p *problem.Problem
 		if errors.As(err, &p) {
 			log.InfoContext(ctx, "authorization refused", "code", p.Code)
@@ -106,10 +114,24 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 		return CallbackResult{}, err
 	}
 	log.InfoContext(ctx, "authorization completed", "userChanged", res.UserChanged)
+	// The change is stored and its tokens are in use: a failure from here
+	// on must not discard them.
+	view, err := s.view(ctx, v, who)
+	if err != nil {
+		return CallbackResult{}, fmt.Errorf("read the connection back: %w", err)
+	}
+	res.Connection = view
 	return res, nil
 }
 
-// apply checks who authorized and where, and writes the outcome.
+// maybeStored is a failed write whose outcome is unknown.
+type maybeStored struct{ error }
+
+func (m maybeStored) Unwrap() error { return m.error }
+
+// apply checks who authorized and where, and writes the outcome. An error
+// other than maybeStored means nothing was stored (the caller discards the
+// new tokens).
 func (s *Service) apply(ctx context.Context, v vendor.Vendor, client *provider.Client, set *connection.Settings, st connection.AuthState, who Caller, tok *oauth2.Token) (CallbackResult, error) {
 	ident, err := client.Identify(ctx, tok)
 	if err != nil {
@@ -209,16 +231,13 @@ func (s *Service) apply(ctx context.Context, v vendor.Vendor, client *provider.C
 			}
 			return CallbackResult{}, problem.New(http.StatusConflict, "conflict", "%s changed meanwhile; nothing was changed, try again", v.Name)
 		}
-		return CallbackResult{}, fmt.Errorf("save connection: %w", err)
+		// Not a refusal: the write may have happened (a timeout after the
+		// commit), so its tokens may be in use and must not be discarded.
+		return CallbackResult{}, maybeStored{fmt.Errorf("save connection: %w", err)}
 	}
 	if res.UserChanged && existing != nil {
 		s.revokeOld(ctx, client, *existing)
 	}
-	view, err := s.view(ctx, v, who)
-	if err != nil {
-		return CallbackResult{}, err
-	}
-	res.Connection = view
 	return res, nil
 }
 

@@ -30,8 +30,14 @@ func lifespan(v vendor.Vendor, s *connection.Settings) time.Duration {
 
 // refreshExpiresIn reads refresh_token_expires_in from a token response.
 func refreshExpiresIn(tok *oauth2.Token) (time.Duration, bool) {
+	return secondsExtra(tok, "refresh_token_expires_in")
+}
+
+// secondsExtra reads a positive number of seconds from a token response
+// field (a JSON number, or an integer in a form-encoded response).
+func secondsExtra(tok *oauth2.Token, key string) (time.Duration, bool) {
 	var secs float64
-	switch x := tok.Extra("refresh_token_expires_in").(type) {
+	switch x := tok.Extra(key).(type) {
 	case float64:
 		secs = x
 	case int64:
@@ -47,8 +53,16 @@ func refreshExpiresIn(tok *oauth2.Token) (time.Duration, bool) {
 	return time.Duration(secs) * time.Second, true
 }
 
-// accessExpiry is when the access token dies.
+// accessExpiry is when the access token dies: expires_in counted from now
+// (the caller's clock, e.g. the scan's event time), not from the wall clock
+// x/oauth2 used to fill tok.Expiry, so that expiries are reproducible.
 func accessExpiry(v vendor.Vendor, tok *oauth2.Token, now time.Time) time.Time {
+	if tok.ExpiresIn > 0 {
+		return now.Add(time.Duration(tok.ExpiresIn) * time.Second)
+	}
+	if d, ok := secondsExtra(tok, "expires_in"); ok {
+		return now.Add(d)
+	}
 	if !tok.Expiry.IsZero() {
 		return tok.Expiry.UTC()
 	}
@@ -99,8 +113,13 @@ func (e Expiries) Apply(c *connection.Connection) {
 
 // KeepAliveAt is when a rotating grant should be refreshed: once half of its
 // inactivity window has passed, so that even a monthly scan renews it in time.
+// Zero when there is nothing to extend: the refresh token already lives up
+// to the absolute limit, which no refresh can move.
 func KeepAliveAt(v vendor.Vendor, c connection.Connection) time.Time {
 	if !v.Refresh.Rotating || c.RefreshTokenExpiresAt.IsZero() {
+		return time.Time{}
+	}
+	if !c.AbsoluteExpiresAt.IsZero() && !c.RefreshTokenExpiresAt.Before(c.AbsoluteExpiresAt) {
 		return time.Time{}
 	}
 	return c.RefreshTokenExpiresAt.Add(-v.Refresh.Inactivity / 2)

@@ -62,6 +62,10 @@ func Email(v vendor.Vendor, n connection.Notice, link string) mail.Message {
 }
 
 // Sender sends notices through the outbox, at the mail provider's pace.
+// Its pacing and quota state belong to one run and it is not for concurrent
+// use: each run (each scan) takes its own with ForRun, so that concurrent
+// runs claim notices under distinct owners and a quota spent or a throttle
+// met by one run does not silence the next.
 type Sender struct {
 	Store  store.Store
 	Mailer mail.Mailer
@@ -76,6 +80,12 @@ type Sender struct {
 	left     float64 // sends left in the 24-hour quota
 	last     time.Time
 	stopped  bool // throttled or out of quota: no more sends this run
+}
+
+// ForRun returns a sender with this one's configuration, owner as its
+// claim owner, and fresh pacing and quota state.
+func (s *Sender) ForRun(owner string) *Sender {
+	return &Sender{Store: s.Store, Mailer: s.Mailer, Links: s.Links, Owner: owner, Clock: s.Clock, Wait: s.Wait, Log: s.Log}
 }
 
 // Ensure makes sure the notice of kind for the connection exists and its
@@ -103,26 +113,31 @@ func (s *Sender) Ensure(ctx context.Context, v vendor.Vendor, c connection.Conne
 	if !stored.SentAt.IsZero() {
 		return true, nil
 	}
-	if err := s.Store.ClaimNotice(ctx, n.Account, n.UserID, n.ID, s.Owner, now, now.Add(15*time.Minute)); err != nil {
+	if err := s.Store.ClaimNotice(ctx, n.Account, n.UserID, n.ID, s.Owner, now, now.Add(claimFor)); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return false, nil // someone else is sending it, or just did
+			// Someone else is sending it, or just did.
+			cur, gerr := s.Store.GetNotice(ctx, n.Account, n.UserID, n.ID)
+			return gerr == nil && !cur.SentAt.IsZero(), nil
 		}
 		return false, err
 	}
 	if stored.Email != "" {
 		if !s.maySend(ctx) {
+			s.release(ctx, n, now)
 			return false, nil
 		}
 		err := s.Mailer.Send(ctx, Email(v, stored, s.Links.URL(stored.Level)))
 		if errors.Is(err, mail.ErrThrottled) {
 			s.stopped = true
 			s.log().WarnContext(ctx, "mail throttled; the rest waits for the next run")
+			s.release(ctx, n, now)
 			return false, nil
 		}
 		if errors.Is(err, mail.ErrRejected) {
 			// A bad address will not get better: record it as done, loudly.
 			s.log().ErrorContext(ctx, "notice email rejected", "connection", c.Key.String(), "kind", string(kind), "error", err.Error())
 		} else if err != nil {
+			s.release(ctx, n, now)
 			return false, fmt.Errorf("send notice: %w", err)
 		}
 	} else {
@@ -133,6 +148,19 @@ func (s *Sender) Ensure(ctx context.Context, v vendor.Vendor, c connection.Conne
 	}
 	s.log().InfoContext(ctx, "notice sent", "account", c.Account, "vendor", c.Vendor, "level", string(c.Level), "kind", string(kind))
 	return true, nil
+}
+
+// claimFor is how long a claim to send a notice lasts (on the scan's
+// clock): a sender that crashed between claim and send holds it this long.
+const claimFor = 15 * time.Minute
+
+// release gives up a claim whose email was not sent (throttled, out of
+// quota, failed), so that the next run retries it even at the same scan
+// time: a claim lasting only until now is free to anyone at now.
+func (s *Sender) release(ctx context.Context, n connection.Notice, now time.Time) {
+	if err := s.Store.ClaimNotice(ctx, n.Account, n.UserID, n.ID, s.Owner, now, now); err != nil {
+		s.log().WarnContext(ctx, "could not release the notice claim; it lapses", "error", err.Error())
+	}
 }
 
 // maySend paces sends to the provider's rate and stops at its daily quota.
@@ -153,12 +181,19 @@ func (s *Sender) maySend(ctx context.Context) bool {
 	if s.stopped || s.left == 0 || (s.left > 0 && s.left < 1) {
 		return false
 	}
+	clock, wait := s.Clock, s.Wait
+	if clock == nil {
+		clock = time.Now
+	}
+	if wait == nil {
+		wait = time.Sleep
+	}
 	if s.interval > 0 && !s.last.IsZero() {
-		if wait := s.interval - s.Clock().Sub(s.last); wait > 0 {
-			s.Wait(wait)
+		if d := s.interval - clock().Sub(s.last); d > 0 {
+			wait(d)
 		}
 	}
-	s.last = s.Clock()
+	s.last = clock()
 	if s.left > 0 {
 		s.left--
 	}

@@ -5,15 +5,16 @@
 //
 // It exits 1 when any test or package failed, a package did not build,
 // the stream ended while a package was still running, no package was seen
-// at all, or a moto-backed package (one whose import path contains one of
-// the -moto names) skipped a test, had no tests, or was not tested at all.
-// Those packages run against a real moto server and must really run in CI.
+// at all, a test was skipped in a moto-backed package (one whose import path
+// contains one of the -moto names), or one of those names matched no
+// package that ran a test. Those packages run against a real moto server
+// and must really run in CI.
 //
 // Lines that are not test2json events (what `go` itself writes to stderr,
 // when it is merged into the pipe) are passed through unchanged.
 //
 // Counts include subtests: every test or subtest that reports a result
-// counts once.
+// counts once. Packages are named relative to the module in ./go.mod.
 package main
 
 import (
@@ -35,7 +36,26 @@ const defaultMoto = "dynamostore,secretsvault,sesmail"
 func main() {
 	moto := flag.String("moto", defaultMoto, "comma-separated substrings of the import paths of the moto-backed packages (each must be tested, none may skip)")
 	flag.Parse()
-	os.Exit(run(os.Stdin, os.Stdout, strings.Split(*moto, ",")))
+	os.Exit(run(os.Stdin, os.Stdout, options{Moto: strings.Split(*moto, ","), Module: modulePath("go.mod")}))
+}
+
+type options struct {
+	Moto   []string // substrings of the moto-backed packages' import paths
+	Module string   // module path, trimmed from package names when shown
+}
+
+// modulePath reads the module path from a go.mod ("" if there is none).
+func modulePath(gomod string) string {
+	b, err := os.ReadFile(gomod)
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == "module" {
+			return strings.Trim(f[1], `"`)
+		}
+	}
+	return ""
 }
 
 // event is one line of `go test -json` (cmd/test2json), including the
@@ -71,6 +91,7 @@ type pkg struct {
 type summary struct {
 	w        io.Writer
 	moto     []string
+	module   string
 	pkgs     map[string]*pkg
 	order    []string
 	builds   map[string][]string // build output by ImportPath
@@ -78,9 +99,9 @@ type summary struct {
 	foreign  int                 // non-JSON lines passed through
 }
 
-func run(r io.Reader, w io.Writer, moto []string) int {
-	s := &summary{w: w, pkgs: map[string]*pkg{}, builds: map[string][]string{}}
-	for _, m := range moto {
+func run(r io.Reader, w io.Writer, o options) int {
+	s := &summary{w: w, module: o.Module, pkgs: map[string]*pkg{}, builds: map[string][]string{}}
+	for _, m := range o.Moto {
 		if m = strings.TrimSpace(m); m != "" {
 			s.moto = append(s.moto, m)
 		}
@@ -174,34 +195,42 @@ func (s *summary) status(p *pkg) (bad bool, word, note string) {
 	case p.result == "":
 		return true, "FAIL", "no result (stream ended while it ran)"
 	case p.build != "":
-		return true, "FAIL", "build failed: " + p.build
+		return true, "FAIL", "build failed: " + s.name(p.build)
 	case p.result == "fail":
 		return true, "FAIL", ""
-	case s.isMoto(p.path) && p.result == "skip":
-		return true, "FAIL", "moto-backed package has no test files"
 	case s.isMoto(p.path) && p.counts["skip"] > 0:
 		return true, "FAIL", "moto-backed package skipped tests"
-	case s.isMoto(p.path) && p.counts["pass"] == 0:
-		return true, "FAIL", "moto-backed package ran no tests"
 	case p.result == "skip":
 		return false, "-", "no test files"
 	}
 	return false, "ok", ""
 }
 
+// name is how a package (or an import path with its test variant, as
+// build events have them) is shown: relative to the module.
+func (s *summary) name(path string) string {
+	if s.module == "" {
+		return path
+	}
+	return strings.ReplaceAll(path, s.module+"/", "")
+}
+
 func (s *summary) finished(p *pkg) {
-	_, word, note := s.status(p)
+	bad, word, note := s.status(p)
+	if p.result == "skip" && !bad {
+		return // no test files: counted in the totals, not listed
+	}
 	if note != "" {
 		note = "  (" + note + ")"
 	}
-	fmt.Fprintf(s.w, "%-4s %-58s pass %4d  fail %3d  skip %3d  %7.2fs%s\n",
-		word, p.path, p.counts["pass"], p.counts["fail"], p.counts["skip"], p.elapsed, note)
+	fmt.Fprintf(s.w, "%-4s %-44s pass %4d  fail %3d  skip %3d  %7.2fs%s\n",
+		word, s.name(p.path), p.counts["pass"], p.counts["fail"], p.counts["skip"], p.elapsed, note)
 }
 
 func (s *summary) report() int {
 	failed := false
 	var total [3]int
-	motoPkgs, motoPass, motoSkip := 0, 0, 0
+	motoPkgs, motoPass, motoSkip, noTests := 0, 0, 0, 0
 	motoSeen := map[string]bool{}
 
 	for _, path := range s.order {
@@ -215,7 +244,10 @@ func (s *summary) report() int {
 		total[0] += p.counts["pass"]
 		total[1] += p.counts["fail"]
 		total[2] += p.counts["skip"]
-		if s.isMoto(path) {
+		if p.result == "skip" {
+			noTests++
+		}
+		if s.isMoto(path) && p.counts["pass"]+p.counts["fail"]+p.counts["skip"] > 0 {
 			motoPkgs++
 			motoPass += p.counts["pass"]
 			motoSkip += p.counts["skip"]
@@ -233,12 +265,12 @@ func (s *summary) report() int {
 			continue // the build output is printed below
 		}
 		shown := false
-		for _, name := range p.order {
-			t := p.tests[name]
+		for _, tn := range p.order {
+			t := p.tests[tn]
 			moto := s.isMoto(path) && t.result == "skip"
 			if t.result == "fail" || t.result == "" || moto {
 				what := map[string]string{"fail": "FAILED", "": "DID NOT FINISH", "skip": "SKIPPED (not allowed in a moto-backed package)"}[t.result]
-				fmt.Fprintf(s.w, "\n=== %s %s %s\n", what, path, name)
+				fmt.Fprintf(s.w, "\n=== %s %s %s\n", what, s.name(path), tn)
 				fmt.Fprint(s.w, strings.Join(t.output, ""))
 				shown = true
 			}
@@ -246,7 +278,7 @@ func (s *summary) report() int {
 		if !shown || p.result == "fail" && p.counts["fail"] == 0 {
 			// A crash, a TestMain failure, or a package-level problem:
 			// what the package printed outside any test explains it.
-			fmt.Fprintf(s.w, "\n=== %s %s", "FAILED package", path)
+			fmt.Fprintf(s.w, "\n=== FAILED package %s", s.name(path))
 			if note != "" {
 				fmt.Fprintf(s.w, " (%s)", note)
 			}
@@ -271,7 +303,7 @@ func (s *summary) report() int {
 			continue
 		}
 		printed[key] = true
-		fmt.Fprintf(s.w, "\n=== BUILD FAILED %s\n", ip)
+		fmt.Fprintf(s.w, "\n=== BUILD FAILED %s\n", s.name(ip))
 		fmt.Fprint(s.w, strings.Join(s.builds[ip], ""))
 	}
 
@@ -280,7 +312,7 @@ func (s *summary) report() int {
 		fmt.Fprintln(s.w, "\ntestsummary: no test results in the input (did `go test -json` run?)")
 	}
 
-	fmt.Fprintf(s.w, "\ntotal: %d packages, %d passed, %d failed, %d skipped\n", len(s.order), total[0], total[1], total[2])
+	fmt.Fprintf(s.w, "\ntotal: %d packages (%d without tests), %d passed, %d failed, %d skipped\n", len(s.order), noTests, total[0], total[1], total[2])
 	fmt.Fprintf(s.w, "moto-backed: %d packages, %d tests passed, %d skipped\n", motoPkgs, motoPass, motoSkip)
 	for _, m := range s.moto {
 		if !motoSeen[m] {

@@ -1,14 +1,20 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
 const mod = "github.com/workplace/connections/"
 
-// passing is a clean run of one ordinary and three moto-backed packages.
+// passing is a clean run of one ordinary and three moto-backed packages,
+// and a package without tests whose path matches a moto-backed name.
 var passing = []string{
+	`{"Action":"start","Package":"` + mod + `shared/store/dynamostore/layout"}`,
+	`{"Action":"output","Package":"` + mod + `shared/store/dynamostore/layout","Output":"?   \t` + mod + `shared/store/dynamostore/layout\t[no test files]\n"}`,
+	`{"Action":"skip","Package":"` + mod + `shared/store/dynamostore/layout","Elapsed":0}`,
 	`{"Action":"start","Package":"` + mod + `shared/vendor"}`,
 	`{"Action":"run","Package":"` + mod + `shared/vendor","Test":"TestRegistry"}`,
 	`{"Action":"output","Package":"` + mod + `shared/vendor","Test":"TestRegistry","Output":"=== RUN   TestRegistry\n"}`,
@@ -35,7 +41,8 @@ var passing = []string{
 func summarize(t *testing.T, lines ...string) (int, string) {
 	t.Helper()
 	var out strings.Builder
-	code := run(strings.NewReader(strings.Join(lines, "\n")+"\n"), &out, strings.Split(defaultMoto, ","))
+	o := options{Moto: strings.Split(defaultMoto, ","), Module: strings.TrimSuffix(mod, "/")}
+	code := run(strings.NewReader(strings.Join(lines, "\n")+"\n"), &out, o)
 	return code, out.String()
 }
 
@@ -54,13 +61,29 @@ func TestPassingRun(t *testing.T) {
 		t.Fatalf("exit %d, want 0:\n%s", code, out)
 	}
 	contains(t, out,
-		"ok   "+mod+"shared/vendor",
+		"ok   shared/vendor ",
 		"pass    1  fail   0  skip   1",
-		"total: 4 packages, 5 passed, 0 failed, 1 skipped",
+		"total: 5 packages (1 without tests), 5 passed, 0 failed, 1 skipped",
 		// subtests count: TestContract and TestContract/Apply
 		"moto-backed: 3 packages, 4 tests passed, 0 skipped",
 		"PASS",
 	)
+	if strings.Contains(out, "layout") {
+		t.Errorf("a package without tests was listed:\n%s", out)
+	}
+}
+
+func TestModulePath(t *testing.T) {
+	gomod := filepath.Join(t.TempDir(), "go.mod")
+	if err := os.WriteFile(gomod, []byte("// a comment\nmodule example.com/m\n\ngo 1.26\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := modulePath(gomod); got != "example.com/m" {
+		t.Errorf("modulePath = %q, want example.com/m", got)
+	}
+	if got := modulePath(filepath.Join(t.TempDir(), "none")); got != "" {
+		t.Errorf("modulePath of a missing file = %q, want empty", got)
+	}
 }
 
 func TestFailedTestShowsItsOutput(t *testing.T) {
@@ -82,11 +105,11 @@ func TestFailedTestShowsItsOutput(t *testing.T) {
 		t.Fatalf("exit %d, want 1:\n%s", code, out)
 	}
 	contains(t, out,
-		"FAIL "+mod+"shared/connection",
+		"FAIL shared/connection ",
 		"pass    1  fail   1  skip   0",
-		"=== FAILED "+mod+"shared/connection TestStatus",
+		"=== FAILED shared/connection TestStatus",
 		"connection_test.go:42: status = expired, want expiring",
-		"total: 5 packages, 6 passed, 1 failed, 1 skipped",
+		"total: 6 packages (1 without tests), 6 passed, 1 failed, 1 skipped",
 		"\nFAIL\n",
 	)
 	if strings.Contains(out, "noise from a passing test") {
@@ -111,7 +134,7 @@ func TestSkipInMotoBackedPackageFails(t *testing.T) {
 	}
 	contains(t, out,
 		"(moto-backed package skipped tests)",
-		"SKIPPED (not allowed in a moto-backed package) "+mod+"shared/store/dynamostore/more TestLease",
+		"SKIPPED (not allowed in a moto-backed package) shared/store/dynamostore/more TestLease",
 		"moto not installed",
 		"moto-backed: 4 packages, 5 tests passed, 1 skipped",
 	)
@@ -133,7 +156,7 @@ func TestMotoBackedPackageMustRun(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1:\n%s", code, out)
 	}
-	contains(t, out, "moto-backed package has no test files", `no package matching "sesmail" ran a test`)
+	contains(t, out, "total: 5 packages (2 without tests)", `no package matching "sesmail" ran a test`)
 
 	// And when the package is not there at all.
 	code, out = summarize(t, lines[:len(lines)-3]...)
@@ -163,9 +186,11 @@ func TestBuildFailure(t *testing.T) {
 		t.Fatalf("exit %d, want 1:\n%s", code, out)
 	}
 	contains(t, out,
-		"(build failed: "+mod+"shared/apigw ["+mod+"shared/apigw.test])",
-		"(build failed: "+mod+"shared/apigw)",
-		"=== BUILD FAILED "+mod+"shared/apigw",
+		"FAIL shared/apigw ",
+		"(build failed: shared/apigw [shared/apigw.test])",
+		"FAIL functions/disconnect ",
+		"(build failed: shared/apigw)",
+		"=== BUILD FAILED shared/apigw",
 		"shared/apigw/io.go:12:2: undefined: Claims",
 	)
 	if n := strings.Count(out, "undefined: Claims"); n != 1 {
@@ -207,10 +232,10 @@ func TestCrashAndTruncatedStream(t *testing.T) {
 		t.Fatalf("exit %d, want 1:\n%s", code, out)
 	}
 	contains(t, out,
-		"=== FAILED package "+mod+"functions/expiry-scan",
+		"=== FAILED package functions/expiry-scan",
 		"TestMain: moto did not start",
 		"no result (stream ended while it ran)",
-		"=== DID NOT FINISH "+mod+"shared/notices TestHang",
+		"=== DID NOT FINISH shared/notices TestHang",
 	)
 }
 

@@ -40,7 +40,7 @@ func (s *Store) Apply(ctx context.Context, ops ...store.Op) error {
 		return err
 	})
 	if i, ok := conditionFailed(err); ok {
-		if i < 0 {
+		if i < 0 || i >= len(ops) {
 			i = 0
 		}
 		return conflict(fmt.Sprintf("apply: op %d (%T)", i+1, ops[i]))

@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,7 +20,8 @@ type TableAPI interface {
 
 // CreateTable creates the store's table as the deployment template does,
 // waits until it is active and turns on expiry of states by their TTL
-// attribute.
+// attribute. A table that already exists is waited for and otherwise left
+// as it is.
 func CreateTable(ctx context.Context, db TableAPI, table string) error {
 	str := func(name string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
@@ -41,7 +43,9 @@ func CreateTable(ctx context.Context, db TableAPI, table string) error {
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		}},
 	})
-	if err != nil {
+	var inUse *types.ResourceInUseException
+	exists := errors.As(err, &inUse)
+	if err != nil && !exists {
 		return fmt.Errorf("dynamostore: create table %s: %w", table, err)
 	}
 	waiter := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) {
@@ -49,6 +53,9 @@ func CreateTable(ctx context.Context, db TableAPI, table string) error {
 	})
 	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 5*time.Minute); err != nil {
 		return fmt.Errorf("dynamostore: wait for table %s: %w", table, err)
+	}
+	if exists {
+		return nil
 	}
 	_, err = db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName: aws.String(table),

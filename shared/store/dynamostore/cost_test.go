@@ -1,0 +1,176 @@
+package dynamostore_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/workplace/connections/shared/awstest"
+	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/store/dynamostore"
+)
+
+// counting counts the requests the store makes and the items they return.
+type counting struct {
+	dynamostore.API
+	mu       sync.Mutex
+	requests map[string]int
+	items    int
+}
+
+func (c *counting) note(op string, items int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requests[op]++
+	c.items += items
+}
+
+func (c *counting) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requests, c.items = map[string]int{}, 0
+}
+
+func (c *counting) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.requests {
+		n += v
+	}
+	return n
+}
+
+func (c *counting) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	out, err := c.API.BatchGetItem(ctx, in, o...)
+	n := 0
+	if out != nil {
+		for _, items := range out.Responses {
+			n += len(items)
+		}
+	}
+	c.note("BatchGetItem", n)
+	return out, err
+}
+
+func (c *counting) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	out, err := c.API.Query(ctx, in, o...)
+	n := 0
+	if out != nil {
+		n = len(out.Items)
+	}
+	c.note("Query", n)
+	return out, err
+}
+
+func (c *counting) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.note("GetItem", 1)
+	return c.API.GetItem(ctx, in, o...)
+}
+
+func newCountingStore(t *testing.T) (*counting, store.Store) {
+	t.Helper()
+	srv := awstest.Moto(t)
+	db := dynamodb.NewFromConfig(srv.Config(t))
+	table := awstest.Unique("cost")
+	if err := dynamostore.CreateTable(t.Context(), db, table); err != nil {
+		t.Fatal(err)
+	}
+	c := &counting{API: db, requests: map[string]int{}}
+	return c, dynamostore.New(c, table)
+}
+
+func userConn(account, vendor, user string, next time.Time) connection.Connection {
+	k := connection.UserKey(account, vendor, user)
+	return connection.Connection{Key: k, ID: "id-" + user, SecretName: "s/" + user, NextCheckAt: next, CreatedAt: next}
+}
+
+// TestSnapshotCostDoesNotGrowWithUsers: what the list route reads for an
+// account is the same number of requests and items with 0 or 150 users
+// connected (the counters stand in for counting users).
+func TestSnapshotCostDoesNotGrowWithUsers(t *testing.T) {
+	ctx := t.Context()
+	c, st := newCountingStore(t)
+	vendors := []string{"servicenow", "confluence"}
+	app := connection.Connection{Key: connection.AppKey("acct", "servicenow"), ID: "app"}
+	if err := st.Apply(ctx, store.CreateConnection{Conn: app}); err != nil {
+		t.Fatal(err)
+	}
+	measure := func() (int, int) {
+		c.reset()
+		if _, err := st.Snapshot(ctx, "acct", "u-0", vendors); err != nil {
+			t.Fatal(err)
+		}
+		return c.total(), c.items
+	}
+	reqBefore, itemsBefore := measure()
+	for i := range 150 {
+		u := userConn("acct", "servicenow", fmt.Sprintf("u-%d", i), time.Time{})
+		if err := st.Apply(ctx, store.CreateConnection{Conn: u},
+			store.AdjustCounts{Account: "acct", Vendor: "servicenow", Total: 1, Connected: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqAfter, itemsAfter := measure()
+	if reqBefore != 1 || reqAfter != 1 {
+		t.Errorf("Snapshot made %d requests with no users and %d with 150; want 1 BatchGetItem each", reqBefore, reqAfter)
+	}
+	// After: the app item, the caller's own user item and the counters.
+	if itemsAfter > itemsBefore+2 {
+		t.Errorf("Snapshot read %d items with 150 users (vs %d with none): it grows with users", itemsAfter, itemsBefore)
+	}
+	snap, err := st.Snapshot(ctx, "acct", "u-0", vendors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := snap["servicenow"].Counts; got.Total != 150 || got.Connected != 150 {
+		t.Errorf("counts = %+v, want 150/150", got)
+	}
+}
+
+// TestDueReadsOnlyDueConnections: the expiry index returns the connections
+// that are due and reads nothing else, however many are not due.
+func TestDueReadsOnlyDueConnections(t *testing.T) {
+	ctx := t.Context()
+	c, st := newCountingStore(t)
+	now := time.Date(2027, 1, 20, 6, 0, 0, 0, time.UTC)
+	due := 0
+	for i := range 120 {
+		next := now.Add(time.Duration(24*(1+i%30)) * time.Hour) // not due
+		if i%20 == 0 {
+			next = now.Add(-time.Hour) // due
+			due++
+		}
+		if err := st.Apply(ctx, store.CreateConnection{Conn: userConn("acct", "servicenow", fmt.Sprintf("u-%03d", i), next)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.reset()
+	found := 0
+	for shard := range store.DueShards {
+		token := ""
+		for {
+			page, next, err := st.Due(ctx, shard, now, token, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found += len(page)
+			if next == "" {
+				break
+			}
+			token = next
+		}
+	}
+	if found != due {
+		t.Errorf("Due found %d connections, want %d", found, due)
+	}
+	// One read ahead per shard is how pages know they are the last.
+	if c.items > due+store.DueShards {
+		t.Errorf("Due read %d items for %d due connections among 120", c.items, due)
+	}
+}
