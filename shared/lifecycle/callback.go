@@ -180,7 +180,9 @@ func (s *Service) apply(ctx context.Context, v vendor.Vendor, client *provider.C
 		conn = connection.Connection{Key: key, ID: randomHex(16), CreatedAt: now}
 		conn.SecretName = vault.ConnectionSecretName(s.SecretPrefix, key.Account, key.Vendor, string(key.Level), key.UserID)
 		if key.Level == connection.LevelUser {
-			ops = append(ops, store.AdjustCounts{Account: key.Account, Vendor: key.Vendor, Total: 1, Connected: 1})
+			ops = append(ops, store.AdjustCounts{Account: key.Account, Vendor: key.Vendor, Total: 1, Connected: 1},
+				// Only under an app connection that still exists.
+				store.CheckConnection{Key: connection.AppKey(key.Account, key.Vendor)})
 		}
 	default:
 		if existing == nil {

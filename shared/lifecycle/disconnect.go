@@ -40,31 +40,54 @@ func (s *Service) Disconnect(ctx context.Context, who Caller, r DisconnectReques
 		}
 		key = connection.AppKey(who.Account, v.ID)
 	}
-	conn, err := s.Store.GetConnection(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return problem.New(http.StatusNotFound, "not_connected", "%s is not connected at %s level", v.Name, flow)
-	}
-	if err != nil {
-		return err
-	}
-	if flow == connection.LevelApp {
-		users, _, err := s.Store.ListUserConnections(ctx, who.Account, v.ID, "", 1)
+	if flow == connection.LevelUser {
+		conn, err := s.Store.GetConnection(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return problem.New(http.StatusNotFound, "not_connected", "%s is not connected at %s level", v.Name, flow)
+		}
 		if err != nil {
 			return err
 		}
-		if len(users) > 0 && !r.Cascade {
-			return problem.New(http.StatusConflict, "has_user_connections",
-				"users are connected to %s; disconnect with cascade=true to remove them too", v.Name)
-		}
-		if err := s.removeUsers(ctx, v, who.Account); err != nil {
+		if err := s.remove(ctx, v, conn); err != nil {
 			return err
 		}
-	}
-	if err := s.remove(ctx, v, conn); err != nil {
+	} else if err := s.disconnectApp(ctx, v, key, r.Cascade); err != nil {
 		return err
 	}
 	s.log(ctx).InfoContext(ctx, "disconnected", "flow", string(flow), "cascade", r.Cascade)
 	return nil
+}
+
+// disconnectApp removes the app-level connection, with its users when
+// cascading. The removal is conditional on there being no user connection
+// (the counter), so a user connecting meanwhile is either removed too or
+// makes the removal retry; never an orphan under a missing app connection.
+func (s *Service) disconnectApp(ctx context.Context, v vendor.Vendor, key connection.Key, cascade bool) error {
+	for attempt := 0; ; attempt++ {
+		conn, err := s.Store.GetConnection(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return problem.New(http.StatusNotFound, "not_connected", "%s is not connected at app level", v.Name)
+		}
+		if err != nil {
+			return err
+		}
+		users, _, err := s.Store.ListUserConnections(ctx, key.Account, v.ID, "", 1)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 && !cascade {
+			return problem.New(http.StatusConflict, "has_user_connections",
+				"users are connected to %s; disconnect with cascade=true to remove them too", v.Name)
+		}
+		if err := s.removeUsers(ctx, v, key.Account); err != nil {
+			return err
+		}
+		err = s.remove(ctx, v, conn, store.CheckNoUsers{Account: key.Account, Vendor: v.ID})
+		var p *problem.Problem
+		if err == nil || !errors.As(err, &p) || p.Code != "conflict" || attempt == 2 {
+			return err
+		}
+	}
 }
 
 // removeUsers removes every user-level connection of the vendor, page by page.
@@ -87,8 +110,8 @@ func (s *Service) removeUsers(ctx context.Context, v vendor.Vendor, account stri
 }
 
 // remove deletes one connection and then cleans up behind it.
-func (s *Service) remove(ctx context.Context, v vendor.Vendor, c connection.Connection) error {
-	ops := []store.Op{store.DeleteConnection{Key: c.Key, Version: c.Version}}
+func (s *Service) remove(ctx context.Context, v vendor.Vendor, c connection.Connection, checks ...store.Op) error {
+	ops := append([]store.Op{store.DeleteConnection{Key: c.Key, Version: c.Version}}, checks...)
 	for _, kind := range connection.NoticeKinds {
 		ops = append(ops, store.DeleteNotice{Account: c.Account, UserID: c.NoticeRecipient().UserID, ID: connection.NoticeID(c.Key, kind, c.Generation)})
 	}

@@ -100,6 +100,18 @@ type PutSettings struct{ Settings connection.Settings }
 // DeleteNotice removes a notice if it exists.
 type DeleteNotice struct{ Account, UserID, ID string }
 
+// CheckConnection requires a connection to exist (any version); it writes
+// nothing. A user-level connection is created only while its app-level
+// connection exists.
+type CheckConnection struct{ Key connection.Key }
+
+// CheckNoUsers requires the vendor's user-level counter to be zero (or
+// absent); it writes nothing. An app-level connection is removed only while
+// no user-level connection exists, even one created concurrently.
+type CheckNoUsers struct{ Account, Vendor string }
+
+func (CheckConnection) isOp()  {}
+func (CheckNoUsers) isOp()     {}
 func (CreateConnection) isOp() {}
 func (UpdateConnection) isOp() {}
 func (DeleteConnection) isOp() {}

@@ -33,7 +33,7 @@ func (s *Store) Apply(ctx context.Context, ops ...store.Op) error {
 		writes[i] = w
 	}
 	err := retry(ctx, func() error {
-		if len(writes) == 1 {
+		if len(writes) == 1 && writes[0].ConditionCheck == nil {
 			return s.writeOne(ctx, writes[0])
 		}
 		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: writes})
@@ -86,8 +86,28 @@ func (s *Store) write(op store.Op) (types.TransactWriteItem, error) {
 		}}, nil
 	case store.DeleteNotice:
 		return types.TransactWriteItem{Delete: &types.Delete{TableName: s.table, Key: itemKey(it)}}, nil
+	case store.CheckConnection:
+		return s.check(it, expression.AttributeExists(pk))
+	case store.CheckNoUsers:
+		return s.check(it, expression.Or(expression.AttributeNotExists(pk),
+			expression.Name("Total").LessThanEqual(expression.Value(0))))
 	}
 	return types.TransactWriteItem{}, fmt.Errorf("unknown op %T", op)
+}
+
+// check is a condition on an item that writes nothing.
+func (s *Store) check(it layout.Item, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                 s.table,
+		Key:                       itemKey(it),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}}, nil
 }
 
 // put is the conditional put of a connection at a version.

@@ -52,6 +52,11 @@ func (s *Store) holds(op store.Op) bool {
 			return !ok
 		}
 		return ok && st.Version == op.Settings.Version
+	case store.CheckConnection:
+		_, ok := s.conns[it]
+		return ok
+	case store.CheckNoUsers:
+		return s.counts[it].Total <= 0
 	}
 	return true // AdjustCounts, DeleteNotice: unconditional
 }

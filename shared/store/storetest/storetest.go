@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteConnection", testDeleteConnection},
 		{"ApplyIsAtomic", testApplyAtomic},
 		{"ApplyLimits", testApplyLimits},
+		{"ApplyChecks", testApplyChecks},
 		{"CountsUnderConcurrency", testConcurrentCounts},
 		{"Snapshot", testSnapshot},
 		{"SnapshotManyVendors", testSnapshotManyVendors},

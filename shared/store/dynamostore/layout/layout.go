@@ -129,6 +129,10 @@ func OpItem(op store.Op) (Item, error) {
 		return SettingsItem(op.Settings.Account, op.Settings.Vendor), nil
 	case store.DeleteNotice:
 		return NoticeItem(op.Account, op.UserID, op.ID), nil
+	case store.CheckConnection:
+		return ConnItem(op.Key)
+	case store.CheckNoUsers:
+		return CountsItem(op.Account, op.Vendor), nil
 	}
 	return Item{}, fmt.Errorf("unknown op %T", op)
 }
