@@ -3,6 +3,7 @@ package localserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/provider"
+	"github.com/workplace/connections/shared/vault"
 )
 
 // Options build a local server.
@@ -84,8 +86,13 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 	d := &handlers.Deps{Config: cfg, Backends: b, HTTP: hc, Now: now, Log: log}
 	// The sandbox's Atlassian app: the deployment's client credentials.
 	creds, _ := json.Marshal(provider.Credentials{ClientID: "sandbox-atlassian-app", ClientSecret: "sandbox-atlassian-secret"})
-	if _, err := d.Vault.Put(ctx, cfg.AtlassianClientSecretName, creds); err != nil {
-		return nil, nil, fmt.Errorf("seed the sandbox app credentials: %w", err)
+	// Seeded only where none exists: on BACKEND=aws a real one is kept.
+	if _, err := d.Vault.Get(ctx, cfg.AtlassianClientSecretName, ""); errors.Is(err, vault.ErrNotFound) {
+		if _, err := d.Vault.Put(ctx, cfg.AtlassianClientSecretName, creds); err != nil {
+			return nil, nil, fmt.Errorf("seed the sandbox app credentials: %w", err)
+		}
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("read the Atlassian app credentials: %w", err)
 	}
 	sbCfg, err := sandbox.ConfigFromEnv(o.Getenv)
 	if err != nil {

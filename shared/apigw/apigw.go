@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -80,12 +79,11 @@ func NoContent() Response {
 }
 
 // Fail turns an error into the documented error response. Anything that is
-// not an *Error is logged and answered as a 500 without its text, which might
-// name internals.
+// not an *Error is answered as a 500 without its text, which might name
+// internals (the caller logs it).
 func Fail(ctx context.Context, err error) Response {
 	var e *Error
 	if !errors.As(err, &e) {
-		slog.ErrorContext(ctx, "internal error", "error", err.Error())
 		e = Errorf(http.StatusInternalServerError, "internal", "something went wrong on our side; try again")
 	}
 	body := map[string]any{"code": e.Code, "message": e.Message}

@@ -275,9 +275,11 @@ func (s *Scanner) refresh(ctx context.Context, v vendor.Vendor, c *connection.Co
 	tok, err := client.Refresh(ctx, toks.RefreshToken)
 	if errors.Is(err, provider.ErrRefused) {
 		// A previous run may have stored rotated tokens and failed before
-		// pointing the connection at them: adopt the newest version.
+		// pointing the connection at them: adopt that version — only one
+		// a refresh of this very version wrote, never tokens of a refused
+		// or losing authorization (which may be another vendor user's).
 		cur, cerr := vault.GetTokens(ctx, s.Vault, c.SecretName, "")
-		if cerr != nil || cur.RefreshToken == "" || cur.RefreshToken == toks.RefreshToken {
+		if cerr != nil || cur.RefreshToken == "" || cur.RefreshToken == toks.RefreshToken || cur.RotatedFrom != c.SecretVersion {
 			return false, err
 		}
 		if tok, err = client.Refresh(ctx, cur.RefreshToken); err != nil {
@@ -291,6 +293,7 @@ func (s *Scanner) refresh(ctx context.Context, v vendor.Vendor, c *connection.Co
 	version, err := vault.PutTokens(ctx, s.Vault, c.SecretName, vault.Tokens{
 		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, TokenType: tok.TokenType,
 		AccessTokenExpiresAt: exp.Access, RefreshTokenExpiresAt: exp.Refresh, Scope: toks.Scope,
+		RotatedFrom: c.SecretVersion,
 	})
 	if err != nil {
 		return false, fmt.Errorf("store rotated tokens: %w", err)

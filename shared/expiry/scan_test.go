@@ -344,7 +344,7 @@ func TestAdoptsStoredRotatedTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	orphan, err := vault.PutTokens(t.Context(), e.vault, c.SecretName, vault.Tokens{AccessToken: "x", RefreshToken: live, TokenType: "Bearer"})
+	orphan, err := vault.PutTokens(t.Context(), e.vault, c.SecretName, vault.Tokens{AccessToken: "x", RefreshToken: live, TokenType: "Bearer", RotatedFrom: c.SecretVersion})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,6 +368,30 @@ func TestAdoptsStoredRotatedTokens(t *testing.T) {
 	e.deadAtVendor(cur, live)
 	e.wantEmails(0)
 	e.wantNotices(manager, "confluence")
+}
+
+// TestDoesNotAdoptForeignTokens: a newer secret version that no refresh of
+// the connection's version wrote (a refused or losing authorization, maybe
+// by another vendor user) is never adopted: the dead grant is reported.
+func TestDoesNotAdoptForeignTokens(t *testing.T) {
+	e := newEnv(t, memstore.New())
+	c := e.connectApp("confluence")
+	old := e.tokens(c)
+	e.clock.Set(at(10))
+	live, err := e.refreshAtVendor(c, old.RefreshToken) // kills old at the vendor
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vault.PutTokens(t.Context(), e.vault, c.SecretName, vault.Tokens{AccessToken: "x", RefreshToken: live, TokenType: "Bearer"}); err != nil {
+		t.Fatal(err)
+	}
+	rep := e.run(at(45))
+	if rep.Refreshed != 0 || rep.Expired != 1 {
+		t.Fatalf("report = %+v", rep)
+	}
+	if cur := e.conn(c.Key); !cur.Expired || cur.SecretVersion != c.SecretVersion {
+		t.Fatalf("after the scan: expired %v, version %s (want %s)", cur.Expired, cur.SecretVersion, c.SecretVersion)
+	}
 }
 
 // quotaMailer reports a chosen daily allowance and sends into an outbox.

@@ -4,6 +4,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"github.com/workplace/connections/shared/apigw"
 	"github.com/workplace/connections/shared/backend"
 	"github.com/workplace/connections/shared/config"
+	"github.com/workplace/connections/shared/logctx"
+	"github.com/workplace/connections/shared/problem"
 )
 
 // Deps is what every handler runs on.
@@ -29,6 +32,7 @@ type Deps struct {
 func Load() *Deps {
 	cfg, err := config.FromEnv(os.Getenv)
 	log := NewLogger(cfg.LogLevel)
+	slog.SetDefault(log)
 	if err != nil {
 		log.Error("bad configuration", "error", err.Error())
 		os.Exit(1)
@@ -61,9 +65,14 @@ func (d *Deps) route(name string, fn func(ctx context.Context, req apigw.Request
 		if v := req.PathParameters["vendor"]; v != "" {
 			log = log.With("vendor", v)
 		}
-		resp, err := fn(withLogger(ctx, log), req, who)
+		ctx = logctx.With(ctx, log)
+		resp, err := fn(ctx, req, who)
 		if err != nil {
-			resp = apigw.Fail(withLogger(ctx, log), err)
+			var p *problem.Problem
+			if !errors.As(err, &p) {
+				log.ErrorContext(ctx, "internal error", "error", err.Error())
+			}
+			resp = apigw.Fail(ctx, err)
 		}
 		lvl := slog.LevelInfo
 		if resp.StatusCode >= 500 {
@@ -72,10 +81,4 @@ func (d *Deps) route(name string, fn func(ctx context.Context, req apigw.Request
 		log.Log(ctx, lvl, "request", "status", resp.StatusCode)
 		return resp, nil
 	}
-}
-
-type loggerKey struct{}
-
-func withLogger(ctx context.Context, l *slog.Logger) context.Context {
-	return context.WithValue(ctx, loggerKey{}, l)
 }

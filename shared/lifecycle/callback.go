@@ -192,6 +192,11 @@ func (s *Service) apply(ctx context.Context, v vendor.Vendor, client *provider.C
 			return CallbackResult{}, problem.New(http.StatusConflict, "user_mismatch",
 				"%s was authorized by a different %s user than the connected one; use Change User to switch people", v.Name, v.Name)
 		}
+		if existing.LeaseOwner != "" && existing.LeaseUntil.After(now) {
+			// The expiry scan is working on it (a refresh, a notice): let
+			// it finish rather than race its notice of the old generation.
+			return CallbackResult{}, problem.New(http.StatusConflict, "conflict", "%s is being refreshed right now; try again in a moment", v.Name)
+		}
 		conn = *existing
 		res.UserChanged = existing.ConnectedUser.ID != ident.User.ID
 		// The old generation's notices go with the repair.

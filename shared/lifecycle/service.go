@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/logctx"
 	"github.com/workplace/connections/shared/problem"
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/store"
@@ -51,11 +52,9 @@ type Caller struct {
 	AppManager bool
 }
 
+// log is the request's logger (account, user, route, vendor), else the service's.
 func (s *Service) log(ctx context.Context) *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.Default()
+	return logctx.From(ctx, s.Log)
 }
 
 // lookupVendor finds a vendor or answers 404 unknown_vendor.

@@ -87,6 +87,12 @@ func (s *Service) SaveSettings(ctx context.Context, who Caller, vendorID string,
 		} else if next.ClientSecretName == "" || next.ClientID != *r.ClientID {
 			return SettingsView{}, badSettings("clientSecret is required with a new clientId")
 		}
+		if snap.App != nil && next.ClientID != "" && *r.ClientID != next.ClientID {
+			// The connection's tokens belong to the old client: refreshing
+			// them with another would fail. Rotating the secret is fine.
+			return SettingsView{}, problem.New(http.StatusConflict, "instance_locked",
+				"%s is connected with OAuth client %s; disconnect it before changing the client", v.Name, next.ClientID)
+		}
 		next.ClientID = *r.ClientID
 		next.RefreshTokenLifespanDays = int(v.Refresh.Lifespan / (24 * time.Hour))
 		if r.RefreshTokenLifespanDays != nil {

@@ -37,6 +37,9 @@ type Tokens struct {
 	AccessTokenExpiresAt  time.Time `json:"access_token_expires_at,omitzero"`
 	RefreshTokenExpiresAt time.Time `json:"refresh_token_expires_at,omitzero"`
 	Scope                 string    `json:"scope,omitempty"`
+	// RotatedFrom is the version these tokens were refreshed from, when a
+	// refresh (not an authorization) wrote them.
+	RotatedFrom string `json:"rotated_from,omitempty"`
 }
 
 // PutTokens stores tokens as a new version of name.
