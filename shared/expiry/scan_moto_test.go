@@ -3,7 +3,6 @@ package expiry_test
 import (
 	"context"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +32,7 @@ func TestScanOnDynamoDB(t *testing.T) {
 			t.Errorf("delete table %s: %v", table, err)
 		}
 	})
-	e := newEnv(t, dynamostore.New(&serialized{db: db}, table))
+	e := newEnv(t, dynamostore.New(awstest.Serialized(db), table))
 	app := e.connectApp("servicenow")
 	user := e.connectUser(bob, "servicenow", "bob")
 
@@ -102,45 +101,3 @@ func TestScanOnDynamoDB(t *testing.T) {
 	}
 }
 
-// serialized sends the store's requests to moto one at a time: DynamoDB
-// applies each conditional write atomically, moto (serving requests on
-// threads) does not, so concurrent runs could interleave inside one of
-// its writes. Goroutines still interleave between requests.
-type serialized struct {
-	mu sync.Mutex
-	db dynamostore.API
-}
-
-func call[In, Out any](s *serialized, f func(context.Context, In, ...func(*dynamodb.Options)) (Out, error), ctx context.Context, in In, opts []func(*dynamodb.Options)) (Out, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return f(ctx, in, opts...)
-}
-
-func (s *serialized) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	return call(s, s.db.GetItem, ctx, in, o)
-}
-
-func (s *serialized) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	return call(s, s.db.PutItem, ctx, in, o)
-}
-
-func (s *serialized) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	return call(s, s.db.UpdateItem, ctx, in, o)
-}
-
-func (s *serialized) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	return call(s, s.db.DeleteItem, ctx, in, o)
-}
-
-func (s *serialized) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	return call(s, s.db.Query, ctx, in, o)
-}
-
-func (s *serialized) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
-	return call(s, s.db.BatchGetItem, ctx, in, o)
-}
-
-func (s *serialized) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	return call(s, s.db.TransactWriteItems, ctx, in, o)
-}

@@ -2,7 +2,6 @@ package dynamostore_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,7 +20,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 func TestContract(t *testing.T) {
 	srv := awstest.Moto(t)
 	db := dynamodb.NewFromConfig(srv.Config(t))
-	one := &serialized{db: db}
+	one := awstest.Serialized(db)
 	storetest.Run(t, func(t *testing.T) store.Store {
 		table := awstest.Unique("conn")
 		if err := dynamostore.CreateTable(t.Context(), db, table); err != nil {
@@ -37,51 +36,6 @@ func TestContract(t *testing.T) {
 	})
 }
 
-// serialized sends the store's requests to moto one at a time. DynamoDB
-// applies each write atomically; moto does not (it serves requests on
-// threads and checks a condition, then writes, attribute by attribute,
-// without a lock), so concurrent writes to one item can interleave inside
-// moto. One request at a time restores DynamoDB's guarantee and still
-// lets the suite's goroutines interleave between requests, so a store
-// that read and then wrote without a condition would still fail.
-type serialized struct {
-	mu sync.Mutex
-	db dynamostore.API
-}
-
-func call[In, Out any](s *serialized, f func(context.Context, In, ...func(*dynamodb.Options)) (Out, error), ctx context.Context, in In, opts []func(*dynamodb.Options)) (Out, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return f(ctx, in, opts...)
-}
-
-func (s *serialized) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	return call(s, s.db.GetItem, ctx, in, o)
-}
-
-func (s *serialized) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	return call(s, s.db.PutItem, ctx, in, o)
-}
-
-func (s *serialized) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	return call(s, s.db.UpdateItem, ctx, in, o)
-}
-
-func (s *serialized) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	return call(s, s.db.DeleteItem, ctx, in, o)
-}
-
-func (s *serialized) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	return call(s, s.db.Query, ctx, in, o)
-}
-
-func (s *serialized) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
-	return call(s, s.db.BatchGetItem, ctx, in, o)
-}
-
-func (s *serialized) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	return call(s, s.db.TransactWriteItems, ctx, in, o)
-}
 
 // TestCreateTable checks the table against the schema the template deploys.
 func TestCreateTable(t *testing.T) {

@@ -1,0 +1,64 @@
+package awstest
+
+import (
+	"context"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+)
+
+// DynamoDB is a DynamoDB client that sends its item requests to moto one at
+// a time. DynamoDB applies each conditional write atomically; moto serves
+// requests on threads and checks a condition, then writes, without a lock,
+// so concurrent writes to one item can interleave inside it. One request at
+// a time restores DynamoDB's guarantee and still lets goroutines interleave
+// between requests, so code that reads and then writes without a condition
+// still fails the tests it should.
+type DynamoDB struct {
+	mu sync.Mutex
+	db *dynamodb.Client
+}
+
+// Serialized wraps a client.
+func Serialized(db *dynamodb.Client) *DynamoDB { return &DynamoDB{db: db} }
+
+func call[In, Out any](s *DynamoDB, f func(context.Context, In, ...func(*dynamodb.Options)) (Out, error), ctx context.Context, in In, opts []func(*dynamodb.Options)) (Out, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return f(ctx, in, opts...)
+}
+
+// GetItem is the client's, one request at a time.
+func (s *DynamoDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return call(s, s.db.GetItem, ctx, in, o)
+}
+
+// PutItem is the client's, one request at a time.
+func (s *DynamoDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return call(s, s.db.PutItem, ctx, in, o)
+}
+
+// UpdateItem is the client's, one request at a time.
+func (s *DynamoDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return call(s, s.db.UpdateItem, ctx, in, o)
+}
+
+// DeleteItem is the client's, one request at a time.
+func (s *DynamoDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	return call(s, s.db.DeleteItem, ctx, in, o)
+}
+
+// Query is the client's, one request at a time.
+func (s *DynamoDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	return call(s, s.db.Query, ctx, in, o)
+}
+
+// BatchGetItem is the client's, one request at a time.
+func (s *DynamoDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return call(s, s.db.BatchGetItem, ctx, in, o)
+}
+
+// TransactWriteItems is the client's, one request at a time.
+func (s *DynamoDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	return call(s, s.db.TransactWriteItems, ctx, in, o)
+}
