@@ -100,4 +100,3 @@ func TestScanOnDynamoDB(t *testing.T) {
 		t.Errorf("counters after reconnect = %+v", got)
 	}
 }
-

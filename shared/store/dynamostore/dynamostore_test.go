@@ -36,7 +36,6 @@ func TestContract(t *testing.T) {
 	})
 }
 
-
 // TestCreateTable checks the table against the schema the template deploys.
 func TestCreateTable(t *testing.T) {
 	db := dynamodb.NewFromConfig(awstest.Moto(t).Config(t))
