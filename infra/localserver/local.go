@@ -73,7 +73,7 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 	}
 	hc := o.HTTP
 	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
+		hc = handlers.VendorClient(cfg)
 	}
 	now := o.Now
 	if now == nil {

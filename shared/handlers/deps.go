@@ -15,6 +15,7 @@ import (
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/logctx"
 	"github.com/workplace/connections/shared/problem"
+	"github.com/workplace/connections/shared/safehttp"
 )
 
 // Deps is what every handler runs on.
@@ -42,7 +43,18 @@ func Load() *Deps {
 		log.Error("cannot reach AWS", "error", err.Error())
 		os.Exit(1)
 	}
-	return &Deps{Config: cfg, Backends: b, HTTP: &http.Client{Timeout: 10 * time.Second}, Now: time.Now, Log: log}
+	return &Deps{Config: cfg, Backends: b, HTTP: VendorClient(cfg), Now: time.Now, Log: log}
+}
+
+// VendorClient is the HTTP client for vendor calls: public addresses only,
+// except the hosts the deployment configured (base URL overrides, extra
+// instance hosts).
+func VendorClient(cfg config.Config) *http.Client {
+	trusted := append([]string{}, cfg.AllowedInstanceHosts...)
+	for _, u := range cfg.VendorBaseURLs {
+		trusted = append(trusted, safehttp.HostsOf(u)...)
+	}
+	return safehttp.Client(10*time.Second, trusted)
 }
 
 // NewLogger is the service's JSON logger.
