@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 
@@ -110,12 +111,17 @@ func DecodeBody(req Request, v any) error {
 		}
 		body = string(b)
 	}
+	if !strings.HasPrefix(strings.TrimLeft(body, " \t\r\n"), "{") {
+		// null, arrays and scalars would decode into a struct silently.
+		return Errorf(http.StatusBadRequest, "invalid_body", "the body must be a JSON object of the documented shape")
+	}
 	dec := json.NewDecoder(strings.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return Errorf(http.StatusBadRequest, "invalid_body", "the body must be a JSON object of the documented shape")
 	}
-	if dec.More() {
+	// Only whitespace may follow (dec.More would let a stray '}' or ']' through).
+	if _, err := dec.Token(); err != io.EOF {
 		return Errorf(http.StatusBadRequest, "invalid_body", "the body must hold one JSON object")
 	}
 	return nil

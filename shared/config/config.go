@@ -99,8 +99,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "INFO"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: %w", err)
 	}
-	if _, err := url.Parse(c.RedirectURL); err != nil {
-		return c, fmt.Errorf("OAUTH_REDIRECT_URL: %w", err)
+	if u, err := url.Parse(c.RedirectURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return c, fmt.Errorf("OAUTH_REDIRECT_URL must be an absolute http(s) URL")
 	}
 	return c, nil
 }
@@ -112,7 +112,8 @@ func parseBases(s string) (map[string]string, error) {
 		return out, nil
 	}
 	for _, kv := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		k, v, ok := strings.Cut(kv, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || !strings.Contains(k, ".") || v == "" {
 			return nil, fmt.Errorf("VENDOR_BASE_URLS: %q is not vendor.base=url", kv)
 		}

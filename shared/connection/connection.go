@@ -247,7 +247,8 @@ type AuthState struct {
 // generation: deterministic, so that however often or concurrently the scan
 // runs there is one notice (and one email) per connection, kind and generation.
 func NoticeID(k Key, kind NoticeKind, generation int) string {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d", k.String(), kind, generation)))
+	// Quoted fields: no id can make two different keys hash alike.
+	sum := sha256.Sum256(fmt.Appendf(nil, "%q|%q|%q|%q|%q|%d", k.Account, k.Vendor, k.Level, k.UserID, kind, generation))
 	return hex.EncodeToString(sum[:12])
 }
 

@@ -115,7 +115,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*oauth2.Toke
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil && c.Vendor.IsRefusal(re.Response.StatusCode, re.ErrorCode) {
-		return nil, fmt.Errorf("%w (%d %s)", ErrRefused, re.Response.StatusCode, re.ErrorCode)
+		return nil, fmt.Errorf("%w (%d %s)", ErrRefused, re.Response.StatusCode, safeCode(re.ErrorCode))
 	}
 	return nil, sanitize(err)
 }
@@ -181,7 +181,7 @@ func sanitize(err error) error {
 		if re.Response != nil {
 			status = re.Response.StatusCode
 		}
-		return &VendorError{Status: status, Code: re.ErrorCode}
+		return &VendorError{Status: status, Code: safeCode(re.ErrorCode)}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -191,7 +191,26 @@ func sanitize(err error) error {
 	if errors.As(err, &ve) {
 		return ve
 	}
-	return &VendorError{Cause: err.Error()}
+	msg := err.Error()
+	if strings.HasPrefix(msg, "oauth2: cannot parse") {
+		// x/oauth2 quotes pieces of an unreadable token response.
+		msg = "oauth2: unreadable token response"
+	}
+	return &VendorError{Cause: msg}
+}
+
+// safeCode keeps an OAuth error code only if it is one of the codes the
+// OAuth RFCs define: the field is part of the vendor's answer and could
+// carry anything.
+func safeCode(code string) string {
+	switch code {
+	case "", "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+		"unsupported_grant_type", "invalid_scope", "access_denied", "unsupported_response_type",
+		"server_error", "temporarily_unavailable", "unsupported_token_type", "invalid_token",
+		"insufficient_scope":
+		return code
+	}
+	return "unrecognised_error"
 }
 
 func errorText(err error) string {

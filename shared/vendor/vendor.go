@@ -144,8 +144,10 @@ var Registry = []Vendor{
 		},
 		AuthParams: map[string]string{"audience": "api.atlassian.com", "prompt": "consent"},
 		PKCE:       false,
-		Identity:   "atlassian",
-		SiteChoice: true,
+		// Atlassian documents client_id and client_secret in the body.
+		ClientSecretInBody: true,
+		Identity:           "atlassian",
+		SiteChoice:         true,
 		Refresh: RefreshPolicy{
 			Rotating:   true,
 			Inactivity: 90 * day,

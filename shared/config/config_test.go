@@ -1,0 +1,179 @@
+package config_test
+
+import (
+	"log/slog"
+	"maps"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/workplace/connections/shared/config"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestFromEnvDefaults(t *testing.T) {
+	c, err := config.FromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Config{
+		TableName:                 "connections",
+		SecretPrefix:              "connections",
+		Claims:                    config.Claims{UserID: "sub", Email: "email", Name: "name", Account: "account_id", Role: "role"},
+		AppManagerRole:            "appManager",
+		RedirectURL:               "http://127.0.0.1:3000/console/callback",
+		FrontendURL:               "http://127.0.0.1:3000/console",
+		UserReconnectPath:         "/profile/external-apps",
+		AppReconnectPath:          "/manage/apps/integrations",
+		WarningWindow:             10 * 24 * time.Hour,
+		MailFrom:                  "no-reply@example.com",
+		AtlassianClientSecretName: "connections/deployment/confluence/client",
+		VendorBaseURLs:            map[string]string{},
+		SecretRecoveryDays:        7,
+		OutageGrace:               72 * time.Hour,
+		ScanBudget:                60 * time.Second,
+		LogLevel:                  slog.LevelInfo,
+		Backend:                   "aws",
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestFromEnvValues(t *testing.T) {
+	c, err := config.FromEnv(env(map[string]string{
+		"TABLE_NAME":             " prod-connections ",
+		"SECRET_PREFIX":          "prod/conn//",
+		"CLAIM_USER_ID":          "uid",
+		"CLAIM_EMAIL":            "mail",
+		"CLAIM_NAME":             "display_name",
+		"CLAIM_ACCOUNT_ID":       "custom:tenant",
+		"CLAIM_ROLE":             "custom:role",
+		"APP_MANAGER_ROLE":       "admin",
+		"OAUTH_REDIRECT_URL":     "https://app.acme.example/integrations/oauth2/callback",
+		"FRONTEND_URL":           "https://app.acme.example/",
+		"USER_RECONNECT_PATH":    "/me/apps",
+		"APP_RECONNECT_PATH":     "/admin/apps",
+		"WARNING_DAYS":           "14",
+		"MAIL_FROM":              "alerts@acme.example",
+		"ALLOWED_INSTANCE_HOSTS": " 127.0.0.1:3000, ,*.sandbox.test,",
+		"VENDOR_BASE_URLS":       "servicenow.instance=http://127.0.0.1:3000/_sandbox/servicenow/{name}, confluence.auth = http://127.0.0.1:3000/_sandbox/confluence?a=b",
+		"SECRET_RECOVERY_DAYS":   "30",
+		"OUTAGE_GRACE":           "24h",
+		"SCAN_BUDGET":            "5m",
+		"LOG_LEVEL":              "debug",
+		"BACKEND":                "memory",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"TableName", c.TableName, "prod-connections"},
+		{"SecretPrefix", c.SecretPrefix, "prod/conn"},
+		{"AtlassianClientSecretName", c.AtlassianClientSecretName, "prod/conn/deployment/confluence/client"},
+		{"Claims", c.Claims, config.Claims{UserID: "uid", Email: "mail", Name: "display_name", Account: "custom:tenant", Role: "custom:role"}},
+		{"AppManagerRole", c.AppManagerRole, "admin"},
+		{"RedirectURL", c.RedirectURL, "https://app.acme.example/integrations/oauth2/callback"},
+		{"FrontendURL", c.FrontendURL, "https://app.acme.example"},
+		{"UserReconnectPath", c.UserReconnectPath, "/me/apps"},
+		{"AppReconnectPath", c.AppReconnectPath, "/admin/apps"},
+		{"WarningWindow", c.WarningWindow, 14 * 24 * time.Hour},
+		{"MailFrom", c.MailFrom, "alerts@acme.example"},
+		{"AllowedInstanceHosts", c.AllowedInstanceHosts, []string{"127.0.0.1:3000", "*.sandbox.test"}},
+		{"VendorBaseURLs", c.VendorBaseURLs, map[string]string{
+			"servicenow.instance": "http://127.0.0.1:3000/_sandbox/servicenow/{name}",
+			"confluence.auth":     "http://127.0.0.1:3000/_sandbox/confluence?a=b",
+		}},
+		{"SecretRecoveryDays", c.SecretRecoveryDays, 30},
+		{"OutageGrace", c.OutageGrace, 24 * time.Hour},
+		{"ScanBudget", c.ScanBudget, 5 * time.Minute},
+		{"LogLevel", c.LogLevel, slog.LevelDebug},
+		{"Backend", c.Backend, "memory"},
+	}
+	for _, ch := range checks {
+		if !reflect.DeepEqual(ch.got, ch.want) {
+			t.Errorf("%s = %#v, want %#v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+func TestFromEnvExplicitAtlassianSecret(t *testing.T) {
+	c, err := config.FromEnv(env(map[string]string{"SECRET_PREFIX": "p", "ATLASSIAN_CLIENT_SECRET_NAME": "shared/atlassian"}))
+	if err != nil || c.AtlassianClientSecretName != "shared/atlassian" {
+		t.Fatalf("AtlassianClientSecretName = %q, %v", c.AtlassianClientSecretName, err)
+	}
+}
+
+func TestFromEnvAccepted(t *testing.T) {
+	for _, tc := range []struct {
+		key, value string
+		check      func(config.Config) bool
+	}{
+		{"WARNING_DAYS", "0", func(c config.Config) bool { return c.WarningWindow == 0 }},
+		{"SECRET_RECOVERY_DAYS", "7", func(c config.Config) bool { return c.SecretRecoveryDays == 7 }},
+		{"LOG_LEVEL", "WARN", func(c config.Config) bool { return c.LogLevel == slog.LevelWarn }},
+		{"LOG_LEVEL", "error", func(c config.Config) bool { return c.LogLevel == slog.LevelError }},
+		{"LOG_LEVEL", "   ", func(c config.Config) bool { return c.LogLevel == slog.LevelInfo }},
+		{"OAUTH_REDIRECT_URL", "http://127.0.0.1:4000/console/callback", func(c config.Config) bool {
+			return c.RedirectURL == "http://127.0.0.1:4000/console/callback"
+		}},
+		{"VENDOR_BASE_URLS", "", func(c config.Config) bool { return len(c.VendorBaseURLs) == 0 }},
+		{"ALLOWED_INSTANCE_HOSTS", " , ", func(c config.Config) bool { return len(c.AllowedInstanceHosts) == 0 }},
+	} {
+		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
+			c, err := config.FromEnv(env(map[string]string{tc.key: tc.value}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Fatalf("%s=%q read as %+v", tc.key, tc.value, c)
+			}
+		})
+	}
+}
+
+func TestFromEnvRejects(t *testing.T) {
+	base := map[string]string{}
+	for _, tc := range []struct {
+		key, value string
+	}{
+		{"WARNING_DAYS", "ten"},
+		{"WARNING_DAYS", "-1"},
+		{"WARNING_DAYS", "1.5"},
+		{"SECRET_RECOVERY_DAYS", "6"},
+		{"SECRET_RECOVERY_DAYS", "31"},
+		{"SECRET_RECOVERY_DAYS", "0"},
+		{"SECRET_RECOVERY_DAYS", "week"},
+		{"OUTAGE_GRACE", "3 days"},
+		{"SCAN_BUDGET", "60"},
+		{"LOG_LEVEL", "loud"},
+		{"VENDOR_BASE_URLS", "servicenow=http://x"},
+		{"VENDOR_BASE_URLS", "servicenow.instance"},
+		{"VENDOR_BASE_URLS", "servicenow.instance="},
+		{"VENDOR_BASE_URLS", "servicenow.instance=http://x,,confluence.auth=http://y"},
+		{"OAUTH_REDIRECT_URL", "://no-scheme"},
+		{"OAUTH_REDIRECT_URL", "/console/callback"},
+		{"OAUTH_REDIRECT_URL", "console/callback"},
+		{"OAUTH_REDIRECT_URL", "javascript:alert(1)"},
+		{"OAUTH_REDIRECT_URL", "https:///callback"},
+	} {
+		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
+			e := maps.Clone(base)
+			e[tc.key] = tc.value
+			_, err := config.FromEnv(env(e))
+			if err == nil {
+				t.Fatalf("%s=%q accepted", tc.key, tc.value)
+			}
+			if !strings.Contains(err.Error(), tc.key) {
+				t.Fatalf("error %q does not name %s", err, tc.key)
+			}
+		})
+	}
+}

@@ -1,0 +1,376 @@
+package vendor_test
+
+import (
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/workplace/connections/shared/vendor"
+)
+
+func mustLookup(t *testing.T, id string) vendor.Vendor {
+	t.Helper()
+	v, ok := vendor.Lookup(id)
+	if !ok {
+		t.Fatalf("vendor %q is not in the registry", id)
+	}
+	return v
+}
+
+func TestCheckInstanceServiceNow(t *testing.T) {
+	sn := mustLookup(t, "servicenow")
+	ok := []struct{ name, raw, want string }{
+		{"plain", "https://acme.service-now.com", "https://acme.service-now.com"},
+		{"uppercase host", "https://ACME.Service-Now.COM", "https://acme.service-now.com"},
+		{"uppercase scheme", "HTTPS://acme.service-now.com", "https://acme.service-now.com"},
+		{"trailing slash", "https://acme.service-now.com/", "https://acme.service-now.com"},
+		{"surrounding spaces", "  https://acme.service-now.com \t", "https://acme.service-now.com"},
+		{"digits and hyphens", "https://dev-12345.service-now.com", "https://dev-12345.service-now.com"},
+	}
+	for _, tc := range ok {
+		t.Run("accepts "+tc.name, func(t *testing.T) {
+			got, err := sn.CheckInstance(tc.raw, nil)
+			if err != nil {
+				t.Fatalf("CheckInstance(%q): %v", tc.raw, err)
+			}
+			if got != tc.want {
+				t.Fatalf("CheckInstance(%q) = %q, want %q", tc.raw, got, tc.want)
+			}
+		})
+	}
+	bad := []struct{ name, raw string }{
+		{"empty", ""},
+		{"blank", "   "},
+		{"plain http", "http://acme.service-now.com"},
+		{"other scheme", "ftp://acme.service-now.com"},
+		{"javascript", "javascript:alert(1)"},
+		{"no scheme", "acme.service-now.com"},
+		{"scheme-relative", "//acme.service-now.com"},
+		{"other domain", "https://acme.example.com"},
+		{"lookalike domain", "https://acme.servicenow.com"},
+		{"bare suffix", "https://service-now.com"},
+		{"empty label", "https://.service-now.com"},
+		{"suffix as prefix", "https://acme.service-now.com.evil.com"},
+		{"suffix glued", "https://evilservice-now.com"},
+		{"evil path trick", "https://evil.com/.service-now.com"},
+		{"evil query trick", "https://evil.com?.service-now.com"},
+		{"evil fragment trick", "https://evil.com#.service-now.com"},
+		{"evil userinfo trick", "https://acme.service-now.com@evil.com"},
+		{"evil backslash trick", `https://evil.com\.service-now.com`},
+		{"two labels", "https://a.b.service-now.com"},
+		{"trailing dot", "https://acme.service-now.com."},
+		{"underscore", "https://ac_me.service-now.com"},
+		{"non-ascii label", "https://acmé.service-now.com"},
+		{"userinfo", "https://user:pw@acme.service-now.com"},
+		{"user only", "https://user@acme.service-now.com"},
+		{"port", "https://acme.service-now.com:8443"},
+		{"default port", "https://acme.service-now.com:443"},
+		{"path", "https://acme.service-now.com/oauth_token.do"},
+		{"encoded path", "https://acme.service-now.com/%2F"},
+		{"query", "https://acme.service-now.com?x=1"},
+		{"fragment", "https://acme.service-now.com#top"},
+		{"ipv4", "https://10.0.0.1"},
+		{"ipv4 with port", "https://127.0.0.1:3000"},
+		{"ipv6", "https://[::1]"},
+		{"ipv6 with port", "https://[::1]:443"},
+		{"localhost", "https://localhost"},
+	}
+	for _, tc := range bad {
+		t.Run("rejects "+tc.name, func(t *testing.T) {
+			if got, err := sn.CheckInstance(tc.raw, nil); err == nil {
+				t.Fatalf("CheckInstance(%q) = %q, want an error", tc.raw, got)
+			}
+		})
+	}
+}
+
+func TestCheckInstanceExtraHosts(t *testing.T) {
+	sn := mustLookup(t, "servicenow")
+	extra := []string{"127.0.0.1:3000", "Sandbox.Test", "*.dev.test"}
+	cases := []struct {
+		name, raw, want string // want "" means rejected
+	}{
+		{"http with port", "http://127.0.0.1:3000", "http://127.0.0.1:3000"},
+		{"https with port", "https://127.0.0.1:3000/", "https://127.0.0.1:3000"},
+		{"other port", "http://127.0.0.1:3001", ""},
+		{"no port", "http://127.0.0.1", ""},
+		{"case-insensitive host", "http://SANDBOX.test", "http://sandbox.test"},
+		{"pattern", "http://acme.dev.test", "http://acme.dev.test"},
+		{"pattern needs a label", "http://dev.test", ""},
+		{"other scheme", "ftp://sandbox.test", ""},
+		{"path", "http://sandbox.test/x", ""},
+		{"query", "http://sandbox.test?x", ""},
+		{"userinfo", "http://u@sandbox.test", ""},
+		{"http still refused for the vendor's own hosts", "http://acme.service-now.com", ""},
+		{"vendor's own hosts still allowed", "https://acme.service-now.com", "https://acme.service-now.com"},
+		{"unlisted host", "http://evil.test", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := sn.CheckInstance(tc.raw, extra)
+			switch {
+			case tc.want == "" && err == nil:
+				t.Fatalf("CheckInstance(%q) = %q, want an error", tc.raw, got)
+			case tc.want != "" && err != nil:
+				t.Fatalf("CheckInstance(%q): %v", tc.raw, err)
+			case got != tc.want:
+				t.Fatalf("CheckInstance(%q) = %q, want %q", tc.raw, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCheckInstanceWithoutHostPatterns(t *testing.T) {
+	// A vendor without an instance accepts nothing but extra hosts.
+	c := mustLookup(t, "confluence")
+	if got, err := c.CheckInstance("https://acme.atlassian.net", nil); err == nil {
+		t.Fatalf("CheckInstance = %q, want an error for a vendor without instance hosts", got)
+	}
+	if got, err := c.CheckInstance("http://127.0.0.1:3000", []string{"127.0.0.1:3000"}); err != nil || got != "http://127.0.0.1:3000" {
+		t.Fatalf("CheckInstance = %q, %v; want the extra host", got, err)
+	}
+}
+
+func TestEndpoint(t *testing.T) {
+	sn := mustLookup(t, "servicenow")
+	cf := mustLookup(t, "confluence")
+	sandbox := map[string]string{
+		"servicenow.instance": "http://127.0.0.1:3000/_sandbox/servicenow/{name}/",
+		"confluence.auth":     "http://127.0.0.1:3000/_sandbox/confluence/",
+		"confluence.api":      "http://127.0.0.1:3000/_sandbox/confluence",
+	}
+	cases := []struct {
+		name      string
+		v         vendor.Vendor
+		tmpl      string
+		instance  string
+		overrides map[string]string
+		want      string
+	}{
+		{"instance token", sn, sn.TokenURL, "https://acme.service-now.com", nil, "https://acme.service-now.com/oauth_token.do"},
+		{"instance trailing slash", sn, sn.AuthURL, "https://acme.service-now.com/", nil, "https://acme.service-now.com/oauth_auth.do"},
+		{"instance revoke", sn, sn.RevokeURL, "https://acme.service-now.com", nil, "https://acme.service-now.com/oauth_revoke_token.do"},
+		{"instance override with name", sn, sn.TokenURL, "https://acme.service-now.com", sandbox, "http://127.0.0.1:3000/_sandbox/servicenow/acme/oauth_token.do"},
+		{"instance override, other instance", sn, sn.AuthURL, "https://globex.service-now.com", sandbox, "http://127.0.0.1:3000/_sandbox/servicenow/globex/oauth_auth.do"},
+		{"other vendor's override ignored", sn, sn.TokenURL, "https://acme.service-now.com",
+			map[string]string{"confluence.instance": "http://x/{name}"}, "https://acme.service-now.com/oauth_token.do"},
+		{"bases", cf, cf.AuthURL, "", nil, "https://auth.atlassian.com/authorize"},
+		{"bases token", cf, cf.TokenURL, "", nil, "https://auth.atlassian.com/oauth/token"},
+		{"api base", cf, "{api}/me", "", nil, "https://api.atlassian.com/me"},
+		{"base override", cf, cf.TokenURL, "", sandbox, "http://127.0.0.1:3000/_sandbox/confluence/oauth/token"},
+		{"api override", cf, "{api}/oauth/token/accessible-resources", "", sandbox, "http://127.0.0.1:3000/_sandbox/confluence/oauth/token/accessible-resources"},
+		{"empty template", cf, cf.RevokeURL, "", sandbox, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.v.Endpoint(tc.tmpl, tc.instance, tc.overrides); got != tc.want {
+				t.Fatalf("Endpoint(%q, %q) = %q, want %q", tc.tmpl, tc.instance, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestInstanceName(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://acme.service-now.com":  "acme",
+		"https://ACME.service-now.com/": "ACME",
+		"http://127.0.0.1:3000":         "127",
+		"https://localhost":             "localhost",
+		"":                              "",
+		"://bad":                        "",
+	} {
+		if got := vendor.InstanceName(raw); got != want {
+			t.Errorf("InstanceName(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+func TestIsRefusal(t *testing.T) {
+	sn := mustLookup(t, "servicenow")
+	cf := mustLookup(t, "confluence")
+	cases := []struct {
+		name   string
+		v      vendor.Vendor
+		status int
+		code   string
+		want   bool
+	}{
+		{"servicenow 401 server_error", sn, 401, "server_error", true},
+		{"servicenow 401 access_denied", sn, 401, "access_denied", true},
+		{"servicenow 401 invalid_grant", sn, 401, "invalid_grant", true},
+		{"servicenow 400 invalid_grant", sn, 400, "invalid_grant", true},
+		{"servicenow 401 invalid_client", sn, 401, "invalid_client", false},
+		{"servicenow 401 without code", sn, 401, "", false},
+		{"servicenow 500 server_error", sn, 500, "server_error", false},
+		{"servicenow 503", sn, 503, "", false},
+		{"servicenow 400 invalid_request", sn, 400, "invalid_request", false},
+		{"atlassian 403 invalid_grant", cf, 403, "invalid_grant", true},
+		{"atlassian 400 invalid_grant", cf, 400, "invalid_grant", true},
+		{"atlassian 403 unauthorized_client", cf, 403, "unauthorized_client", true},
+		{"atlassian 401 invalid_client", cf, 401, "invalid_client", false},
+		{"atlassian 401 server_error", cf, 401, "server_error", false},
+		{"atlassian 500", cf, 500, "", false},
+		{"atlassian 503", cf, 503, "", false},
+		{"atlassian 403 without code", cf, 403, "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.v.IsRefusal(tc.status, tc.code); got != tc.want {
+				t.Fatalf("IsRefusal(%d, %q) = %v, want %v", tc.status, tc.code, got, tc.want)
+			}
+		})
+	}
+	t.Run("catch-all rules", func(t *testing.T) {
+		v := vendor.Vendor{Refusals: []vendor.Refusal{{Status: 410}, {}}}
+		if !v.IsRefusal(410, "anything") || !v.IsRefusal(500, "") {
+			t.Fatal("an empty code list (or status 0) must match anything")
+		}
+		if (vendor.Vendor{}).IsRefusal(401, "invalid_grant") {
+			t.Fatal("a vendor without refusals refuses nothing")
+		}
+	})
+}
+
+func TestParseType(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want vendor.Type
+		ok   bool
+	}{
+		{"supportAndTicketing", vendor.TypeSupportAndTicketing, true},
+		{"knowledge", vendor.TypeKnowledge, true},
+		{"", "", false},
+		{"Knowledge", "", false},
+		{"crm", "", false},
+	} {
+		got, ok := vendor.ParseType(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("ParseType(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestLookupAndOfType(t *testing.T) {
+	if _, ok := vendor.Lookup("jira"); ok {
+		t.Fatal("Lookup found a vendor that is not registered")
+	}
+	if _, ok := vendor.Lookup("ServiceNow"); ok {
+		t.Fatal("Lookup must match ids exactly")
+	}
+	if got, want := vendor.IDs(vendor.OfType("")), vendor.IDs(vendor.Registry); !slices.Equal(got, want) {
+		t.Fatalf("OfType(\"\") = %v, want the whole registry %v", got, want)
+	}
+	if got := vendor.IDs(vendor.OfType(vendor.TypeSupportAndTicketing)); !slices.Equal(got, []string{"servicenow"}) {
+		t.Fatalf("OfType(supportAndTicketing) = %v", got)
+	}
+	if got := vendor.IDs(vendor.OfType(vendor.TypeKnowledge)); !slices.Equal(got, []string{"confluence"}) {
+		t.Fatalf("OfType(knowledge) = %v", got)
+	}
+	if got := vendor.OfType("crm"); len(got) != 0 {
+		t.Fatalf("OfType(crm) = %v, want none", vendor.IDs(got))
+	}
+	if got := vendor.IDs(nil); len(got) != 0 {
+		t.Fatalf("IDs(nil) = %v", got)
+	}
+	if !mustLookup(t, "servicenow").NeedsSettings() || mustLookup(t, "confluence").NeedsSettings() {
+		t.Fatal("ServiceNow (per-account client) needs settings, Confluence (deployment client) does not")
+	}
+}
+
+var placeholder = regexp.MustCompile(`\{([^}]*)\}`)
+
+// TestRegistryComplete checks that every entry is usable as declared. (That
+// every entry's identity lookup exists is checked in package provider.)
+func TestRegistryComplete(t *testing.T) {
+	if len(vendor.Registry) == 0 {
+		t.Fatal("empty registry")
+	}
+	seen := map[string]bool{}
+	for _, v := range vendor.Registry {
+		t.Run(v.ID, func(t *testing.T) {
+			if v.ID == "" || v.ID != strings.ToLower(v.ID) || strings.ContainsAny(v.ID, "/.# ") {
+				t.Errorf("id %q must be a non-empty lowercase word", v.ID)
+			}
+			if seen[v.ID] {
+				t.Errorf("duplicate id %q", v.ID)
+			}
+			seen[v.ID] = true
+			if v.Name == "" {
+				t.Error("no name")
+			}
+			if _, ok := vendor.ParseType(string(v.Type)); !ok {
+				t.Errorf("type %q is not a known type", v.Type)
+			}
+			if v.Credentials != vendor.PerAccount && v.Credentials != vendor.Deployment {
+				t.Errorf("credentials %q is neither perAccount nor deployment", v.Credentials)
+			}
+			if v.AuthURL == "" || v.TokenURL == "" {
+				t.Error("AuthURL and TokenURL are required")
+			}
+			if len(v.Scopes) == 0 {
+				t.Error("no scopes")
+			}
+			if v.Identity == "" {
+				t.Error("no identity lookup named")
+			}
+			if len(v.Refusals) == 0 {
+				t.Error("no refusals: a dead refresh token would be retried forever")
+			}
+			for _, r := range v.Refusals {
+				if r.Status == 0 && len(r.Codes) == 0 {
+					t.Error("a refusal matching every answer would treat outages as dead grants")
+				}
+			}
+			p := v.Refresh
+			if p.AccessTTL <= 0 {
+				t.Error("Refresh.AccessTTL must be > 0")
+			}
+			if p.Rotating {
+				if p.Inactivity <= 0 || p.Absolute <= 0 {
+					t.Errorf("rotating policy needs Inactivity and Absolute > 0, got %v and %v", p.Inactivity, p.Absolute)
+				}
+				if p.Absolute < p.Inactivity {
+					t.Errorf("Absolute %v is shorter than Inactivity %v", p.Absolute, p.Inactivity)
+				}
+			} else if p.Lifespan <= 0 {
+				t.Errorf("fixed policy needs Lifespan > 0, got %v", p.Lifespan)
+			}
+			hasInstance := len(v.InstanceHosts) > 0
+			if v.Credentials == vendor.PerAccount && !hasInstance {
+				t.Error("a per-account vendor needs instance host patterns")
+			}
+			for _, h := range v.InstanceHosts {
+				if !strings.HasPrefix(h, "*.") || strings.Count(h, ".") < 2 {
+					t.Errorf("instance host pattern %q must be *.<domain>.<tld>", h)
+				}
+			}
+			instance := ""
+			if hasInstance {
+				instance = "https://acme" + strings.TrimPrefix(v.InstanceHosts[0], "*")
+				if got, err := v.CheckInstance(instance, nil); err != nil || got != instance {
+					t.Errorf("CheckInstance(%q) = %q, %v", instance, got, err)
+				}
+			}
+			for what, tmpl := range map[string]string{"AuthURL": v.AuthURL, "TokenURL": v.TokenURL, "RevokeURL": v.RevokeURL} {
+				if tmpl == "" {
+					continue
+				}
+				for _, m := range placeholder.FindAllStringSubmatch(tmpl, -1) {
+					name := m[1]
+					if name == "instance" && !hasInstance {
+						t.Errorf("%s %q uses {instance} but the vendor has no instance hosts", what, tmpl)
+					}
+					if _, ok := v.Bases[name]; name != "instance" && !ok {
+						t.Errorf("%s %q uses an undeclared base {%s}", what, tmpl, name)
+					}
+				}
+				u, err := url.Parse(v.Endpoint(tmpl, instance, nil))
+				if err != nil || u.Scheme != "https" || u.Host == "" || strings.Contains(u.String(), "{") {
+					t.Errorf("%s expands to %q, want an absolute https URL", what, v.Endpoint(tmpl, instance, nil))
+				}
+			}
+		})
+	}
+}
