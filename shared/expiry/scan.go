@@ -95,7 +95,7 @@ func (s *Scanner) Run(ctx context.Context, now time.Time) (Report, error) {
 				return rep, fmt.Errorf("read due connections: %w", err)
 			}
 			for _, c := range due {
-				if s.Budget > 0 && clock().Sub(started) >= s.Budget || ctx.Err() != nil {
+				if s.outOfTime(ctx, clock, started) {
 					rep.StoppedEarly = true
 					s.log().InfoContext(ctx, "scan stopped at its budget; the rest stays due", "checked", rep.Checked)
 					return rep, nil
@@ -112,6 +112,26 @@ func (s *Scanner) Run(ctx context.Context, now time.Time) (Report, error) {
 	s.log().InfoContext(ctx, "scan done", "now", now, "checked", rep.Checked, "refreshed", rep.Refreshed,
 		"expired", rep.Expired, "notices", rep.Notices, "failed", rep.Failed, "busy", rep.Busy)
 	return rep, nil
+}
+
+// deadlineMargin is how much of the Lambda's time is kept for finishing the
+// connection at hand and answering.
+const deadlineMargin = 30 * time.Second
+
+// outOfTime reports whether the run should stop between connections: its
+// budget is used, or the invocation's deadline is near, or it was cancelled.
+func (s *Scanner) outOfTime(ctx context.Context, clock func() time.Time, started time.Time) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	now := clock()
+	if s.Budget > 0 && now.Sub(started) >= s.Budget {
+		return true
+	}
+	if d, ok := ctx.Deadline(); ok && d.Sub(now) < deadlineMargin {
+		return true
+	}
+	return false
 }
 
 // check handles one due connection under its lease.
