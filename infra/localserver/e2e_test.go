@@ -8,7 +8,6 @@ package localserver_test
 // the tokens that must never be shown.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,6 +29,7 @@ import (
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/integrations"
 	"github.com/workplace/connections/shared/lifecycle"
+	"github.com/workplace/connections/shared/lifecycle/lifecycletest"
 	"github.com/workplace/connections/shared/mail"
 	"github.com/workplace/connections/shared/vault"
 )
@@ -43,47 +43,11 @@ var t0 = time.Date(2027, 1, 4, 9, 0, 0, 0, time.UTC)
 
 // defaultLog catches what goes to slog's default logger (apigw.Fail logs
 // internal errors there).
-var defaultLog = &syncBuffer{}
+var defaultLog = &lifecycletest.SyncBuffer{}
 
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(defaultLog, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	os.Exit(m.Run())
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// clock is the service's clock, moved by the tests.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
 }
 
 // who is a caller, sent as the local server's identity headers.
@@ -110,8 +74,8 @@ type env struct {
 	t      *testing.T
 	base   string
 	deps   *handlers.Deps
-	clock  *clock
-	log    *syncBuffer
+	clock  *lifecycletest.Clock // the service's clock, moved by the tests
+	log    *lifecycletest.SyncBuffer
 	client *http.Client
 
 	mu      sync.Mutex
@@ -123,7 +87,7 @@ type env struct {
 // environment (a map: nothing is read from the process environment).
 func newEnv(t *testing.T, vars map[string]string) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{now: t0}, log: &syncBuffer{}, secrets: map[string]string{}}
+	e := &env{t: t, clock: lifecycletest.NewClock(t0), log: &lifecycletest.SyncBuffer{}, secrets: map[string]string{}}
 	all := map[string]string{"LOG_LEVEL": "DEBUG"}
 	for k, v := range vars {
 		all[k] = v

@@ -1,25 +1,21 @@
 package expiry_test
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/workplace/connections/infra/sandbox"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/expiry"
 	"github.com/workplace/connections/shared/integrations"
 	"github.com/workplace/connections/shared/lifecycle"
+	"github.com/workplace/connections/shared/lifecycle/lifecycletest"
 	"github.com/workplace/connections/shared/mail"
 	"github.com/workplace/connections/shared/mail/memmail"
 	"github.com/workplace/connections/shared/notices"
@@ -35,8 +31,6 @@ const (
 	day         = 24 * time.Hour
 	warnWindow  = 10 * day
 	outageGrace = 72 * time.Hour
-	redirectURL = "https://app.example.com/console/callback"
-	deployment  = "test/deployment/confluence/client"
 
 	frontend = "https://app.example.com"
 	userLink = frontend + "/profile/external-apps"
@@ -64,37 +58,19 @@ var (
 	bob     = person("u-bob", "Bob Plain", false)
 )
 
-// clock is the time of the service and the sandbox: the tests set it to
-// the time of each scan they run.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 // env is the service on a store, memvault and a mail outbox, talking to a
 // sandbox behind an httptest.Server, and an expiry scanner over it.
 type env struct {
-	t       *testing.T
-	clock   *clock
-	srv     *httptest.Server
+	t *testing.T
+	// clock is the time of the service and the sandbox: the tests set it
+	// to the time of each scan they run.
+	clock   *lifecycletest.Clock
+	sandbox *lifecycletest.Sandbox
 	store   store.Store
 	vault   *memvault.Vault
 	outbox  *memmail.Outbox
 	svc     *lifecycle.Service
 	scanner *expiry.Scanner
-	browser *http.Client
 }
 
 type envOption func(*env, *expiry.Scanner)
@@ -107,38 +83,11 @@ func withMailer(m func(*memmail.Outbox) mail.Mailer) envOption {
 
 func newEnv(t *testing.T, st store.Store, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: t0}, store: st, vault: memvault.New(), outbox: memmail.New()}
-	mux := http.NewServeMux()
-	mux.Handle(sandbox.Prefix, sandbox.New(sandbox.Config{Clock: e.clock.Now}))
-	e.srv = httptest.NewServer(mux)
-	t.Cleanup(e.srv.Close)
-	e.browser = &http.Client{
-		Transport:     e.srv.Client().Transport,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	e := &env{t: t, clock: lifecycletest.NewClock(t0), store: st, vault: memvault.New(), outbox: memmail.New()}
+	e.sandbox = lifecycletest.StartSandbox(t, e.clock.Now)
+	e.svc = lifecycletest.NewService(t, e.sandbox, st, e.vault, &lifecycletest.AtlassianApp)
+	e.svc.WarningWindow = warnWindow
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sb := e.srv.URL + "/_sandbox"
-	e.svc = &lifecycle.Service{
-		Store:        st,
-		Vault:        e.vault,
-		HTTP:         e.srv.Client(),
-		Now:          e.clock.Now,
-		Log:          quiet,
-		SecretPrefix: "test",
-		RedirectURL:  redirectURL,
-		VendorBaseURLs: map[string]string{
-			"servicenow.instance": sb + "/servicenow/{name}",
-			"confluence.auth":     sb + "/confluence",
-			"confluence.api":      sb + "/confluence",
-		},
-		DeploymentSecrets:  map[string]string{"confluence": deployment},
-		WarningWindow:      warnWindow,
-		SecretRecoveryDays: 7,
-	}
-	b, _ := json.Marshal(map[string]string{"client_id": "atl-client", "client_secret": "atl-secret"})
-	if _, err := e.vault.Put(t.Context(), deployment, b); err != nil {
-		t.Fatal(err)
-	}
 	e.scanner = &expiry.Scanner{
 		Store:   st,
 		Vault:   e.vault,
@@ -194,38 +143,11 @@ func (e *env) saveServiceNow() {
 // login, "" for its default) at the clock's time.
 func (e *env) connect(who lifecycle.Caller, vendorID, flow, action, login string) lifecycle.CallbackResult {
 	e.t.Helper()
-	ctx := e.t.Context()
-	out, err := e.svc.StartAuthorization(ctx, who, lifecycle.AuthURLRequest{Vendor: vendorID, Flow: flow, Action: action})
-	if err != nil {
-		e.t.Fatalf("start %s %s %s: %v", vendorID, flow, action, err)
-	}
-	u, err := url.Parse(out.URL)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	var knobs url.Values
 	if login != "" {
-		q := u.Query()
-		q.Set("sandbox_user", login)
-		u.RawQuery = q.Encode()
+		knobs = url.Values{"sandbox_user": {login}}
 	}
-	resp, err := e.browser.Get(u.String())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		e.t.Fatalf("sandbox authorize answered %d", resp.StatusCode)
-	}
-	back, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	q := back.Query()
-	res, err := e.svc.CompleteAuthorization(ctx, who, lifecycle.CallbackRequest{Vendor: vendorID, State: q.Get("state"), Code: q.Get("code")})
-	if err != nil {
-		e.t.Fatalf("%s %s %s: %v", vendorID, flow, action, err)
-	}
-	return res
+	return e.sandbox.Connect(e.t, e.svc, who, vendorID, flow, action, knobs)
 }
 
 // connectApp configures the vendor if needed and has the manager connect
@@ -246,19 +168,6 @@ func (e *env) connectUser(who lifecycle.Caller, vendorID, login string) connecti
 	e.t.Helper()
 	e.connect(who, vendorID, "user", "", login)
 	return e.conn(connection.UserKey(account, vendorID, who.UserID))
-}
-
-// sandboxKnob posts to a sandbox knob, e.g. "confluence/outage?status=503".
-func (e *env) sandboxKnob(path string) {
-	e.t.Helper()
-	resp, err := e.srv.Client().Post(e.srv.URL+"/_sandbox/"+path, "application/x-www-form-urlencoded", nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		e.t.Fatalf("sandbox knob %s answered %d", path, resp.StatusCode)
-	}
 }
 
 // refreshAtVendor uses a refresh token at the sandbox now, as the scan
@@ -293,11 +202,7 @@ func (e *env) deadAtVendor(c connection.Connection, refreshToken string) {
 
 func (e *env) conn(k connection.Key) connection.Connection {
 	e.t.Helper()
-	c, err := e.store.GetConnection(e.t.Context(), k)
-	if err != nil {
-		e.t.Fatalf("connection %s: %v", k, err)
-	}
-	return c
+	return lifecycletest.Conn(e.t, e.store, k)
 }
 
 func (e *env) tokens(c connection.Connection) vault.Tokens {
@@ -313,23 +218,16 @@ func (e *env) tokens(c connection.Connection) vault.Tokens {
 // data.
 func (e *env) view(who lifecycle.Caller, vendorID string) integrations.View {
 	e.t.Helper()
-	l := integrations.Lister{Store: e.store, Now: e.clock.Now, WarningWindow: warnWindow}
-	vs, err := l.List(e.t.Context(), integrations.Query{Account: account, UserID: who.UserID, AppManager: who.AppManager, UserLevel: true})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, v := range vs {
-		if v.Vendor == vendorID {
-			return v
-		}
-	}
-	e.t.Fatalf("no view of %s", vendorID)
-	return integrations.View{}
+	return lifecycletest.View(e.t, e.lister(), who, vendorID)
 }
 
 func (e *env) counts(vendorID string) integrations.Details {
 	e.t.Helper()
-	return *e.view(manager, vendorID).ConnectionDetails
+	return lifecycletest.Counts(e.t, e.lister(), manager, vendorID)
+}
+
+func (e *env) lister() integrations.Lister {
+	return integrations.Lister{Store: e.store, Now: e.clock.Now, WarningWindow: warnWindow}
 }
 
 // notices are who's in-app notices, newest first.

@@ -241,7 +241,7 @@ func TestConfluenceRevokedAtVendor(t *testing.T) {
 	e := newEnv(t, memstore.New())
 	c := e.connectApp("confluence")
 	e.clock.Set(at(1))
-	e.sandboxKnob("confluence/revoke?user=admin")
+	e.sandbox.Knob(t, "confluence/revoke?user=admin")
 
 	if rep := e.run(at(30)); rep.Checked != 0 {
 		t.Fatalf("checked before its keep-alive: %+v", rep)
@@ -277,7 +277,7 @@ func TestVendorOutage(t *testing.T) {
 	c := e.connectApp("confluence")
 
 	e.clock.Set(at(45))
-	e.sandboxKnob("confluence/outage?status=503")
+	e.sandbox.Knob(t, "confluence/outage?status=503")
 	for _, d := range []float64{45, 46} {
 		rep := e.run(at(d))
 		if rep.Checked != 1 || rep.Refreshed != 0 || rep.Expired != 0 || rep.Notices != 0 {
@@ -296,7 +296,7 @@ func TestVendorOutage(t *testing.T) {
 		t.Errorf("view in the outage = %+v", v)
 	}
 
-	e.sandboxKnob("confluence/outage?status=0")
+	e.sandbox.Knob(t, "confluence/outage?status=0")
 	rep := e.run(at(47))
 	if rep.Refreshed != 1 || rep.Expired != 0 {
 		t.Fatalf("after the outage: %+v", rep)
@@ -309,7 +309,7 @@ func TestVendorOutage(t *testing.T) {
 
 	// A long outage: flagged once it has lasted OutageGrace.
 	e.clock.Set(at(92))
-	e.sandboxKnob("confluence/outage?status=503")
+	e.sandbox.Knob(t, "confluence/outage?status=503")
 	for _, d := range []float64{92, 93, 94.9} {
 		if rep := e.run(at(d)); rep.Expired != 0 {
 			t.Fatalf("day %v: flagged within the grace period: %+v", d, rep)

@@ -20,7 +20,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +33,7 @@ import (
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/integrations"
 	"github.com/workplace/connections/shared/lifecycle"
+	"github.com/workplace/connections/shared/lifecycle/lifecycletest"
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/vault"
@@ -51,24 +51,6 @@ const (
 
 // sampleTime is the samples' request time.
 var sampleTime = time.Date(2027, 1, 20, 10, 0, 0, 0, time.UTC)
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // offline is the vendors' transport: no sample may reach the network.
 type offline struct{}
@@ -122,7 +104,7 @@ func sampleEnv(t *testing.T) func(string) string {
 // harness is one set of handlers on fresh embedded backends.
 type harness struct {
 	d   *handlers.Deps
-	log *syncBuffer
+	log *lifecycletest.SyncBuffer
 }
 
 func newHarness(t *testing.T) *harness {
@@ -131,7 +113,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatalf("config from %s: %v", envFile, err)
 	}
-	h := &harness{log: &syncBuffer{}}
+	h := &harness{log: &lifecycletest.SyncBuffer{}}
 	h.d = &handlers.Deps{
 		Config:   cfg,
 		Backends: backend.Memory(),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/workplace/connections/shared/lifecycle"
+	"github.com/workplace/connections/shared/lifecycle/lifecycletest"
 )
 
 // TestStartAuthorizationPrechecks walks the documented pre-checks in order:
@@ -107,13 +108,13 @@ func TestStartAuthorizationServiceNowURL(t *testing.T) {
 	e.saveServiceNow(manager)
 	u, q, out := e.authParams(manager, "servicenow", "app", "")
 
-	if want := e.srv.URL + "/_sandbox/servicenow/acme/oauth_auth.do"; u.Scheme+"://"+u.Host+u.Path != want {
+	if want := e.sandbox.Server.URL + "/_sandbox/servicenow/acme/oauth_auth.do"; u.Scheme+"://"+u.Host+u.Path != want {
 		t.Fatalf("authorization endpoint %s, want %s", u.Scheme+"://"+u.Host+u.Path, want)
 	}
 	checks := map[string]string{
 		"response_type":         "code",
 		"client_id":             snClientID,
-		"redirect_uri":          redirectURL,
+		"redirect_uri":          lifecycletest.RedirectURL,
 		"code_challenge_method": "S256",
 		"scope":                 "useraccount",
 	}
@@ -143,13 +144,13 @@ func TestStartAuthorizationConfluenceURL(t *testing.T) {
 	e := newEnv(t)
 	u, q, out := e.authParams(manager, "confluence", "app", "")
 
-	if want := e.srv.URL + "/_sandbox/confluence/authorize"; u.Scheme+"://"+u.Host+u.Path != want {
+	if want := e.sandbox.Server.URL + "/_sandbox/confluence/authorize"; u.Scheme+"://"+u.Host+u.Path != want {
 		t.Fatalf("authorization endpoint %s, want %s", u.Scheme+"://"+u.Host+u.Path, want)
 	}
 	checks := map[string]string{
 		"response_type": "code",
 		"client_id":     e.confluenceID,
-		"redirect_uri":  redirectURL,
+		"redirect_uri":  lifecycletest.RedirectURL,
 		"audience":      "api.atlassian.com",
 		"prompt":        "consent",
 	}

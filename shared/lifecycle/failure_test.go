@@ -33,8 +33,8 @@ type failure struct {
 var failures = []failure{
 	{
 		name:   "token endpoint 500",
-		inject: func(e *env, v string) { e.sandboxKnob(v + "/outage?status=500") },
-		clear:  func(e *env, v string) { e.sandboxKnob(v + "/outage?status=0") },
+		inject: func(e *env, v string) { e.sandbox.Knob(e.t, v+"/outage?status=500") },
+		clear:  func(e *env, v string) { e.sandbox.Knob(e.t, v+"/outage?status=0") },
 		check:  func(t *testing.T, err error) { wantProblem(t, err, http.StatusBadGateway, "vendor_error") },
 	},
 	{

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strings"
@@ -18,11 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/workplace/connections/infra/sandbox"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/integrations"
 	"github.com/workplace/connections/shared/lifecycle"
+	"github.com/workplace/connections/shared/lifecycle/lifecycletest"
 	"github.com/workplace/connections/shared/problem"
+	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/store/memstore"
 	"github.com/workplace/connections/shared/vault"
@@ -37,8 +37,6 @@ const (
 	otherAccount = "acct-2"
 	snInstance   = "https://acme.service-now.com"
 	snClientID   = "sn-client"
-	redirectURL  = "https://app.example.com/console/callback"
-	deployment   = "test/deployment/confluence/client"
 )
 
 var (
@@ -56,37 +54,18 @@ func caller(acct, id, name string, appManager bool) lifecycle.Caller {
 	}
 }
 
-// clock is the time of both the service and the sandbox; tests move it.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is a lifecycle.Service on memstore and memvault (both wrapped so a
 // test can make them fail), talking to a sandbox behind an httptest.Server.
 type env struct {
 	t       *testing.T
-	clock   *clock
-	srv     *httptest.Server
+	clock   *lifecycletest.Clock // the time of both the service and the sandbox; tests move it
+	sandbox *lifecycletest.Sandbox
 	mem     *memstore.Store
 	store   *hookStore
 	vault   *hookVault
 	http    *hookTransport
 	svc     *lifecycle.Service
-	logs    *syncBuffer
-	browser *http.Client
+	logs    *lifecycletest.SyncBuffer
 
 	snSecret         string // the ServiceNow client secret the settings get
 	confluenceID     string // the deployment's Atlassian client
@@ -102,9 +81,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	e := &env{
 		t:                t,
-		clock:            &clock{t: start},
+		clock:            lifecycletest.NewClock(start),
 		mem:              memstore.New(),
-		logs:             &syncBuffer{},
+		logs:             &lifecycletest.SyncBuffer{},
 		snSecret:         "sn-secret-" + randomHex(),
 		confluenceID:     "atl-client",
 		confluenceSecret: "atl-secret-" + randomHex(),
@@ -112,42 +91,19 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	for _, o := range opts {
 		o(e)
 	}
-	mux := http.NewServeMux()
-	mux.Handle(sandbox.Prefix, sandbox.New(sandbox.Config{Clock: e.clock.Now}))
-	e.srv = httptest.NewServer(mux)
-	t.Cleanup(e.srv.Close)
-
+	e.sandbox = lifecycletest.StartSandbox(t, e.clock.Now)
 	e.store = &hookStore{Store: e.mem}
 	e.vault = &hookVault{Vault: memvault.New()}
-	e.http = &hookTransport{base: e.srv.Client().Transport}
-	e.browser = &http.Client{
-		Transport:     e.srv.Client().Transport,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	sb := e.srv.URL + "/_sandbox"
-	e.svc = &lifecycle.Service{
-		Store:        e.store,
-		Vault:        e.vault,
-		HTTP:         &http.Client{Transport: e.http},
-		Now:          e.clock.Now,
-		Log:          slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		SecretPrefix: "test",
-		RedirectURL:  redirectURL,
-		VendorBaseURLs: map[string]string{
-			"servicenow.instance": sb + "/servicenow/{name}",
-			"confluence.auth":     sb + "/confluence",
-			"confluence.api":      sb + "/confluence",
-		},
-		DeploymentSecrets:  map[string]string{"confluence": deployment},
-		WarningWindow:      10 * 24 * time.Hour,
-		SecretRecoveryDays: 7,
-	}
+	e.http = &hookTransport{base: e.sandbox.Server.Client().Transport}
+	var app *provider.Credentials
 	if e.confluenceSecret != "" {
-		b, _ := json.Marshal(map[string]string{"client_id": e.confluenceID, "client_secret": e.confluenceSecret})
-		if _, err := e.vault.Vault.Put(t.Context(), deployment, b); err != nil {
-			t.Fatal(err)
-		}
+		app = &provider.Credentials{ClientID: e.confluenceID, ClientSecret: e.confluenceSecret}
 	}
+	// The deployment secret goes straight into memvault, past hookVault.
+	e.svc = lifecycletest.NewService(t, e.sandbox, e.store, e.vault.Vault, app)
+	e.svc.Vault = e.vault
+	e.svc.HTTP = &http.Client{Transport: e.http}
+	e.svc.Log = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return e
 }
 
@@ -200,46 +156,7 @@ func (e *env) settingsPtr(acct, vendorID string) *connection.Settings {
 // callback page would post.
 func (e *env) authorize(who lifecycle.Caller, vendorID, flow, action string, knobs url.Values) lifecycle.CallbackRequest {
 	e.t.Helper()
-	out, err := e.svc.StartAuthorization(e.t.Context(), who, lifecycle.AuthURLRequest{Vendor: vendorID, Flow: flow, Action: action})
-	if err != nil {
-		e.t.Fatalf("start %s %s %s: %v", vendorID, flow, action, err)
-	}
-	return e.approve(vendorID, out.URL, knobs)
-}
-
-// approve sends the browser to an authorization URL and reads the
-// redirect back to the frontend.
-func (e *env) approve(vendorID, authURL string, knobs url.Values) lifecycle.CallbackRequest {
-	e.t.Helper()
-	u, err := url.Parse(authURL)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	q := u.Query()
-	for k, vs := range knobs {
-		q[k] = vs
-	}
-	u.RawQuery = q.Encode()
-	resp, err := e.browser.Get(u.String())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		e.t.Fatalf("sandbox authorize answered %d", resp.StatusCode)
-	}
-	back, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if !strings.HasPrefix(back.String(), redirectURL+"?") {
-		e.t.Fatalf("sandbox redirected to %s, want %s", back.Redacted(), redirectURL)
-	}
-	bq := back.Query()
-	return lifecycle.CallbackRequest{
-		Vendor: vendorID, State: bq.Get("state"), Code: bq.Get("code"),
-		Error: bq.Get("error"), ErrorDescription: bq.Get("error_description"),
-	}
+	return e.sandbox.Authorize(e.t, e.svc, who, vendorID, flow, action, knobs)
 }
 
 func (e *env) complete(who lifecycle.Caller, r lifecycle.CallbackRequest) (lifecycle.CallbackResult, error) {
@@ -249,11 +166,7 @@ func (e *env) complete(who lifecycle.Caller, r lifecycle.CallbackRequest) (lifec
 // connect runs a whole authorization that must succeed.
 func (e *env) connect(who lifecycle.Caller, vendorID, flow, action string, knobs url.Values) lifecycle.CallbackResult {
 	e.t.Helper()
-	res, err := e.complete(who, e.authorize(who, vendorID, flow, action, knobs))
-	if err != nil {
-		e.t.Fatalf("%s %s %s: %v", vendorID, flow, action, err)
-	}
-	return res
+	return e.sandbox.Connect(e.t, e.svc, who, vendorID, flow, action, knobs)
 }
 
 // connectApp configures the vendor if needed and connects it at app level.
@@ -287,11 +200,7 @@ func knobs(kv ...string) url.Values {
 
 func (e *env) conn(k connection.Key) connection.Connection {
 	e.t.Helper()
-	c, err := e.mem.GetConnection(e.t.Context(), k)
-	if err != nil {
-		e.t.Fatalf("connection %s: %v", k, err)
-	}
-	return c
+	return lifecycletest.Conn(e.t, e.mem, k)
 }
 
 func (e *env) noConn(k connection.Key) {
@@ -338,42 +247,17 @@ func (e *env) refreshable(c connection.Connection) {
 // view is the list element of a vendor as who sees it, with user-level data.
 func (e *env) view(who lifecycle.Caller, vendorID string) integrations.View {
 	e.t.Helper()
-	l := integrations.Lister{Store: e.mem, Now: e.clock.Now, WarningWindow: e.svc.WarningWindow}
-	vs, err := l.List(e.t.Context(), integrations.Query{
-		Account: who.Account, UserID: who.UserID, AppManager: who.AppManager, UserLevel: true,
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, v := range vs {
-		if v.Vendor == vendorID {
-			return v
-		}
-	}
-	e.t.Fatalf("no view of %s", vendorID)
-	return integrations.View{}
+	return lifecycletest.View(e.t, e.lister(), who, vendorID)
 }
 
 func (e *env) counts(vendorID string) integrations.Details {
 	e.t.Helper()
-	d := e.view(manager, vendorID).ConnectionDetails
-	if d == nil {
-		e.t.Fatal("view without connectionDetails")
-	}
-	return *d
+	return lifecycletest.Counts(e.t, e.lister(), manager, vendorID)
 }
 
-// sandboxKnob posts to a sandbox knob, e.g. "servicenow/outage?status=500".
-func (e *env) sandboxKnob(path string) {
-	e.t.Helper()
-	resp, err := e.srv.Client().Post(e.srv.URL+"/_sandbox/"+path, "application/x-www-form-urlencoded", nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		e.t.Fatalf("sandbox knob %s answered %d", path, resp.StatusCode)
-	}
+// lister lists from memstore itself, past hookStore.
+func (e *env) lister() integrations.Lister {
+	return integrations.Lister{Store: e.mem, Now: e.clock.Now, WarningWindow: e.svc.WarningWindow}
 }
 
 // ---- assertions ----
@@ -604,22 +488,4 @@ func identityPath(r *http.Request) bool {
 	p := r.URL.Path
 	return strings.HasSuffix(p, "/api/now/table/sys_user") || strings.HasSuffix(p, "/me") ||
 		strings.HasSuffix(p, "/oauth/token/accessible-resources")
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -56,7 +56,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req := e.approve(vendorID, out.URL, knobs(kv...))
+		req := e.sandbox.Approve(t, vendorID, out.URL, knobs(kv...))
 		if req.Code != "" {
 			codes = append(codes, req.Code)
 		}
@@ -113,7 +113,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	replay := auth(bob, "servicenow", "user", "reconnect", "sandbox_user", "bob")
 	_ = complete(carol, replay)
 	_ = complete(bob, replay)
-	failing(func() { e.sandboxKnob("servicenow/outage?status=500") }, func() { e.sandboxKnob("servicenow/outage?status=0") },
+	failing(func() { e.sandbox.Knob(e.t, "servicenow/outage?status=500") }, func() { e.sandbox.Knob(e.t, "servicenow/outage?status=0") },
 		func() error { return flow(manager, "servicenow", "app", "reconnect", "sandbox_user", "grace") })
 	failing(func() { e.http.setFail(identityPath) }, func() { e.http.setFail(nil) },
 		func() error { return flow(manager, "servicenow", "app", "reconnect", "sandbox_user", "grace") })

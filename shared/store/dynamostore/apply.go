@@ -173,14 +173,20 @@ func (s *Store) writeOne(ctx context.Context, w types.TransactWriteItem) error {
 			ExpressionAttributeValues: w.Update.ExpressionAttributeValues,
 		})
 	case w.Delete != nil:
-		_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-			TableName: w.Delete.TableName, Key: w.Delete.Key,
-			ConditionExpression:       w.Delete.ConditionExpression,
-			ExpressionAttributeNames:  w.Delete.ExpressionAttributeNames,
-			ExpressionAttributeValues: w.Delete.ExpressionAttributeValues,
-		})
+		_, err = s.db.DeleteItem(ctx, deleteInput(w.Delete))
 	default:
 		err = fmt.Errorf("empty write")
 	}
 	return err
+}
+
+// deleteInput is the single DeleteItem of a transaction's delete.
+func deleteInput(d *types.Delete) *dynamodb.DeleteItemInput {
+	return &dynamodb.DeleteItemInput{
+		TableName:                 d.TableName,
+		Key:                       d.Key,
+		ConditionExpression:       d.ConditionExpression,
+		ExpressionAttributeNames:  d.ExpressionAttributeNames,
+		ExpressionAttributeValues: d.ExpressionAttributeValues,
+	}
 }

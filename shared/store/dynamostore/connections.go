@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -35,15 +34,7 @@ func (s *Store) GetConnection(ctx context.Context, k connection.Key) (connection
 }
 
 func decodeConn(item map[string]types.AttributeValue) (connection.Connection, error) {
-	var r connRecord
-	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
-		return connection.Connection{}, fmt.Errorf("dynamostore: decode connection: %w", err)
-	}
-	c, err := r.conn()
-	if err != nil {
-		return c, fmt.Errorf("dynamostore: decode connection: %w", err)
-	}
-	return c, nil
+	return decode(item, "connection", connRecord.conn)
 }
 
 func decodeConns(items []map[string]types.AttributeValue) ([]connection.Connection, error) {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -51,15 +50,7 @@ func (s *Store) GetNotice(ctx context.Context, account, userID, id string) (conn
 }
 
 func decodeNotice(item map[string]types.AttributeValue) (connection.Notice, error) {
-	var r noticeRecord
-	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
-		return connection.Notice{}, fmt.Errorf("dynamostore: decode notice: %w", err)
-	}
-	n, err := r.notice()
-	if err != nil {
-		return n, fmt.Errorf("dynamostore: decode notice: %w", err)
-	}
-	return n, nil
+	return decode(item, "notice", noticeRecord.notice)
 }
 
 // ListNotices returns a user's undismissed notices, newest first (ties by

@@ -1,7 +1,11 @@
 package dynamostore
 
 import (
+	"fmt"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/store/dynamostore/layout"
@@ -246,4 +250,20 @@ func (p *timeParser) parse(s string) time.Time {
 		p.err = err
 	}
 	return t
+}
+
+// decode unmarshals an item into a record R and converts that with to
+// (a record's method such as connRecord.conn); errors name what was
+// decoded.
+func decode[R, T any](item map[string]types.AttributeValue, what string, to func(R) (T, error)) (T, error) {
+	var r R
+	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+		var zero T
+		return zero, fmt.Errorf("dynamostore: decode %s: %w", what, err)
+	}
+	v, err := to(r)
+	if err != nil {
+		return v, fmt.Errorf("dynamostore: decode %s: %w", what, err)
+	}
+	return v, nil
 }

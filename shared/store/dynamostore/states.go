@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -32,15 +31,7 @@ func (s *Store) GetSettings(ctx context.Context, account, vendor string) (connec
 }
 
 func decodeSettings(item map[string]types.AttributeValue) (connection.Settings, error) {
-	var r settingsRecord
-	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
-		return connection.Settings{}, fmt.Errorf("dynamostore: decode settings: %w", err)
-	}
-	st, err := r.settings()
-	if err != nil {
-		return st, fmt.Errorf("dynamostore: decode settings: %w", err)
-	}
-	return st, nil
+	return decode(item, "settings", settingsRecord.settings)
 }
 
 // PutState stores an OAuth state; a nonce already in use is ErrConflict.
@@ -66,27 +57,18 @@ func (s *Store) ConsumeState(ctx context.Context, nonce string, now time.Time) (
 	if err != nil {
 		return connection.AuthState{}, fmt.Errorf("dynamostore: consume state: %w", err)
 	}
-	out, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 w.Delete.TableName,
-		Key:                       w.Delete.Key,
-		ConditionExpression:       w.Delete.ConditionExpression,
-		ExpressionAttributeNames:  w.Delete.ExpressionAttributeNames,
-		ExpressionAttributeValues: w.Delete.ExpressionAttributeValues,
-		ReturnValues:              types.ReturnValueAllOld,
-	})
+	in := deleteInput(w.Delete)
+	in.ReturnValues = types.ReturnValueAllOld
+	out, err := s.db.DeleteItem(ctx, in)
 	if _, ok := conditionFailed(err); ok {
 		return connection.AuthState{}, notFound("state")
 	}
 	if err != nil {
 		return connection.AuthState{}, failed("consume state", err)
 	}
-	var r stateRecord
-	if err := attributevalue.UnmarshalMap(out.Attributes, &r); err != nil {
-		return connection.AuthState{}, fmt.Errorf("dynamostore: decode state: %w", err)
-	}
-	a, err := r.state()
+	a, err := decode(out.Attributes, "state", stateRecord.state)
 	if err != nil {
-		return connection.AuthState{}, fmt.Errorf("dynamostore: decode state: %w", err)
+		return connection.AuthState{}, err
 	}
 	if !a.ExpiresAt.After(now) {
 		return connection.AuthState{}, notFound("state expired")
