@@ -2,6 +2,8 @@ package dynamostore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -50,21 +52,41 @@ func (s *Store) PutState(ctx context.Context, a connection.AuthState) error {
 	return nil
 }
 
-// ConsumeState deletes a state and returns it unless it had expired at now
-// (DynamoDB's TTL deletes late, so the expiry is checked here).
+// ConsumeState marks a state consumed and returns it unless it had expired
+// at now (DynamoDB's TTL deletes late, so the expiry is checked here). The
+// mark carries a token of this call, so the SDK retrying the request (after
+// a lost answer) finds its own mark and succeeds, while any other consumer
+// finds someone else's and fails: single use, also under retries. The item
+// is then deleted, best effort (the TTL removes it otherwise).
 func (s *Store) ConsumeState(ctx context.Context, nonce string, now time.Time) (connection.AuthState, error) {
-	w, err := s.delete(layout.StateItem(nonce), expression.AttributeExists(expression.Name("PK")))
+	mark := consumeToken()
+	by := expression.Name("ConsumedBy")
+	expr, err := expression.NewBuilder().
+		WithUpdate(expression.Set(by, expression.Value(mark))).
+		WithCondition(expression.AttributeExists(expression.Name("PK")).And(
+			expression.Or(expression.AttributeNotExists(by), by.Equal(expression.Value(mark))))).
+		Build()
 	if err != nil {
 		return connection.AuthState{}, fmt.Errorf("dynamostore: consume state: %w", err)
 	}
-	in := deleteInput(w.Delete)
-	in.ReturnValues = types.ReturnValueAllOld
-	out, err := s.db.DeleteItem(ctx, in)
+	it := layout.StateItem(nonce)
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 s.table,
+		Key:                       itemKey(it),
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ReturnValues:              types.ReturnValueAllNew,
+	})
 	if _, ok := conditionFailed(err); ok {
 		return connection.AuthState{}, notFound("state")
 	}
 	if err != nil {
 		return connection.AuthState{}, failed("consume state", err)
+	}
+	if w, err := s.delete(it, by.Equal(expression.Value(mark))); err == nil {
+		_, _ = s.db.DeleteItem(ctx, deleteInput(w.Delete))
 	}
 	a, err := decode(out.Attributes, "state", stateRecord.state)
 	if err != nil {
@@ -74,4 +96,11 @@ func (s *Store) ConsumeState(ctx context.Context, nonce string, now time.Time) (
 		return connection.AuthState{}, notFound("state expired")
 	}
 	return a, nil
+}
+
+// consumeToken is a random mark of one ConsumeState call.
+func consumeToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

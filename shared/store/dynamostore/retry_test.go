@@ -1,0 +1,58 @@
+package dynamostore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/workplace/connections/shared/awstest"
+	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/store/dynamostore"
+)
+
+// lostAnswer sends every UpdateItem and DeleteItem twice and returns the second answer, as
+// when the SDK retries a request whose first answer was lost on the way.
+type lostAnswer struct{ dynamostore.API }
+
+func (l lostAnswer) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if _, err := l.API.UpdateItem(ctx, in, o...); err != nil {
+		return nil, err
+	}
+	return l.API.UpdateItem(ctx, in, o...)
+}
+
+func (l lostAnswer) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	if _, err := l.API.DeleteItem(ctx, in, o...); err != nil {
+		return nil, err
+	}
+	return l.API.DeleteItem(ctx, in, o...)
+}
+
+// TestConsumeStateSurvivesARetry: a retried consume is still the same
+// consume (the caller gets its state), and the state stays single use.
+func TestConsumeStateSurvivesARetry(t *testing.T) {
+	srv := awstest.Moto(t)
+	db := dynamodb.NewFromConfig(srv.Config(t))
+	table := awstest.Unique("retry")
+	if err := dynamostore.CreateTable(t.Context(), db, table); err != nil {
+		t.Fatal(err)
+	}
+	st := dynamostore.New(lostAnswer{db}, table)
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := connection.AuthState{Nonce: "n-1", Account: "a1", UserID: "u1", Vendor: "servicenow",
+		Flow: connection.LevelApp, Action: connection.ActionConnect, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
+	if err := st.PutState(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.ConsumeState(t.Context(), "n-1", now)
+	if err != nil || got.Account != "a1" || got.UserID != "u1" {
+		t.Fatalf("consume with a retried request: %+v, %v", got, err)
+	}
+	if _, err := st.ConsumeState(t.Context(), "n-1", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second consume: %v, want ErrNotFound", err)
+	}
+}
