@@ -231,7 +231,13 @@ func (s *Service) apply(ctx context.Context, v vendor.Vendor, client *provider.C
 	} else {
 		ops = append([]store.Op{store.UpdateConnection{Conn: conn}}, ops...)
 	}
-	if err := s.Store.Apply(ctx, ops...); err != nil {
+	err = s.Store.Apply(ctx, ops...)
+	if errors.Is(err, store.ErrConflict) && s.wrote(ctx, conn) {
+		// Our own write, retried by the SDK after its answer was lost:
+		// the retry met the condition our first attempt had changed.
+		err = nil
+	}
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			if st.Action == connection.ActionConnect {
 				return CallbackResult{}, problem.New(http.StatusConflict, "already_connected", "%s was connected meanwhile", v.Name)
@@ -246,6 +252,13 @@ func (s *Service) apply(ctx context.Context, v vendor.Vendor, client *provider.C
 		s.revokeOld(ctx, client, *existing)
 	}
 	return res, nil
+}
+
+// wrote reports whether the stored connection is the one just written (it
+// points at the secret version only this write created).
+func (s *Service) wrote(ctx context.Context, c connection.Connection) bool {
+	cur, err := s.Store.GetConnection(ctx, c.Key)
+	return err == nil && cur.SecretVersion != "" && cur.SecretVersion == c.SecretVersion
 }
 
 // chooseSite decides the instance or site of the new grant, refusing one

@@ -128,7 +128,15 @@ func (s *Service) SaveSettings(ctx context.Context, who Caller, vendorID string,
 	}
 	next.UpdatedAt = s.now()
 	next.UpdatedBy = who.UserID
-	if err := s.Store.Apply(ctx, store.PutSettings{Settings: next}); err != nil {
+	err = s.Store.Apply(ctx, store.PutSettings{Settings: next})
+	if errors.Is(err, store.ErrConflict) {
+		// Our own write retried by the SDK after its answer was lost?
+		if cur, gerr := s.Store.GetSettings(ctx, who.Account, v.ID); gerr == nil &&
+			cur.Version == next.Version+1 && cur.UpdatedAt.Equal(next.UpdatedAt) && cur.UpdatedBy == next.UpdatedBy {
+			err = nil
+		}
+	}
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return SettingsView{}, problem.New(http.StatusConflict, "conflict", "the settings changed meanwhile; try again")
 		}
