@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/workplace/connections/infra/localserver"
+	"github.com/workplace/connections/shared/awstest"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/expiry"
 	"github.com/workplace/connections/shared/handlers"
@@ -41,13 +41,13 @@ const day = 24 * time.Hour
 // t0 is when every test's story starts (the service's clock).
 var t0 = time.Date(2027, 1, 4, 9, 0, 0, 0, time.UTC)
 
-// defaultLog catches what goes to slog's default logger (apigw.Fail logs
-// internal errors there).
+// defaultLog catches what goes to slog's default logger, so the leak checks
+// see it too.
 var defaultLog = &lifecycletest.SyncBuffer{}
 
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(defaultLog, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	os.Exit(m.Run())
+	awstest.Main(m) // stops the moto server TestLocalServerOnAWSAPIs starts
 }
 
 // who is a caller, sent as the local server's identity headers.

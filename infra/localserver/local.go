@@ -65,6 +65,12 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 	case "memory":
 		b = backend.Memory()
 	case "aws":
+		if o.Getenv("AWS_ENDPOINT_URL") != "" {
+			// An emulator: give it the table and a verified sender.
+			if err := backend.PrepareEmulator(ctx, cfg); err != nil {
+				return nil, nil, err
+			}
+		}
 		if b, err = backend.AWS(ctx, cfg); err != nil {
 			return nil, nil, err
 		}

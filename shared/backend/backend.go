@@ -51,3 +51,21 @@ func Memory() Backends {
 	out := memmail.New()
 	return Backends{Store: memstore.New(), Vault: memvault.New(), Mailer: out, Outbox: out}
 }
+
+// PrepareEmulator readies an AWS API emulator (moto) for the service: it
+// creates the table as the template does (or waits for an existing one) and
+// verifies the sender address with SES. Only for local work against an
+// emulator; a real deployment gets both from template.yaml and the operator.
+func PrepareEmulator(ctx context.Context, cfg config.Config) error {
+	ac, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("aws config: %w", err)
+	}
+	if err := dynamostore.CreateTable(ctx, dynamodb.NewFromConfig(ac), cfg.TableName); err != nil {
+		return fmt.Errorf("create table %s: %w", cfg.TableName, err)
+	}
+	if _, err := ses.NewFromConfig(ac).VerifyEmailIdentity(ctx, &ses.VerifyEmailIdentityInput{EmailAddress: &cfg.MailFrom}); err != nil {
+		return fmt.Errorf("verify sender %s: %w", cfg.MailFrom, err)
+	}
+	return nil
+}

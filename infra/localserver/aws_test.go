@@ -1,0 +1,89 @@
+package localserver_test
+
+import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/workplace/connections/infra/localserver"
+	"github.com/workplace/connections/shared/awstest"
+)
+
+// TestLocalServerOnAWSAPIs: BACKEND=aws runs the same server on DynamoDB,
+// Secrets Manager and SES (here moto, through AWS_ENDPOINT_URL): it
+// creates the table, and settings, a connection and the list work.
+func TestLocalServerOnAWSAPIs(t *testing.T) {
+	moto := awstest.Moto(t)
+	t.Setenv("AWS_ENDPOINT_URL", moto.URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	t.Setenv("AWS_REGION", "us-east-1")
+	env := map[string]string{
+		"BACKEND":          "aws",
+		"AWS_ENDPOINT_URL": moto.URL,
+		"TABLE_NAME":       awstest.Unique("local"),
+		"SECRET_PREFIX":    awstest.Unique("local"),
+		"MAIL_FROM":        "no-reply@acme.example",
+		"LOG_LEVEL":        "ERROR",
+	}
+	ts := httptest.NewUnstartedServer(nil)
+	base := "http://" + ts.Listener.Addr().(*net.TCPAddr).String()
+	srv, _, err := localserver.Local(t.Context(), localserver.Options{Getenv: func(k string) string { return env[k] }, BaseURL: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Config.Handler = srv
+	ts.Start()
+	defer ts.Close()
+
+	do := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("X-Account-Id", "a1")
+		req.Header.Set("X-User-Id", "u1")
+		req.Header.Set("X-User-Email", "ada@acme.example")
+		req.Header.Set("X-User-Role", "appManager")
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := do("PUT", "/v1/account/integrations/servicenow/settings",
+		`{"instanceUrl":"https://acme.service-now.com","clientId":"c1","clientSecret":"s3cret-on-moto"}`); code != 200 {
+		t.Fatalf("settings: %d %s", code, body)
+	}
+	code, body := do("GET", "/v1/account/integrations/servicenow/oauth2/url?flow=app", "")
+	if code != 200 {
+		t.Fatalf("url: %d %s", code, body)
+	}
+	var u struct{ URL string }
+	if err := json.Unmarshal([]byte(body), &u); err != nil {
+		t.Fatal(err)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(u.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, err := resp.Location()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := back.Query()
+	cb, _ := json.Marshal(map[string]string{"state": q.Get("state"), "code": q.Get("code")})
+	if code, body := do("POST", "/v1/account/integrations/servicenow/oauth2/callback", string(cb)); code != 200 {
+		t.Fatalf("callback: %d %s", code, body)
+	}
+	code, body = do("GET", "/v1/account/integrations?type=supportAndTicketing", "")
+	if code != 200 || !strings.Contains(body, `"integrated":true`) || strings.Contains(body, "s3cret-on-moto") {
+		t.Fatalf("list: %d %s", code, body)
+	}
+}
