@@ -14,7 +14,7 @@ import (
 	"github.com/workplace/connections/shared/store/dynamostore"
 )
 
-// lostAnswer sends every UpdateItem and DeleteItem twice and returns the second answer, as
+// lostAnswer sends every PutItem, UpdateItem and DeleteItem twice and returns the second answer, as
 // when the SDK retries a request whose first answer was lost on the way.
 type lostAnswer struct{ dynamostore.API }
 
@@ -25,6 +25,13 @@ func (l lostAnswer) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput
 	return l.API.UpdateItem(ctx, in, o...)
 }
 
+func (l lostAnswer) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if _, err := l.API.PutItem(ctx, in, o...); err != nil {
+		return nil, err
+	}
+	return l.API.PutItem(ctx, in, o...)
+}
+
 func (l lostAnswer) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
 	if _, err := l.API.DeleteItem(ctx, in, o...); err != nil {
 		return nil, err
@@ -32,8 +39,9 @@ func (l lostAnswer) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput
 	return l.API.DeleteItem(ctx, in, o...)
 }
 
-// TestConsumeStateSurvivesARetry: a retried consume is still the same
-// consume (the caller gets its state), and the state stays single use.
+// TestConsumeStateSurvivesARetry: a retried put of a state succeeds, a
+// retried consume is still the same consume (the caller gets its state),
+// and the state stays single use; another state at the nonce conflicts.
 func TestConsumeStateSurvivesARetry(t *testing.T) {
 	srv := awstest.Moto(t)
 	db := dynamodb.NewFromConfig(srv.Config(t))
@@ -54,5 +62,14 @@ func TestConsumeStateSurvivesARetry(t *testing.T) {
 	}
 	if _, err := st.ConsumeState(t.Context(), "n-1", now); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second consume: %v, want ErrNotFound", err)
+	}
+	other := s
+	other.Nonce, other.UserID = "n-2", "u1"
+	if err := st.PutState(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+	other.UserID = "u2"
+	if err := st.PutState(t.Context(), other); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("another state at a nonce in use: %v, want ErrConflict", err)
 	}
 }

@@ -44,6 +44,9 @@ func (s *Store) PutState(ctx context.Context, a connection.AuthState) error {
 	}
 	err = s.writeOne(ctx, w)
 	if _, ok := conditionFailed(err); ok {
+		if s.sameState(ctx, a) {
+			return nil // our own put, retried by the SDK after a lost answer
+		}
 		return conflict("put state: nonce in use")
 	}
 	if err != nil {
@@ -103,4 +106,17 @@ func consumeToken() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// sameState reports whether the stored state at a's nonce is a itself.
+func (s *Store) sameState(ctx context.Context, a connection.AuthState) bool {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: s.table, Key: itemKey(layout.StateItem(a.Nonce)), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil || len(out.Item) == 0 {
+		return false
+	}
+	got, err := decode(out.Item, "state", stateRecord.state)
+	return err == nil && got.Account == a.Account && got.UserID == a.UserID && got.Vendor == a.Vendor &&
+		got.Verifier == a.Verifier && got.CreatedAt.Equal(a.CreatedAt)
 }
