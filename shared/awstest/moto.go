@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
@@ -114,12 +113,6 @@ func (s *Server) Config(t testing.TB) aws.Config {
 		config.WithRegion("us-east-1"),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")),
 		config.WithBaseEndpoint(s.URL),
-		// A fresh connection per request: moto's server may close a kept-alive
-		// connection under load while the SDK reads from it, and the SDK's
-		// retry of a conditional write then meets its own first attempt.
-		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.DisableKeepAlives = true
-		})),
 	)
 	if err != nil {
 		t.Fatal(err)

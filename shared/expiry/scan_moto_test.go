@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 // counters, and later runs send nothing more.
 func TestScanOnDynamoDB(t *testing.T) {
 	srv := awstest.Moto(t)
-	db := dynamodb.NewFromConfig(srv.Config(t))
+	db := srv.DynamoDBClient(t)
 	table := awstest.Unique("expiry")
 	if err := dynamostore.CreateTable(t.Context(), db, table); err != nil {
 		t.Fatal(err)

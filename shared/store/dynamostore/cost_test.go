@@ -76,7 +76,7 @@ func (c *counting) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...
 func newCountingStore(t *testing.T) (*counting, store.Store) {
 	t.Helper()
 	srv := awstest.Moto(t)
-	db := dynamodb.NewFromConfig(srv.Config(t))
+	db := srv.DynamoDBClient(t)
 	table := awstest.Unique("cost")
 	if err := dynamostore.CreateTable(t.Context(), db, table); err != nil {
 		t.Fatal(err)

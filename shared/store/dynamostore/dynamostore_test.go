@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 // with a fresh table per subtest.
 func TestContract(t *testing.T) {
 	srv := awstest.Moto(t)
-	db := dynamodb.NewFromConfig(srv.Config(t))
+	db := srv.DynamoDBClient(t)
 	one := awstest.Serialized(db)
 	storetest.Run(t, func(t *testing.T) store.Store {
 		table := awstest.Unique("conn")
@@ -38,7 +38,7 @@ func TestContract(t *testing.T) {
 
 // TestCreateTable checks the table against the schema the template deploys.
 func TestCreateTable(t *testing.T) {
-	db := dynamodb.NewFromConfig(awstest.Moto(t).Config(t))
+	db := awstest.Moto(t).DynamoDBClient(t)
 	table := awstest.Unique("conn")
 	t.Cleanup(func() {
 		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})

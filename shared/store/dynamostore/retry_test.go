@@ -44,7 +44,7 @@ func (l lostAnswer) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput
 // and the state stays single use; another state at the nonce conflicts.
 func TestConsumeStateSurvivesARetry(t *testing.T) {
 	srv := awstest.Moto(t)
-	db := dynamodb.NewFromConfig(srv.Config(t))
+	db := srv.DynamoDBClient(t)
 	table := awstest.Unique("retry")
 	if err := dynamostore.CreateTable(t.Context(), db, table); err != nil {
 		t.Fatal(err)
