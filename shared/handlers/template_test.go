@@ -1,0 +1,63 @@
+package handlers_test
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/workplace/connections/shared/handlers"
+)
+
+// TestTemplateDeclaresEveryRoute: each route of the API is an HttpApi event
+// of the function that serves it in template.yaml (found through the
+// Makefile's build-<LogicalId> targets, which sam build runs), so the
+// deployed API and the local server cannot disagree.
+func TestTemplateDeclaresEveryRoute(t *testing.T) {
+	tmpl := read(t, "../../template.yaml")
+	mk := read(t, "../../Makefile")
+	logical := map[string]string{} // function dir → logical id
+	for _, m := range regexp.MustCompile(`(?m)^build-(\w+):\s+FUNCTION := ([\w-]+)`).FindAllStringSubmatch(mk, -1) {
+		logical[m[2]] = m[1]
+	}
+	resources := map[string]string{} // logical id → its text
+	starts := regexp.MustCompile(`(?m)^  (\w+):\n    Type: `).FindAllStringSubmatchIndex(tmpl, -1)
+	for i, s := range starts {
+		end := len(tmpl)
+		if i+1 < len(starts) {
+			end = starts[i+1][0]
+		}
+		resources[tmpl[s[2]:s[3]]] = tmpl[s[0]:end]
+	}
+	declared := 0
+	for _, r := range handlers.Routes {
+		id, ok := logical[r.Function]
+		if !ok {
+			t.Errorf("%s: no build target for function %s in the Makefile", r.RouteKey(), r.Function)
+			continue
+		}
+		res, ok := resources[id]
+		if !ok {
+			t.Errorf("%s: no resource %s in template.yaml", r.RouteKey(), id)
+			continue
+		}
+		ev := regexp.MustCompile(`ApiId: !Ref HttpApi\s+Method: ` + r.Method + `\s+Path: ` + regexp.QuoteMeta(r.Path) + `\s`)
+		if !ev.MatchString(res) {
+			t.Errorf("%s: %s has no HttpApi event for it (with ApiId: !Ref HttpApi)", r.RouteKey(), id)
+			continue
+		}
+		declared++
+	}
+	if got := strings.Count(tmpl, "Type: HttpApi\n"); got != declared {
+		t.Errorf("template.yaml has %d HttpApi events, the route table %d routes", got, declared)
+	}
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
