@@ -91,7 +91,7 @@ func newEnv(t *testing.T, st store.Store, opts ...envOption) *env {
 	e.scanner = &expiry.Scanner{
 		Store:   st,
 		Vault:   e.vault,
-		Clients: e.svc.Client,
+		Clients: e.svc.ConnectionClient,
 		Notices: &notices.Sender{
 			Store:  st,
 			Mailer: e.outbox,

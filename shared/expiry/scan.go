@@ -9,7 +9,6 @@ package expiry
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,8 +24,8 @@ import (
 )
 
 // ClientFor builds the vendor client of a connection (the lifecycle
-// service's Client).
-type ClientFor func(ctx context.Context, v vendor.Vendor, set *connection.Settings, instance string) (*provider.Client, error)
+// service's ConnectionClient).
+type ClientFor func(ctx context.Context, c connection.Connection) (*provider.Client, error)
 
 // Scanner runs the scan.
 type Scanner struct {
@@ -73,7 +72,7 @@ const leaseFor = 5 * time.Minute
 func (s *Scanner) Run(ctx context.Context, now time.Time) (Report, error) {
 	now = now.UTC()
 	rep := Report{Now: now}
-	owner := "scan-" + randomHex(8)
+	owner := "scan-" + rand.Text()
 	var snd *notices.Sender
 	if s.Notices != nil {
 		snd = s.Notices.ForRun(owner)
@@ -183,7 +182,7 @@ func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendor.Vendor, c
 		s.markExpired(&c, "refresh token expired", now, &extra)
 		rep.Expired++
 		log.InfoContext(ctx, "connection expired")
-	case lifetime.KeepAliveAt(v, c).After(now) || lifetime.KeepAliveAt(v, c).IsZero():
+	case !lifetime.KeepAliveDue(v, c, now):
 		// Nothing to refresh.
 	default:
 		refreshed, err := s.refresh(ctx, v, &c, now)
@@ -223,16 +222,10 @@ func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendor.Vendor, c
 	} else {
 		owed = false
 	}
-	if c.Expired {
-		c.NextCheckAt = time.Time{}
-	} else {
-		c.NextCheckAt = lifetime.NextCheck(v, c, s.WarningWindow, warned)
-	}
-	if owed || (!c.Expired && !c.VendorErrorSince.IsZero()) {
-		// Not done: look again on the next run.
-		c.NextCheckAt = now
-	}
-	if !c.NextCheckAt.IsZero() && c.NextCheckAt.Before(now) {
+	c.NextCheckAt = lifetime.NextCheck(v, c, s.WarningWindow, warned)
+	retry := owed || (!c.Expired && !c.VendorErrorSince.IsZero())
+	if retry || (!c.NextCheckAt.IsZero() && c.NextCheckAt.Before(now)) {
+		// Not done, or due already: the next run looks again.
 		c.NextCheckAt = now
 	}
 	c.LeaseOwner, c.LeaseUntil = "", time.Time{}
@@ -276,15 +269,7 @@ func (s *Scanner) notify(ctx context.Context, log *slog.Logger, snd *notices.Sen
 // version before anything else, and the connection then points at them. It
 // reports whether it refreshed.
 func (s *Scanner) refresh(ctx context.Context, v vendor.Vendor, c *connection.Connection, now time.Time) (bool, error) {
-	set, err := s.Store.GetSettings(ctx, c.Account, c.Vendor)
-	var sp *connection.Settings
-	switch {
-	case err == nil:
-		sp = &set
-	case !errors.Is(err, store.ErrNotFound):
-		return false, err
-	}
-	client, err := s.Clients(ctx, v, sp, c.Instance)
+	client, err := s.Clients(ctx, *c)
 	if err != nil {
 		return false, err
 	}
@@ -310,11 +295,12 @@ func (s *Scanner) refresh(ctx context.Context, v vendor.Vendor, c *connection.Co
 		return false, err
 	}
 	exp := lifetime.Refreshed(v, *c, tok, now)
-	version, err := vault.PutTokens(ctx, s.Vault, c.SecretName, vault.Tokens{
-		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, TokenType: tok.TokenType,
-		AccessTokenExpiresAt: exp.Access, RefreshTokenExpiresAt: exp.Refresh, Scope: toks.Scope,
-		RotatedFrom: c.SecretVersion,
-	})
+	rotated := exp.Tokens(tok)
+	if rotated.Scope == "" {
+		rotated.Scope = toks.Scope
+	}
+	rotated.RotatedFrom = c.SecretVersion
+	version, err := vault.PutTokens(ctx, s.Vault, c.SecretName, rotated)
 	if err != nil {
 		return false, fmt.Errorf("store rotated tokens: %w", err)
 	}
@@ -330,10 +316,4 @@ func (s *Scanner) log() *slog.Logger {
 		return s.Log
 	}
 	return slog.Default()
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

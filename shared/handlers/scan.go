@@ -23,7 +23,7 @@ func ExpiryScan(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) (
 		sc := &expiry.Scanner{
 			Store:   d.Store,
 			Vault:   d.Vault,
-			Clients: lc.Client,
+			Clients: lc.ConnectionClient,
 			Notices: &notices.Sender{
 				Store:  d.Store,
 				Mailer: d.Mailer,

@@ -77,8 +77,9 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 	}
 	log := s.log(ctx).With("flow", string(st.Flow), "action", string(st.Action))
 	if r.Error != "" {
-		log.InfoContext(ctx, "authorization denied at the vendor", "vendorError", safeCode(r.Error))
-		return CallbackResult{}, problem.New(http.StatusBadRequest, "authorization_denied", "%s did not authorize the connection (%s)", v.Name, safeCode(r.Error)).With("vendorError", safeCode(r.Error))
+		code := provider.ErrorCode(r.Error)
+		log.InfoContext(ctx, "authorization denied at the vendor", "vendorError", code)
+		return CallbackResult{}, problem.New(http.StatusBadRequest, "authorization_denied", "%s did not authorize the connection (%s)", v.Name, code).With("vendorError", code)
 	}
 	if st.Flow == connection.LevelApp && !who.AppManager {
 		return CallbackResult{}, problem.New(http.StatusForbidden, "forbidden", "only app managers can connect %s for the account", v.Name)
@@ -161,13 +162,7 @@ func (s *Service) apply(ctx context.Context, v vendor.Vendor, client *provider.C
 	now := s.now()
 	person := connection.Person{UserID: who.UserID, Email: who.Email, Name: who.Name}
 	exp := lifetime.Authorized(v, set, tok, now)
-	tokens := vault.Tokens{
-		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, TokenType: tok.TokenType,
-		AccessTokenExpiresAt: exp.Access, RefreshTokenExpiresAt: exp.Refresh,
-	}
-	if sc, ok := tok.Extra("scope").(string); ok {
-		tokens.Scope = sc
-	}
+	tokens := exp.Tokens(tok)
 	res := CallbackResult{Vendor: v.ID, Flow: st.Flow, Action: st.Action, Status: connection.StatusConnected}
 
 	var ops []store.Op // besides the connection's own write
@@ -348,21 +343,4 @@ func (s *Service) view(ctx context.Context, v vendor.Vendor, who Caller) (integr
 	return integrations.Build(v, snaps[v.ID], integrations.Options{
 		Now: s.now(), WarningWindow: s.WarningWindow, AppManager: who.AppManager, UserLevel: true,
 	}), nil
-}
-
-// safeCode keeps an OAuth error code printable and short.
-func safeCode(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if b.Len() >= 64 {
-			break
-		}
-		if r == '_' || r == '-' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	if b.Len() == 0 {
-		return "unknown"
-	}
-	return b.String()
 }

@@ -140,11 +140,7 @@ func (s *Service) revoke(ctx context.Context, v vendor.Vendor, c connection.Conn
 	if v.RevokeURL == "" || c.SecretVersion == "" {
 		return
 	}
-	set, err := s.settings(ctx, c.Account, v.ID)
-	if err != nil {
-		return
-	}
-	client, err := s.Client(ctx, v, set, c.Instance)
+	client, err := s.ConnectionClient(ctx, c)
 	if err != nil {
 		return
 	}

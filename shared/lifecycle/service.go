@@ -78,7 +78,7 @@ func (s *Service) settings(ctx context.Context, account, vendorID string) (*conn
 	return &st, nil
 }
 
-var errNotConfigured = func(v vendor.Vendor) error {
+func errNotConfigured(v vendor.Vendor) error {
 	return problem.New(http.StatusConflict, "not_configured", "%s needs its settings (instance and OAuth client) before it can be connected", v.Name)
 }
 
@@ -120,6 +120,20 @@ func (s *Service) Client(ctx context.Context, v vendor.Vendor, set *connection.S
 		instance = ""
 	}
 	return provider.New(v, instance, creds, s.RedirectURL, s.VendorBaseURLs, s.HTTP), nil
+}
+
+// ConnectionClient is the vendor client of an existing connection: the
+// account's current settings and the connection's instance.
+func (s *Service) ConnectionClient(ctx context.Context, c connection.Connection) (*provider.Client, error) {
+	v, err := lookupVendor(c.Vendor)
+	if err != nil {
+		return nil, err
+	}
+	set, err := s.settings(ctx, c.Account, c.Vendor)
+	if err != nil {
+		return nil, err
+	}
+	return s.Client(ctx, v, set, c.Instance)
 }
 
 // randomHex returns n random bytes, hex encoded.

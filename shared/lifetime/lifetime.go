@@ -9,6 +9,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/vault"
 	"github.com/workplace/connections/shared/vendor"
 )
 
@@ -111,6 +112,18 @@ func (e Expiries) Apply(c *connection.Connection) {
 	c.AbsoluteExpiresAt = e.Absolute
 }
 
+// Tokens is what the vault keeps of a token response with these expiries.
+func (e Expiries) Tokens(tok *oauth2.Token) vault.Tokens {
+	t := vault.Tokens{
+		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, TokenType: tok.TokenType,
+		AccessTokenExpiresAt: e.Access, RefreshTokenExpiresAt: e.Refresh,
+	}
+	if sc, ok := tok.Extra("scope").(string); ok {
+		t.Scope = sc
+	}
+	return t
+}
+
 // KeepAliveAt is when a rotating grant should be refreshed: once half of its
 // inactivity window has passed, so that even a monthly scan renews it in time.
 // Zero when there is nothing to extend: the refresh token already lives up
@@ -123,6 +136,12 @@ func KeepAliveAt(v vendor.Vendor, c connection.Connection) time.Time {
 		return time.Time{}
 	}
 	return c.RefreshTokenExpiresAt.Add(-v.Refresh.Inactivity / 2)
+}
+
+// KeepAliveDue reports whether a refresh of the grant is due at now.
+func KeepAliveDue(v vendor.Vendor, c connection.Connection, now time.Time) bool {
+	at := KeepAliveAt(v, c)
+	return !at.IsZero() && !at.After(now)
 }
 
 // WarnAt is when the expiring notice is due: the warning window before the

@@ -115,7 +115,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*oauth2.Toke
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil && c.Vendor.IsRefusal(re.Response.StatusCode, re.ErrorCode) {
-		return nil, fmt.Errorf("%w (%d %s)", ErrRefused, re.Response.StatusCode, safeCode(re.ErrorCode))
+		return nil, fmt.Errorf("%w (%d %s)", ErrRefused, re.Response.StatusCode, ErrorCode(re.ErrorCode))
 	}
 	return nil, sanitize(err)
 }
@@ -181,7 +181,7 @@ func sanitize(err error) error {
 		if re.Response != nil {
 			status = re.Response.StatusCode
 		}
-		return &VendorError{Status: status, Code: safeCode(re.ErrorCode)}
+		return &VendorError{Status: status, Code: ErrorCode(re.ErrorCode)}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -199,19 +199,21 @@ func sanitize(err error) error {
 	return &VendorError{Cause: msg}
 }
 
-// safeCode keeps an OAuth error code only if it is one of the codes the
-// OAuth RFCs define: the field is part of the vendor's answer and could
-// carry anything.
-func safeCode(code string) string {
+// ErrorCode keeps an OAuth error code (RFC 6749, 6750, 7009, and the OpenID
+// Connect authorization codes) and turns anything else a vendor sends into
+// "unrecognised_error", so that no vendor text reaches a log or an answer.
+func ErrorCode(code string) string {
 	switch code {
 	case "", "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
 		"unsupported_grant_type", "invalid_scope", "access_denied", "unsupported_response_type",
 		"server_error", "temporarily_unavailable", "unsupported_token_type", "invalid_token",
-		"insufficient_scope":
+		"insufficient_scope", "interaction_required", "login_required", "consent_required",
+		"account_selection_required":
 		return code
 	}
 	return "unrecognised_error"
 }
+
 
 func errorText(err error) string {
 	if err == nil {
