@@ -13,34 +13,33 @@ import (
 // ExpiryScan serves the scheduled expiry scan. "Now" is the scheduled
 // event's time, so a run is reproducible with any clock.
 func ExpiryScan(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) (expiry.Report, error) {
-	lc := d.Lifecycle()
+	sc := &expiry.Scanner{
+		Store:   d.Store,
+		Vault:   d.Vault,
+		Clients: d.Lifecycle().ConnectionClient,
+		Notices: &notices.Sender{
+			Store:  d.Store,
+			Mailer: d.Mailer,
+			Links: notices.Links{
+				FrontendURL:       d.Config.FrontendURL,
+				UserReconnectPath: d.Config.UserReconnectPath,
+				AppReconnectPath:  d.Config.AppReconnectPath,
+			},
+			Clock: time.Now,
+			Wait:  time.Sleep,
+			Log:   d.Log,
+		},
+		Log:           d.Log,
+		WarningWindow: d.Config.WarningWindow,
+		OutageGrace:   d.Config.OutageGrace,
+		Budget:        d.Config.ScanBudget,
+		Clock:         time.Now,
+	}
 	return func(ctx context.Context, ev events.EventBridgeEvent) (expiry.Report, error) {
 		now := ev.Time
 		if now.IsZero() {
 			now = d.Now()
 			d.Log.WarnContext(ctx, "scheduled event without a time; using the clock", "action", "expiry-scan")
-		}
-		sc := &expiry.Scanner{
-			Store:   d.Store,
-			Vault:   d.Vault,
-			Clients: lc.ConnectionClient,
-			Notices: &notices.Sender{
-				Store:  d.Store,
-				Mailer: d.Mailer,
-				Links: notices.Links{
-					FrontendURL:       d.Config.FrontendURL,
-					UserReconnectPath: d.Config.UserReconnectPath,
-					AppReconnectPath:  d.Config.AppReconnectPath,
-				},
-				Clock: time.Now,
-				Wait:  time.Sleep,
-				Log:   d.Log,
-			},
-			Log:           d.Log,
-			WarningWindow: d.Config.WarningWindow,
-			OutageGrace:   d.Config.OutageGrace,
-			Budget:        d.Config.ScanBudget,
-			Clock:         time.Now,
 		}
 		return sc.Run(ctx, now)
 	}

@@ -214,7 +214,6 @@ func ErrorCode(code string) string {
 	return "unrecognised_error"
 }
 
-
 func errorText(err error) string {
 	if err == nil {
 		return ""
