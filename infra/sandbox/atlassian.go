@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -24,6 +25,7 @@ func (s *Server) routeAtlassian(w http.ResponseWriter, r *http.Request, vendorID
 	return true
 }
 
+// atlassianUnauthorized is Atlassian's answer to a missing or dead token.
 func atlassianUnauthorized(w http.ResponseWriter) {
 	writeJSON(w, http.StatusUnauthorized, map[string]any{"code": http.StatusUnauthorized, "message": "Unauthorized"})
 }
@@ -38,12 +40,8 @@ type atlassianUser struct {
 
 // atlassianMe is GET https://api.atlassian.com/me (needs scope read:me).
 func (s *Server) atlassianMe(w http.ResponseWriter, r *http.Request, vendorID string) {
-	if s.inOutage(w, vendorID) || !allow(w, r, http.MethodGet) {
-		return
-	}
-	g, ok := s.bearerGrant(r, vendorID, "")
+	g, ok := s.apiGrant(w, r, vendorID, "", atlassianUnauthorized)
 	if !ok {
-		atlassianUnauthorized(w)
 		return
 	}
 	if !hasScope(g.scope, "read:me") {
@@ -73,18 +71,14 @@ type atlassianResource struct {
 // place, starting with the second site the user approved. A client that
 // takes the first element gets a different site from one call to the next.
 func (s *Server) atlassianResources(w http.ResponseWriter, r *http.Request, vendorID string) {
-	if s.inOutage(w, vendorID) || !allow(w, r, http.MethodGet) {
-		return
-	}
-	g, ok := s.bearerGrant(r, vendorID, "")
+	g, ok := s.apiGrant(w, r, vendorID, "", atlassianUnauthorized)
 	if !ok {
-		atlassianUnauthorized(w)
 		return
 	}
 	s.mu.Lock()
 	g.listed++
 	shift := g.listed % len(g.sites)
-	sites := append(append([]string{}, g.sites[shift:]...), g.sites[:shift]...)
+	sites := slices.Concat(g.sites[shift:], g.sites[:shift])
 	s.mu.Unlock()
 
 	scopes := []string{}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -107,7 +108,7 @@ var atlassianParams = []oauth2.AuthCodeOption{
 func knob(name, value string) oauth2.AuthCodeOption { return oauth2.SetAuthURLParam(name, value) }
 
 func atlassianOpts(extra ...oauth2.AuthCodeOption) []oauth2.AuthCodeOption {
-	return append(append([]oauth2.AuthCodeOption{}, atlassianParams...), extra...)
+	return slices.Concat(atlassianParams, extra)
 }
 
 // authorize opens an authorization URL like a browser that stops at the

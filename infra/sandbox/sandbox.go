@@ -57,6 +57,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,14 +101,20 @@ type grant struct {
 	listed        int // accessible-resources answers so far (order rotation)
 }
 
-// authCode is an approved authorization waiting to be exchanged.
+// instance is the ServiceNow instance that approved the grant, the only
+// one whose endpoints take its tokens; "" for Atlassian, whose endpoints
+// have no instance.
+func (g *grant) instance() string {
+	if g.dialect == serviceNow {
+		return g.sites[0]
+	}
+	return ""
+}
+
+// authCode is an approved authorization waiting to be exchanged: the grant
+// it becomes (no tokens yet), and what the exchange must present.
 type authCode struct {
-	vendor      string
-	instance    string // ServiceNow: the approving instance
-	sites       []string
-	user        string
-	clientID    string
-	scope       string
+	grant
 	redirectURI string
 	challenge   string // S256 code challenge; "" when none
 	expires     time.Time
@@ -123,11 +130,11 @@ type Server struct {
 	now   func() time.Time
 	times map[dialect]Lifetimes
 
-	mu      sync.Mutex
-	codes   map[string]*authCode
+	mu    sync.Mutex
+	codes map[string]*authCode
+	// The grants are what these two point at: no list of them is kept.
 	access  map[string]*accessToken
 	refresh map[string]*grant
-	grants  map[*grant]struct{}
 	clients map[string]string // vendor|instance|client_id → secret fixed at first use
 	outages map[string]int    // vendor → status answered by its endpoints
 	issued  int
@@ -148,7 +155,6 @@ func New(cfg Config) *Server {
 		codes:   map[string]*authCode{},
 		access:  map[string]*accessToken{},
 		refresh: map[string]*grant{},
-		grants:  map[*grant]struct{}{},
 		clients: map[string]string{},
 		outages: map[string]int{},
 	}
@@ -224,10 +230,16 @@ func (s *Server) knobRevoke(w http.ResponseWriter, r *http.Request, vendorID str
 		return
 	}
 	s.mu.Lock()
-	for g := range s.grants {
+	revoke := func(g *grant) {
 		if g.vendor == vendorID && g.user == user {
 			g.revoked = true
 		}
+	}
+	for _, a := range s.access {
+		revoke(a.g)
+	}
+	for _, g := range s.refresh {
+		revoke(g)
 	}
 	for k, c := range s.codes {
 		if c.vendor == vendorID && c.user == user {
@@ -350,18 +362,17 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, vendorID stri
 		back.Set("error_description", "The user denied the authorization request (sandbox_deny).")
 	default:
 		code := newToken()
-		if d == serviceNow {
-			instance = sites[0] // the instance that approves (sandbox_site)
-		}
 		s.mu.Lock()
 		s.sweepLocked()
 		s.codes[code] = &authCode{
-			vendor:      vendorID,
-			instance:    instance,
-			sites:       sites,
-			user:        user,
-			clientID:    clientID,
-			scope:       scope,
+			grant: grant{
+				vendor:   vendorID,
+				dialect:  d,
+				sites:    sites, // ServiceNow: the approving instance (sandbox_site)
+				user:     user,
+				clientID: clientID,
+				scope:    scope,
+			},
 			redirectURI: redirectURI,
 			challenge:   challenge,
 			expires:     s.now().Add(CodeTTL),
@@ -489,7 +500,7 @@ func (s *Server) exchangeLocked(vendorID string, d dialect, instance, clientID s
 	switch {
 	case p["code"] == "" || c == nil:
 		return invalidCode(d, "Invalid authorization code")
-	case c.vendor != vendorID || c.instance != instance:
+	case c.vendor != vendorID || c.instance() != instance:
 		return invalidCode(d, "Authorization code was issued by another instance")
 	case !now.Before(c.expires):
 		return invalidCode(d, "Authorization code expired")
@@ -502,29 +513,21 @@ func (s *Server) exchangeLocked(vendorID string, d dialect, instance, clientID s
 	}
 	delete(s.codes, p["code"])
 
-	g := &grant{
-		vendor:       vendorID,
-		dialect:      d,
-		sites:        c.sites,
-		user:         c.user,
-		clientID:     c.clientID,
-		scope:        c.scope,
-		authorizedAt: now,
-	}
-	s.grants[g] = struct{}{}
-	if d == serviceNow || hasScope(c.scope, "offline_access") {
+	g := c.grant
+	g.authorizedAt = now
+	if d == serviceNow || hasScope(g.scope, "offline_access") {
 		g.refresh = newToken()
 		g.refreshIssued = now
-		s.refresh[g.refresh] = g
+		s.refresh[g.refresh] = &g
 	}
-	return reply{http.StatusOK, s.issueLocked(g, now)}
+	return reply{http.StatusOK, s.issueLocked(&g, now)}
 }
 
 func (s *Server) refreshLocked(vendorID string, d dialect, instance, clientID, token string) reply {
 	g := s.refresh[token]
 	now := s.now()
-	if token == "" || g == nil || g.vendor != vendorID || g.clientID != clientID || g.revoked ||
-		(d == serviceNow && g.sites[0] != instance) || s.refreshExpired(g, now) {
+	if token == "" || g == nil || g.vendor != vendorID || g.instance() != instance || g.clientID != clientID ||
+		g.revoked || s.refreshExpired(g, now) {
 		return deadRefresh(d)
 	}
 	if d == atlassian {
@@ -587,15 +590,6 @@ func (s *Server) sweepLocked() {
 			delete(s.refresh, k)
 		}
 	}
-	// Keep only the grants something still points at.
-	live := make(map[*grant]struct{}, len(s.grants))
-	for _, a := range s.access {
-		live[a.g] = struct{}{}
-	}
-	for _, g := range s.refresh {
-		live[g] = struct{}{}
-	}
-	s.grants = live
 }
 
 // authClientLocked checks the client's secret. The sandbox has no registry
@@ -681,15 +675,24 @@ func verifierMatches(verifier, challenge string) bool {
 }
 
 func hasScope(scope, want string) bool {
-	for _, s := range strings.Fields(scope) {
-		if s == want {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(strings.Fields(scope), want)
 }
 
 // ---- identity ----
+
+// apiGrant starts a GET on a vendor API: it answers an outage, another
+// method, or (with unauthorized) a missing or dead Bearer token, and
+// otherwise returns the token's grant.
+func (s *Server) apiGrant(w http.ResponseWriter, r *http.Request, vendorID, instance string, unauthorized func(http.ResponseWriter)) (*grant, bool) {
+	if s.inOutage(w, vendorID) || !allow(w, r, http.MethodGet) {
+		return nil, false
+	}
+	g, ok := s.bearerGrant(r, vendorID, instance)
+	if !ok {
+		unauthorized(w)
+	}
+	return g, ok
+}
 
 // bearerGrant finds the live grant behind the request's Bearer token at
 // this vendor (and, for ServiceNow, this instance).
@@ -702,10 +705,7 @@ func (s *Server) bearerGrant(r *http.Request, vendorID, instance string) (*grant
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.access[strings.TrimSpace(tok)]
-	if a == nil || a.g.revoked || a.g.vendor != vendorID || !s.now().Before(a.expires) {
-		return nil, false
-	}
-	if a.g.dialect == serviceNow && a.g.sites[0] != instance {
+	if a == nil || a.g.revoked || a.g.vendor != vendorID || a.g.instance() != instance || !s.now().Before(a.expires) {
 		return nil, false
 	}
 	return a.g, true

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,11 +46,12 @@ func TestRevokeKnob(t *testing.T) {
 		t.Run(vc.id, func(t *testing.T) {
 			e := newEnv(t, Config{})
 			cfg := vc.cfg(e)
-			connect := func(user string) *oauth2.Token {
-				return e.connect(cfg, append(vc.opts[:len(vc.opts):len(vc.opts)], knob("sandbox_user", user))...)
+			as := func(user string) []oauth2.AuthCodeOption {
+				return append(slices.Clip(vc.opts), knob("sandbox_user", user))
 			}
+			connect := func(user string) *oauth2.Token { return e.connect(cfg, as(user)...) }
 			ada, ada2, bob := connect("ada"), connect("ada"), connect("bob")
-			pending := e.code(cfg.AuthCodeURL("st", append(vc.opts[:len(vc.opts):len(vc.opts)], knob("sandbox_user", "ada"))...))
+			pending := e.code(cfg.AuthCodeURL("st", as("ada")...))
 
 			if st := e.post("/_sandbox/" + vc.id + "/revoke?user=ADA"); st != http.StatusNoContent {
 				t.Fatalf("revoke: %d", st)

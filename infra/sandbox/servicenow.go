@@ -37,21 +37,23 @@ type serviceNowUser struct {
 	Email    string `json:"email"`
 }
 
+// serviceNowUnauthorized is the Table API's answer to a missing or dead
+// token.
+func serviceNowUnauthorized(w http.ResponseWriter) {
+	writeJSON(w, http.StatusUnauthorized, map[string]any{
+		"error": map[string]string{
+			"message": "User Not Authenticated",
+			"detail":  "Required to provide Auth information",
+		},
+		"status": "failure",
+	})
+}
+
 // serviceNowUser answers the Table API's sys_user query with the token's
 // own user, whatever the query says.
 func (s *Server) serviceNowUser(w http.ResponseWriter, r *http.Request, vendorID, instance string) {
-	if s.inOutage(w, vendorID) || !allow(w, r, http.MethodGet) {
-		return
-	}
-	g, ok := s.bearerGrant(r, vendorID, instance)
+	g, ok := s.apiGrant(w, r, vendorID, instance, serviceNowUnauthorized)
 	if !ok {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{
-			"error": map[string]string{
-				"message": "User Not Authenticated",
-				"detail":  "Required to provide Auth information",
-			},
-			"status": "failure",
-		})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"result": []serviceNowUser{{
@@ -89,7 +91,7 @@ func (s *Server) serviceNowRevoke(w http.ResponseWriter, r *http.Request, vendor
 		if a := s.access[token]; a != nil {
 			g = a.g
 		}
-		if g != nil && g.vendor == vendorID && g.sites[0] == instance && g.clientID == clientID {
+		if g != nil && g.vendor == vendorID && g.instance() == instance && g.clientID == clientID {
 			g.revoked = true
 		}
 		out = reply{http.StatusOK, struct{}{}}

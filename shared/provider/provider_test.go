@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -225,7 +226,7 @@ func TestAuthCodeURL(t *testing.T) {
 		}
 		scopes := strings.Fields(q.Get("scope"))
 		for _, s := range []string{"offline_access", "read:me"} {
-			if !contains(scopes, s) {
+			if !slices.Contains(scopes, s) {
 				t.Errorf("scope %q missing from %v", s, scopes)
 			}
 		}
@@ -233,15 +234,6 @@ func TestAuthCodeURL(t *testing.T) {
 			t.Error("Confluence does not take PKCE, yet the URL has a challenge")
 		}
 	})
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestExchange(t *testing.T) {

@@ -1,8 +1,10 @@
 package vault
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Secrets Manager's limits, enforced by every Vault so that a name or value
@@ -23,15 +25,28 @@ func CheckName(name string) error {
 		return fmt.Errorf("%w: name must be 1 to %d characters", ErrInvalid, MaxNameLen)
 	}
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '/', c == '_', c == '+', c == '=', c == '.', c == '@', c == '-':
-		default:
+		if !nameByte(name[i]) {
 			return fmt.Errorf("%w: name %q has a character Secrets Manager refuses at %d", ErrInvalid, name, i)
 		}
 	}
 	return nil
+}
+
+// nameByte reports whether Secrets Manager accepts c in a secret name.
+func nameByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		strings.IndexByte("/_+=.@-", c) >= 0
+}
+
+// NewVersionID returns a random version 4 UUID, the shape of Secrets
+// Manager's version ids (and of the 32 to 64 characters it wants in a
+// ClientRequestToken, which becomes the new version's id).
+func NewVersionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // CheckValue reports whether value fits in a secret. The error never

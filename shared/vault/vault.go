@@ -74,18 +74,15 @@ func ConnectionSecretName(prefix, account, vendor, level, userID string) string 
 }
 
 // NamePart escapes an id for use as one segment of a secret name: letters,
-// digits and "_+=.@-" stay, every other byte becomes "%XX" written as "=XX"
-// (Secrets Manager names allow no "%"), and "=" itself is escaped, so the
-// mapping is one to one.
+// digits and "_+.@-" stay, every other byte becomes "%XX" written as "=XX"
+// (Secrets Manager names allow no "%"), including "/" (it separates
+// segments) and "=" itself, so the mapping is one to one.
 func NamePart(id string) string {
 	var b strings.Builder
 	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
-			c == '_', c == '+', c == '.', c == '@', c == '-':
+		if c := id[i]; nameByte(c) && c != '/' && c != '=' {
 			b.WriteByte(c)
-		default:
+		} else {
 			fmt.Fprintf(&b, "=%02X", c)
 		}
 	}

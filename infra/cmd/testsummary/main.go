@@ -27,7 +27,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 )
 
 // defaultMoto names the packages whose tests run against moto.
@@ -61,7 +60,6 @@ func modulePath(gomod string) string {
 // event is one line of `go test -json` (cmd/test2json), including the
 // build events (ImportPath, build-output, build-fail, FailedBuild).
 type event struct {
-	Time        time.Time
 	Action      string
 	Package     string
 	Test        string
@@ -72,7 +70,6 @@ type event struct {
 }
 
 type test struct {
-	name   string
 	output []string
 	result string // pass, fail, skip; "" while running
 }
@@ -96,7 +93,6 @@ type summary struct {
 	order    []string
 	builds   map[string][]string // build output by ImportPath
 	buildErr []string            // ImportPaths whose build failed, in order
-	foreign  int                 // non-JSON lines passed through
 }
 
 func run(r io.Reader, w io.Writer, o options) int {
@@ -127,7 +123,6 @@ func (s *summary) line(line string) {
 	var e event
 	trimmed := strings.TrimSpace(line)
 	if !strings.HasPrefix(trimmed, "{") || json.Unmarshal([]byte(trimmed), &e) != nil || e.Action == "" {
-		s.foreign++
 		fmt.Fprint(s.w, strings.TrimRight(line, "\n")+"\n")
 		return
 	}
@@ -157,7 +152,7 @@ func (s *summary) line(line string) {
 	}
 	t := p.tests[e.Test]
 	if t == nil {
-		t = &test{name: e.Test}
+		t = &test{}
 		p.tests[e.Test] = t
 		p.order = append(p.order, e.Test)
 	}
@@ -229,7 +224,7 @@ func (s *summary) finished(p *pkg) {
 
 func (s *summary) report() int {
 	failed := false
-	var total [3]int
+	total := map[string]int{} // pass, fail, skip
 	motoPkgs, motoPass, motoSkip, noTests := 0, 0, 0, 0
 	motoSeen := map[string]bool{}
 
@@ -241,9 +236,9 @@ func (s *summary) report() int {
 	for _, path := range s.order {
 		p := s.pkgs[path]
 		bad, _, note := s.status(p)
-		total[0] += p.counts["pass"]
-		total[1] += p.counts["fail"]
-		total[2] += p.counts["skip"]
+		for result, n := range p.counts {
+			total[result] += n
+		}
 		if p.result == "skip" {
 			noTests++
 		}
@@ -312,7 +307,7 @@ func (s *summary) report() int {
 		fmt.Fprintln(s.w, "\ntestsummary: no test results in the input (did `go test -json` run?)")
 	}
 
-	fmt.Fprintf(s.w, "\ntotal: %d packages (%d without tests), %d passed, %d failed, %d skipped\n", len(s.order), noTests, total[0], total[1], total[2])
+	fmt.Fprintf(s.w, "\ntotal: %d packages (%d without tests), %d passed, %d failed, %d skipped\n", len(s.order), noTests, total["pass"], total["fail"], total["skip"])
 	fmt.Fprintf(s.w, "moto-backed: %d packages, %d tests passed, %d skipped\n", motoPkgs, motoPass, motoSkip)
 	for _, m := range s.moto {
 		if !motoSeen[m] {

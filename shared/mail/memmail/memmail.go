@@ -25,7 +25,6 @@ type Outbox struct {
 	from     string
 	verified []string // SES-style identities: addresses or domains; nil = any sender
 	sent     []mail.Message
-	count    float64 // recipients sent to, as SES counts SentLast24Hours
 	throttle int
 	perSec   float64
 	per24h   float64
@@ -81,7 +80,6 @@ func (o *Outbox) Send(ctx context.Context, m mail.Message) error {
 	}
 	m.To = slices.Clone(m.To)
 	o.sent = append(o.sent, m)
-	o.count += float64(len(m.To))
 	return nil
 }
 
@@ -122,7 +120,11 @@ func (o *Outbox) Quota(ctx context.Context) (mail.Quota, error) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return mail.Quota{MaxPerSecond: o.perSec, Remaining24h: max(0, o.per24h-o.count)}, nil
+	sent := 0 // recipients sent to, as SES counts SentLast24Hours
+	for _, m := range o.sent {
+		sent += len(m.To)
+	}
+	return mail.Quota{MaxPerSecond: o.perSec, Remaining24h: max(0, o.per24h-float64(sent))}, nil
 }
 
 // Messages returns copies of the messages sent, oldest first.

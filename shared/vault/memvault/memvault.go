@@ -7,8 +7,8 @@
 package memvault
 
 import (
+	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"sync"
 
@@ -53,11 +53,11 @@ func (v *Vault) Put(ctx context.Context, name string, value []byte) (string, err
 		s = &secret{versions: map[string][]byte{}}
 		v.secrets[name] = s
 	}
-	id := newVersionID()
+	id := vault.NewVersionID()
 	for s.versions[id] != nil { // a 122-bit collision; cheap to rule out
-		id = newVersionID()
+		id = vault.NewVersionID()
 	}
-	s.versions[id] = clone(value)
+	s.versions[id] = bytes.Clone(value)
 	s.current = id
 	s.deleted = false
 	return id, nil
@@ -81,7 +81,7 @@ func (v *Vault) Get(ctx context.Context, name, version string) ([]byte, error) {
 	if !ok {
 		return nil, vault.ErrNotFound
 	}
-	return clone(b), nil
+	return bytes.Clone(b), nil
 }
 
 // Delete marks name deleted; its versions are kept for a later Put to
@@ -96,20 +96,4 @@ func (v *Vault) Delete(ctx context.Context, name string, recoveryDays int) error
 		s.deleted = true
 	}
 	return nil
-}
-
-func clone(b []byte) []byte {
-	c := make([]byte, len(b))
-	copy(c, b)
-	return c
-}
-
-// newVersionID returns a random version 4 UUID, the shape of Secrets
-// Manager's version ids.
-func newVersionID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

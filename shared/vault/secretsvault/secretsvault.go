@@ -10,7 +10,6 @@ package secretsvault
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -90,7 +89,7 @@ func (v *Vault) Put(ctx context.Context, name string, value []byte) (string, err
 	if err := vault.CheckValue(value); err != nil {
 		return "", fmt.Errorf("secretsvault: put %s: %w", name, err)
 	}
-	token := newToken()
+	token := vault.NewVersionID()
 	var str *string
 	var bin []byte
 	if utf8.Valid(value) {
@@ -274,14 +273,4 @@ func versionOr(id *string, token string) string {
 		return *id
 	}
 	return token
-}
-
-// newToken returns a random version 4 UUID: Secrets Manager wants 32 to 64
-// characters and uses the token as the new version's id.
-func newToken() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

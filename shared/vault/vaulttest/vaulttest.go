@@ -150,6 +150,7 @@ func tokensRoundTrip(t *testing.T, v vault.Vault, p string) {
 		AccessToken:           "at-é-" + strings.Repeat("x", 40),
 		RefreshToken:          "rt-1",
 		TokenType:             "Bearer",
+		RotatedFrom:           "a-previous-version",
 		AccessTokenExpiresAt:  time.Date(2027, 1, 30, 10, 0, 0, 123456789, zone),
 		RefreshTokenExpiresAt: time.Date(2027, 5, 10, 10, 0, 0, 0, time.UTC),
 		Scope:                 "offline_access read:me",
@@ -321,23 +322,16 @@ func expectNotFound(t *testing.T, v vault.Vault, name, version string) {
 
 func tokensEqual(a, b vault.Tokens) bool {
 	return a.AccessToken == b.AccessToken && a.RefreshToken == b.RefreshToken &&
-		a.TokenType == b.TokenType && a.Scope == b.Scope &&
+		a.TokenType == b.TokenType && a.Scope == b.Scope && a.RotatedFrom == b.RotatedFrom &&
 		a.AccessTokenExpiresAt.Equal(b.AccessTokenExpiresAt) &&
 		a.RefreshTokenExpiresAt.Equal(b.RefreshTokenExpiresAt)
 }
 
 // fakeVersion is shaped like a version id (a UUID) but was never issued.
-func fakeVersion() string {
-	b := randomBytes(16)
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func fakeVersion() string { return vault.NewVersionID() }
 
 func uniquePrefix() string {
-	return "vaulttest-" + hex.EncodeToString(randomBytes(6))
-}
-
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
+	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	return b
+	return "vaulttest-" + hex.EncodeToString(b)
 }
