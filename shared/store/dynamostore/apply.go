@@ -51,14 +51,19 @@ func (s *Store) Apply(ctx context.Context, ops ...store.Op) error {
 	return nil
 }
 
+// Conditions on an item: that it exists, and that it does not.
+var (
+	itemExists = expression.AttributeExists(expression.Name("PK"))
+	itemAbsent = expression.AttributeNotExists(expression.Name("PK"))
+)
+
 // write is the transaction item of op.
 func (s *Store) write(op store.Op) (types.TransactWriteItem, error) {
 	it, _ := layout.OpItem(op) // vetted by CheckOps
-	pk := expression.Name("PK")
 	version := expression.Name("Version")
 	switch op := op.(type) {
 	case store.CreateConnection:
-		return s.put(op.Conn, 1, expression.AttributeNotExists(pk))
+		return s.put(op.Conn, 1, itemAbsent)
 	case store.UpdateConnection:
 		return s.put(op.Conn, op.Conn.Version+1, version.Equal(expression.Value(op.Conn.Version)))
 	case store.DeleteConnection:
@@ -66,31 +71,19 @@ func (s *Store) write(op store.Op) (types.TransactWriteItem, error) {
 	case store.PutSettings:
 		cond := version.Equal(expression.Value(op.Settings.Version))
 		if op.Settings.Version == 0 {
-			cond = expression.AttributeNotExists(pk)
+			cond = itemAbsent
 		}
 		return s.putItem(newSettingsRecord(op.Settings, op.Settings.Version+1), cond)
 	case store.AdjustCounts:
-		expr, err := expression.NewBuilder().WithUpdate(
-			expression.Add(expression.Name("Total"), expression.Value(op.Total)).
-				Add(expression.Name("Connected"), expression.Value(op.Connected)),
-		).Build()
-		if err != nil {
-			return types.TransactWriteItem{}, err
-		}
-		return types.TransactWriteItem{Update: &types.Update{
-			TableName:                 s.table,
-			Key:                       itemKey(it),
-			UpdateExpression:          expr.Update(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-		}}, nil
+		add := expression.Add(expression.Name("Total"), expression.Value(op.Total)).
+			Add(expression.Name("Connected"), expression.Value(op.Connected))
+		return s.update(it, add, expression.ConditionBuilder{}) // unconditional
 	case store.DeleteNotice:
 		return types.TransactWriteItem{Delete: &types.Delete{TableName: s.table, Key: itemKey(it)}}, nil
 	case store.CheckConnection:
-		return s.check(it, expression.AttributeExists(pk))
+		return s.check(it, itemExists)
 	case store.CheckNoUsers:
-		return s.check(it, expression.Or(expression.AttributeNotExists(pk),
-			expression.Name("Total").LessThanEqual(expression.Value(0))))
+		return s.check(it, itemAbsent.Or(expression.Name("Total").LessThanEqual(expression.Value(0))))
 	}
 	return types.TransactWriteItem{}, fmt.Errorf("unknown op %T", op)
 }
@@ -153,6 +146,27 @@ func (s *Store) delete(it layout.Item, cond expression.ConditionBuilder) (types.
 	}}, nil
 }
 
+// update is the update of an item, under cond unless cond is unset. The
+// single updates outside Apply are built with it too (see updateInput).
+func (s *Store) update(it layout.Item, upd expression.UpdateBuilder, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	b := expression.NewBuilder().WithUpdate(upd)
+	if cond.IsSet() {
+		b = b.WithCondition(cond)
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                 s.table,
+		Key:                       itemKey(it),
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}}, nil
+}
+
 // writeOne performs one transaction item as a single write.
 func (s *Store) writeOne(ctx context.Context, w types.TransactWriteItem) error {
 	var err error
@@ -165,28 +179,28 @@ func (s *Store) writeOne(ctx context.Context, w types.TransactWriteItem) error {
 			ExpressionAttributeValues: w.Put.ExpressionAttributeValues,
 		})
 	case w.Update != nil:
-		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: w.Update.TableName, Key: w.Update.Key,
-			UpdateExpression:          w.Update.UpdateExpression,
-			ConditionExpression:       w.Update.ConditionExpression,
-			ExpressionAttributeNames:  w.Update.ExpressionAttributeNames,
-			ExpressionAttributeValues: w.Update.ExpressionAttributeValues,
-		})
+		_, err = s.db.UpdateItem(ctx, updateInput(w.Update))
 	case w.Delete != nil:
-		_, err = s.db.DeleteItem(ctx, deleteInput(w.Delete))
+		_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: w.Delete.TableName, Key: w.Delete.Key,
+			ConditionExpression:       w.Delete.ConditionExpression,
+			ExpressionAttributeNames:  w.Delete.ExpressionAttributeNames,
+			ExpressionAttributeValues: w.Delete.ExpressionAttributeValues,
+		})
 	default:
 		err = fmt.Errorf("empty write")
 	}
 	return err
 }
 
-// deleteInput is the single DeleteItem of a transaction's delete.
-func deleteInput(d *types.Delete) *dynamodb.DeleteItemInput {
-	return &dynamodb.DeleteItemInput{
-		TableName:                 d.TableName,
-		Key:                       d.Key,
-		ConditionExpression:       d.ConditionExpression,
-		ExpressionAttributeNames:  d.ExpressionAttributeNames,
-		ExpressionAttributeValues: d.ExpressionAttributeValues,
+// updateInput is the single UpdateItem of a transaction's update.
+func updateInput(u *types.Update) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{
+		TableName:                 u.TableName,
+		Key:                       u.Key,
+		UpdateExpression:          u.UpdateExpression,
+		ConditionExpression:       u.ConditionExpression,
+		ExpressionAttributeNames:  u.ExpressionAttributeNames,
+		ExpressionAttributeValues: u.ExpressionAttributeValues,
 	}
 }

@@ -6,9 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/workplace/connections/shared/connection"
@@ -21,16 +19,7 @@ func (s *Store) GetConnection(ctx context.Context, k connection.Key) (connection
 	if err != nil {
 		return connection.Connection{}, fmt.Errorf("dynamostore: %w", err)
 	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: s.table, Key: itemKey(it), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return connection.Connection{}, failed("get connection "+k.String(), err)
-	}
-	if len(out.Item) == 0 {
-		return connection.Connection{}, notFound("connection " + k.String())
-	}
-	return decodeConn(out.Item)
+	return get(ctx, s, it, "connection "+k.String(), decodeConn)
 }
 
 func decodeConn(item map[string]types.AttributeValue) (connection.Connection, error) {
@@ -53,20 +42,11 @@ func decodeConns(items []map[string]types.AttributeValue) ([]connection.Connecti
 // sort-key order.
 func (s *Store) ListUserConnections(ctx context.Context, account, vendor, pageToken string, limit int) ([]connection.Connection, string, error) {
 	pk, prefix := layout.AccountPK(account), layout.UserConnPrefix(vendor)
-	expr, err := expression.NewBuilder().WithKeyCondition(
-		expression.Key("PK").Equal(expression.Value(pk)).And(expression.Key("SK").BeginsWith(prefix)),
-	).Build()
+	in, err := s.query("", expression.Key("PK").Equal(expression.Value(pk)).And(expression.Key("SK").BeginsWith(prefix)))
 	if err != nil {
 		return nil, "", fmt.Errorf("dynamostore: %w", err)
 	}
-	in := &dynamodb.QueryInput{
-		TableName:                 s.table,
-		KeyConditionExpression:    expr.KeyCondition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ConsistentRead:            aws.Bool(true),
-	}
-	items, next, err := s.queryPage(ctx, in, false, pageToken, limit, func(k pageKey) bool {
+	items, next, err := s.queryPage(ctx, in, pageToken, limit, func(k pageKey) bool {
 		return k.PK == pk && strings.HasPrefix(k.SK, prefix) && k.DuePK == "" && k.DueSK == ""
 	})
 	if err != nil {
@@ -80,21 +60,12 @@ func (s *Store) ListUserConnections(ctx context.Context, account, vendor, pageTo
 // The index is eventually consistent.
 func (s *Store) Due(ctx context.Context, shard int, now time.Time, pageToken string, limit int) ([]connection.Connection, string, error) {
 	pk := layout.DuePK(shard)
-	expr, err := expression.NewBuilder().WithKeyCondition(
-		expression.Key("DuePK").Equal(expression.Value(pk)).
-			And(expression.Key("DueSK").LessThanEqual(expression.Value(layout.DueUpper(now)))),
-	).Build()
+	in, err := s.query(DueIndex, expression.Key("DuePK").Equal(expression.Value(pk)).
+		And(expression.Key("DueSK").LessThanEqual(expression.Value(layout.DueUpper(now)))))
 	if err != nil {
 		return nil, "", fmt.Errorf("dynamostore: %w", err)
 	}
-	in := &dynamodb.QueryInput{
-		TableName:                 s.table,
-		IndexName:                 aws.String(DueIndex),
-		KeyConditionExpression:    expr.KeyCondition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	}
-	items, next, err := s.queryPage(ctx, in, true, pageToken, limit, func(k pageKey) bool {
+	items, next, err := s.queryPage(ctx, in, pageToken, limit, func(k pageKey) bool {
 		return k.DuePK == pk && k.DueSK != ""
 	})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -56,6 +57,43 @@ func itemKey(it layout.Item) map[string]types.AttributeValue {
 		panic(err) // two strings always marshal
 	}
 	return m
+}
+
+// get reads an item (strongly consistent) and decodes it; a missing item is
+// ErrNotFound. what names the item in errors.
+func get[T any](ctx context.Context, s *Store, it layout.Item, what string, decodeItem func(map[string]types.AttributeValue) (T, error)) (T, error) {
+	var zero T
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: s.table, Key: itemKey(it), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return zero, failed("get "+what, err)
+	}
+	if len(out.Item) == 0 {
+		return zero, notFound(what)
+	}
+	return decodeItem(out.Item)
+}
+
+// query is the Query of the items key selects: in the table, strongly
+// consistent, or in the given index (which cannot be read consistently).
+func (s *Store) query(index string, key expression.KeyConditionBuilder) (*dynamodb.QueryInput, error) {
+	expr, err := expression.NewBuilder().WithKeyCondition(key).Build()
+	if err != nil {
+		return nil, err
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 s.table,
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}
+	if index == "" {
+		in.ConsistentRead = aws.Bool(true)
+	} else {
+		in.IndexName = aws.String(index)
+	}
+	return in, nil
 }
 
 // conditionFailed reports whether err is a failed condition, of a single

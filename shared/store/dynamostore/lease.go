@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/workplace/connections/shared/connection"
@@ -21,29 +20,19 @@ func (s *Store) AcquireLease(ctx context.Context, k connection.Key, owner string
 	if err != nil {
 		return connection.Connection{}, err
 	}
-	lease, leaseOwner := expression.Name("LeaseUntil"), expression.Name("LeaseOwner")
-	expr, err := expression.NewBuilder().
-		WithUpdate(expression.Set(leaseOwner, expression.Value(owner)).
-			Set(lease, expression.Value(layout.Time(until))).
-			Set(expression.Name("Version"), expression.Name("Version").Plus(expression.Value(1)))).
-		WithCondition(expression.AttributeExists(expression.Name("PK")).And(expression.Or(
-			expression.AttributeNotExists(lease),
-			lease.LessThanEqual(expression.Value(layout.Time(now))),
-			leaseOwner.Equal(expression.Value(owner))))).
-		Build()
+	leaseOwner, leaseUntil := expression.Name("LeaseOwner"), expression.Name("LeaseUntil")
+	w, err := s.update(it,
+		expression.Set(leaseOwner, expression.Value(owner)).
+			Set(leaseUntil, expression.Value(layout.Time(until))).
+			Set(expression.Name("Version"), expression.Name("Version").Plus(expression.Value(1))),
+		itemExists.And(takeable(leaseOwner, leaseUntil, owner, now)))
 	if err != nil {
 		return connection.Connection{}, fmt.Errorf("dynamostore: %w", err)
 	}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           s.table,
-		Key:                                 itemKey(it),
-		UpdateExpression:                    expr.Update(),
-		ConditionExpression:                 expr.Condition(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	in := updateInput(w.Update)
+	in.ReturnValues = types.ReturnValueAllNew
+	in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	out, err := s.db.UpdateItem(ctx, in)
 	if err != nil {
 		return connection.Connection{}, missingOrConflict("lease of "+k.String(), err)
 	}
@@ -57,27 +46,29 @@ func (s *Store) ReleaseLease(ctx context.Context, k connection.Key, owner string
 	if err != nil {
 		return err
 	}
-	expr, err := expression.NewBuilder().
-		WithUpdate(expression.Remove(expression.Name("LeaseOwner")).
+	w, err := s.update(it,
+		expression.Remove(expression.Name("LeaseOwner")).
 			Remove(expression.Name("LeaseUntil")).
-			Set(expression.Name("Version"), expression.Name("Version").Plus(expression.Value(1)))).
-		WithCondition(expression.Name("LeaseOwner").Equal(expression.Value(owner))).
-		Build()
+			Set(expression.Name("Version"), expression.Name("Version").Plus(expression.Value(1))),
+		expression.Name("LeaseOwner").Equal(expression.Value(owner)))
 	if err != nil {
 		return fmt.Errorf("dynamostore: %w", err)
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 s.table,
-		Key:                       itemKey(it),
-		UpdateExpression:          expr.Update(),
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
+	err = s.writeOne(ctx, w)
 	if _, failedCond := conditionFailed(err); err != nil && !failedCond {
 		return failed("release lease of "+k.String(), err)
 	}
 	return nil
+}
+
+// takeable is the condition that owner may take, at now, a hold (a lease,
+// or a notice's claim) whose holder and expiry are the attributes by and
+// until: there is none, it has lapsed, or it is owner's already.
+func takeable(by, until expression.NameBuilder, owner string, now time.Time) expression.ConditionBuilder {
+	return expression.Or(
+		expression.AttributeNotExists(until),
+		until.LessThanEqual(expression.Value(layout.Time(now))),
+		by.Equal(expression.Value(owner)))
 }
 
 func leaseItem(k connection.Key, owner string) (layout.Item, error) {

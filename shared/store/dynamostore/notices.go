@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -19,7 +18,7 @@ import (
 // stored notice.
 func (s *Store) CreateNotice(ctx context.Context, n connection.Notice) (connection.Notice, bool, error) {
 	r := newNoticeRecord(n)
-	w, err := s.putItem(r, expression.AttributeNotExists(expression.Name("PK")))
+	w, err := s.putItem(r, itemAbsent)
 	if err != nil {
 		return connection.Notice{}, false, fmt.Errorf("dynamostore: create notice: %w", err)
 	}
@@ -37,16 +36,7 @@ func (s *Store) CreateNotice(ctx context.Context, n connection.Notice) (connecti
 
 // GetNotice reads one of a user's notices (strongly consistent).
 func (s *Store) GetNotice(ctx context.Context, account, userID, id string) (connection.Notice, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: s.table, Key: itemKey(layout.NoticeItem(account, userID, id)), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return connection.Notice{}, failed("get notice", err)
-	}
-	if len(out.Item) == 0 {
-		return connection.Notice{}, notFound("notice")
-	}
-	return decodeNotice(out.Item)
+	return get(ctx, s, layout.NoticeItem(account, userID, id), "notice", decodeNotice)
 }
 
 func decodeNotice(item map[string]types.AttributeValue) (connection.Notice, error) {
@@ -56,19 +46,10 @@ func decodeNotice(item map[string]types.AttributeValue) (connection.Notice, erro
 // ListNotices returns a user's undismissed notices, newest first (ties by
 // id).
 func (s *Store) ListNotices(ctx context.Context, account, userID string) ([]connection.Notice, error) {
-	expr, err := expression.NewBuilder().WithKeyCondition(
-		expression.Key("PK").Equal(expression.Value(layout.AccountPK(account))).
-			And(expression.Key("SK").BeginsWith(layout.NoticePrefix(userID))),
-	).Build()
+	in, err := s.query("", expression.Key("PK").Equal(expression.Value(layout.AccountPK(account))).
+		And(expression.Key("SK").BeginsWith(layout.NoticePrefix(userID))))
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: %w", err)
-	}
-	in := &dynamodb.QueryInput{
-		TableName:                 s.table,
-		KeyConditionExpression:    expr.KeyCondition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ConsistentRead:            aws.Bool(true),
 	}
 	out := []connection.Notice{}
 	for p := dynamodb.NewQueryPaginator(s.db, in); p.HasMorePages(); {
@@ -95,7 +76,7 @@ func (s *Store) ListNotices(ctx context.Context, account, userID string) ([]conn
 func (s *Store) DismissNotice(ctx context.Context, account, userID, id string) error {
 	err := s.updateNotice(ctx, layout.NoticeItem(account, userID, id),
 		expression.Set(expression.Name("Dismissed"), expression.Value(true)),
-		expression.AttributeExists(expression.Name("PK")))
+		itemExists)
 	if _, ok := conditionFailed(err); ok {
 		return notFound("notice")
 	}
@@ -114,13 +95,9 @@ func (s *Store) ClaimNotice(ctx context.Context, account, userID, id, owner stri
 	claimOwner, claimUntil := expression.Name("ClaimOwner"), expression.Name("ClaimUntil")
 	err := s.updateNotice(ctx, layout.NoticeItem(account, userID, id),
 		expression.Set(claimOwner, expression.Value(owner)).Set(claimUntil, expression.Value(layout.Time(until))),
-		expression.And(
-			expression.AttributeExists(expression.Name("PK")),
+		itemExists.And(
 			expression.AttributeNotExists(expression.Name("SentAt")),
-			expression.Or(
-				expression.AttributeNotExists(claimUntil),
-				claimUntil.LessThanEqual(expression.Value(layout.Time(now))),
-				claimOwner.Equal(expression.Value(owner)))))
+			takeable(claimOwner, claimUntil, owner, now)))
 	if err != nil {
 		return missingOrConflict("claim notice", err)
 	}
@@ -145,18 +122,12 @@ func (s *Store) MarkNoticeSent(ctx context.Context, account, userID, id, owner s
 // condition comes back as a ConditionalCheckFailedException holding the
 // item as it was (none if missing).
 func (s *Store) updateNotice(ctx context.Context, it layout.Item, upd expression.UpdateBuilder, cond expression.ConditionBuilder) error {
-	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	w, err := s.update(it, upd, cond)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           s.table,
-		Key:                                 itemKey(it),
-		UpdateExpression:                    expr.Update(),
-		ConditionExpression:                 expr.Condition(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	in := updateInput(w.Update)
+	in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	_, err = s.db.UpdateItem(ctx, in)
 	return err
 }

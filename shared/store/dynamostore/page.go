@@ -42,10 +42,10 @@ func parseToken(token string) (pageKey, error) {
 
 // queryPage runs the query from the token's position and returns up to
 // limit items and the token of the next page, "" when no item follows (it
-// reads one item ahead so that a last page is never empty). index says
-// whether the query is on the expiry index, whose keys the token then
-// also holds; check vets a decoded token against the query.
-func (s *Store) queryPage(ctx context.Context, in *dynamodb.QueryInput, index bool, token string, limit int, check func(pageKey) bool) ([]map[string]types.AttributeValue, string, error) {
+// reads one item ahead so that a last page is never empty). A query on
+// the expiry index has its keys in the token too; check vets a decoded
+// token against the query.
+func (s *Store) queryPage(ctx context.Context, in *dynamodb.QueryInput, token string, limit int, check func(pageKey) bool) ([]map[string]types.AttributeValue, string, error) {
 	if limit <= 0 {
 		limit = layout.DefaultLimit
 	}
@@ -79,7 +79,7 @@ func (s *Store) queryPage(ctx context.Context, in *dynamodb.QueryInput, index bo
 	if err := attributevalue.UnmarshalMap(items[limit-1], &last); err != nil {
 		return nil, "", err
 	}
-	if !index {
+	if in.IndexName == nil {
 		last.DuePK, last.DueSK = "", ""
 	}
 	return items, last.token(), nil

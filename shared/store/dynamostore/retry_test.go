@@ -19,24 +19,24 @@ import (
 type lostAnswer struct{ dynamostore.API }
 
 func (l lostAnswer) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	if _, err := l.API.UpdateItem(ctx, in, o...); err != nil {
-		return nil, err
-	}
-	return l.API.UpdateItem(ctx, in, o...)
+	return twice(ctx, l.API.UpdateItem, in, o)
 }
 
 func (l lostAnswer) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	if _, err := l.API.PutItem(ctx, in, o...); err != nil {
-		return nil, err
-	}
-	return l.API.PutItem(ctx, in, o...)
+	return twice(ctx, l.API.PutItem, in, o)
 }
 
 func (l lostAnswer) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	if _, err := l.API.DeleteItem(ctx, in, o...); err != nil {
-		return nil, err
+	return twice(ctx, l.API.DeleteItem, in, o)
+}
+
+// twice sends a request twice and returns the second answer.
+func twice[In, Out any](ctx context.Context, send func(context.Context, In, ...func(*dynamodb.Options)) (Out, error), in In, o []func(*dynamodb.Options)) (Out, error) {
+	if _, err := send(ctx, in, o...); err != nil {
+		var none Out
+		return none, err
 	}
-	return l.API.DeleteItem(ctx, in, o...)
+	return send(ctx, in, o...)
 }
 
 // TestConsumeStateSurvivesARetry: a retried put of a state succeeds, a

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/workplace/connections/shared/connection"
@@ -19,17 +17,7 @@ import (
 // GetSettings reads an account's settings of a vendor (strongly
 // consistent).
 func (s *Store) GetSettings(ctx context.Context, account, vendor string) (connection.Settings, error) {
-	what := "settings of " + account + "/" + vendor
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: s.table, Key: itemKey(layout.SettingsItem(account, vendor)), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return connection.Settings{}, failed("get "+what, err)
-	}
-	if len(out.Item) == 0 {
-		return connection.Settings{}, notFound(what)
-	}
-	return decodeSettings(out.Item)
+	return get(ctx, s, layout.SettingsItem(account, vendor), "settings of "+account+"/"+vendor, decodeSettings)
 }
 
 func decodeSettings(item map[string]types.AttributeValue) (connection.Settings, error) {
@@ -38,7 +26,7 @@ func decodeSettings(item map[string]types.AttributeValue) (connection.Settings, 
 
 // PutState stores an OAuth state; a nonce already in use is ErrConflict.
 func (s *Store) PutState(ctx context.Context, a connection.AuthState) error {
-	w, err := s.putItem(newStateRecord(a), expression.AttributeNotExists(expression.Name("PK")))
+	w, err := s.putItem(newStateRecord(a), itemAbsent)
 	if err != nil {
 		return fmt.Errorf("dynamostore: put state: %w", err)
 	}
@@ -64,24 +52,15 @@ func (s *Store) PutState(ctx context.Context, a connection.AuthState) error {
 func (s *Store) ConsumeState(ctx context.Context, nonce string, now time.Time) (connection.AuthState, error) {
 	mark := consumeToken()
 	by := expression.Name("ConsumedBy")
-	expr, err := expression.NewBuilder().
-		WithUpdate(expression.Set(by, expression.Value(mark))).
-		WithCondition(expression.AttributeExists(expression.Name("PK")).And(
-			expression.Or(expression.AttributeNotExists(by), by.Equal(expression.Value(mark))))).
-		Build()
+	it := layout.StateItem(nonce)
+	w, err := s.update(it, expression.Set(by, expression.Value(mark)),
+		itemExists.And(expression.Or(expression.AttributeNotExists(by), by.Equal(expression.Value(mark)))))
 	if err != nil {
 		return connection.AuthState{}, fmt.Errorf("dynamostore: consume state: %w", err)
 	}
-	it := layout.StateItem(nonce)
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 s.table,
-		Key:                       itemKey(it),
-		UpdateExpression:          expr.Update(),
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ReturnValues:              types.ReturnValueAllNew,
-	})
+	in := updateInput(w.Update)
+	in.ReturnValues = types.ReturnValueAllNew
+	out, err := s.db.UpdateItem(ctx, in)
 	if _, ok := conditionFailed(err); ok {
 		return connection.AuthState{}, notFound("state")
 	}
@@ -89,9 +68,9 @@ func (s *Store) ConsumeState(ctx context.Context, nonce string, now time.Time) (
 		return connection.AuthState{}, failed("consume state", err)
 	}
 	if w, err := s.delete(it, by.Equal(expression.Value(mark))); err == nil {
-		_, _ = s.db.DeleteItem(ctx, deleteInput(w.Delete))
+		_ = s.writeOne(ctx, w)
 	}
-	a, err := decode(out.Attributes, "state", stateRecord.state)
+	a, err := decodeState(out.Attributes)
 	if err != nil {
 		return connection.AuthState{}, err
 	}
@@ -108,15 +87,13 @@ func consumeToken() string {
 	return hex.EncodeToString(b)
 }
 
+func decodeState(item map[string]types.AttributeValue) (connection.AuthState, error) {
+	return decode(item, "state", stateRecord.state)
+}
+
 // sameState reports whether the stored state at a's nonce is a itself.
 func (s *Store) sameState(ctx context.Context, a connection.AuthState) bool {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: s.table, Key: itemKey(layout.StateItem(a.Nonce)), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil || len(out.Item) == 0 {
-		return false
-	}
-	got, err := decode(out.Item, "state", stateRecord.state)
+	got, err := get(ctx, s, layout.StateItem(a.Nonce), "state", decodeState)
 	return err == nil && got.Account == a.Account && got.UserID == a.UserID && got.Vendor == a.Vendor &&
 		got.Verifier == a.Verifier && got.CreatedAt.Equal(a.CreatedAt)
 }

@@ -53,15 +53,7 @@ func (s *Store) GetConnection(ctx context.Context, k connection.Key) (connection
 	if err != nil {
 		return connection.Connection{}, fmt.Errorf("memstore: %w", err)
 	}
-	if err := s.lock(ctx); err != nil {
-		return connection.Connection{}, err
-	}
-	defer s.mu.Unlock()
-	c, ok := s.conns[it]
-	if !ok {
-		return c, notFound("connection " + k.String())
-	}
-	return c, nil
+	return get(ctx, s, s.conns, it, "connection "+k.String())
 }
 
 // ListUserConnections pages through a vendor's user-level connections,
@@ -113,7 +105,7 @@ func (s *Store) AcquireLease(ctx context.Context, k connection.Key, owner string
 	if !ok {
 		return connection.Connection{}, notFound("lease of " + k.String())
 	}
-	if !c.LeaseUntil.IsZero() && c.LeaseUntil.After(now) && c.LeaseOwner != owner {
+	if !takeable(c.LeaseOwner, c.LeaseUntil, owner, now) {
 		return connection.Connection{}, conflict("lease of " + k.String() + " is held")
 	}
 	c.LeaseOwner, c.LeaseUntil = owner, until.UTC()

@@ -51,6 +51,28 @@ func (s *Store) lock(ctx context.Context) error {
 	return nil
 }
 
+// get reads the value at it in m, one of the store's maps; a missing one is
+// ErrNotFound. what names it in errors.
+func get[T any](ctx context.Context, s *Store, m map[layout.Item]T, it layout.Item, what string) (T, error) {
+	var zero T
+	if err := s.lock(ctx); err != nil {
+		return zero, err
+	}
+	defer s.mu.Unlock()
+	v, ok := m[it]
+	if !ok {
+		return zero, notFound(what)
+	}
+	return v, nil
+}
+
+// takeable reports whether owner may take, at now, a hold (a lease, or a
+// notice's claim) by holder until `until`: there is none, it has lapsed, or
+// it is owner's already.
+func takeable(holder string, until time.Time, owner string, now time.Time) bool {
+	return until.IsZero() || !until.After(now) || holder == owner
+}
+
 // entry is one item of a sorted listing, under the sort key it pages by.
 type entry[T any] struct {
 	key string

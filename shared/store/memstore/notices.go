@@ -28,15 +28,7 @@ func (s *Store) CreateNotice(ctx context.Context, n connection.Notice) (connecti
 
 // GetNotice reads one of a user's notices.
 func (s *Store) GetNotice(ctx context.Context, account, userID, id string) (connection.Notice, error) {
-	if err := s.lock(ctx); err != nil {
-		return connection.Notice{}, err
-	}
-	defer s.mu.Unlock()
-	n, ok := s.notices[layout.NoticeItem(account, userID, id)]
-	if !ok {
-		return n, notFound("notice")
-	}
-	return n, nil
+	return get(ctx, s, s.notices, layout.NoticeItem(account, userID, id), "notice")
 }
 
 // ListNotices returns a user's undismissed notices, newest first (ties by
@@ -75,7 +67,7 @@ func (s *Store) ClaimNotice(ctx context.Context, account, userID, id, owner stri
 		if !n.SentAt.IsZero() {
 			return conflict("notice already sent")
 		}
-		if !n.ClaimUntil.IsZero() && n.ClaimUntil.After(now) && n.ClaimOwner != owner {
+		if !takeable(n.ClaimOwner, n.ClaimUntil, owner, now) {
 			return conflict("notice claimed")
 		}
 		n.ClaimOwner, n.ClaimUntil = owner, until.UTC()

@@ -10,15 +10,7 @@ import (
 
 // GetSettings reads an account's settings of a vendor.
 func (s *Store) GetSettings(ctx context.Context, account, vendor string) (connection.Settings, error) {
-	if err := s.lock(ctx); err != nil {
-		return connection.Settings{}, err
-	}
-	defer s.mu.Unlock()
-	st, ok := s.settings[layout.SettingsItem(account, vendor)]
-	if !ok {
-		return st, notFound("settings of " + account + "/" + vendor)
-	}
-	return st, nil
+	return get(ctx, s, s.settings, layout.SettingsItem(account, vendor), "settings of "+account+"/"+vendor)
 }
 
 // PutState stores an OAuth state; a nonce already in use is ErrConflict.
