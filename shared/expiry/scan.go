@@ -214,8 +214,7 @@ func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendor.Vendor, c
 		sent := s.notify(ctx, log, snd, v, c, connection.NoticeDisconnected, now, rep)
 		owed = !sent
 		// The disconnection supersedes the warning of the same generation.
-		extra = append(extra, store.DeleteNotice{Account: c.Account, UserID: c.NoticeRecipient().UserID,
-			ID: connection.NoticeID(c.Key, connection.NoticeExpiring, c.Generation)})
+		extra = append(extra, store.DeleteNotices(c, connection.NoticeExpiring)...)
 	} else if w := lifetime.WarnAt(v, c, s.WarningWindow); !w.IsZero() && !now.Before(w) {
 		sent := s.notify(ctx, log, snd, v, c, connection.NoticeExpiring, now, rep)
 		owed, warned = !sent, sent

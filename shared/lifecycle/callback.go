@@ -195,10 +195,7 @@ func (s *Service) apply(ctx context.Context, v vendor.Vendor, client *provider.C
 		conn = *existing
 		res.UserChanged = existing.ConnectedUser.ID != ident.User.ID
 		// The old generation's notices go with the repair.
-		for _, kind := range connection.NoticeKinds {
-			ops = append(ops, store.DeleteNotice{Account: key.Account, UserID: existing.NoticeRecipient().UserID,
-				ID: connection.NoticeID(key, kind, existing.Generation)})
-		}
+		ops = append(ops, store.DeleteNotices(*existing)...)
 		conn.Generation++
 		if key.Level == connection.LevelUser && existing.Expired {
 			ops = append(ops, store.AdjustCounts{Account: key.Account, Vendor: key.Vendor, Connected: 1})

@@ -112,9 +112,7 @@ func (s *Service) removeUsers(ctx context.Context, v vendor.Vendor, account stri
 // remove deletes one connection and then cleans up behind it.
 func (s *Service) remove(ctx context.Context, v vendor.Vendor, c connection.Connection, checks ...store.Op) error {
 	ops := append([]store.Op{store.DeleteConnection{Key: c.Key, Version: c.Version}}, checks...)
-	for _, kind := range connection.NoticeKinds {
-		ops = append(ops, store.DeleteNotice{Account: c.Account, UserID: c.NoticeRecipient().UserID, ID: connection.NoticeID(c.Key, kind, c.Generation)})
-	}
+	ops = append(ops, store.DeleteNotices(c)...)
 	if c.Level == connection.LevelUser {
 		connected := 0
 		if !c.Expired {

@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"time"
 
 	"github.com/workplace/connections/shared/connection"
@@ -121,10 +122,20 @@ func (DeleteNotice) isOp()     {}
 
 // Shard is the expiry-index shard of a connection key.
 func Shard(k connection.Key) int {
-	h := uint32(2166136261)
-	for _, b := range []byte(k.String()) {
-		h ^= uint32(b)
-		h *= 16777619
+	h := fnv.New32a()
+	h.Write([]byte(k.String()))
+	return int(h.Sum32() % DueShards)
+}
+
+// DeleteNotices removes the notices of the given kinds (all kinds when none
+// are named) of a connection's current token generation.
+func DeleteNotices(c connection.Connection, kinds ...connection.NoticeKind) []Op {
+	if len(kinds) == 0 {
+		kinds = connection.NoticeKinds
 	}
-	return int(h % DueShards)
+	ops := make([]Op, 0, len(kinds))
+	for _, kind := range kinds {
+		ops = append(ops, DeleteNotice{Account: c.Account, UserID: c.NoticeRecipient().UserID, ID: connection.NoticeID(c.Key, kind, c.Generation)})
+	}
+	return ops
 }
