@@ -3,7 +3,6 @@ package dynamostore
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -50,7 +49,7 @@ func (s *Store) PutState(ctx context.Context, a connection.AuthState) error {
 // finds someone else's and fails: single use, also under retries. The item
 // is then deleted, best effort (the TTL removes it otherwise).
 func (s *Store) ConsumeState(ctx context.Context, nonce string, now time.Time) (connection.AuthState, error) {
-	mark := consumeToken()
+	mark := rand.Text()
 	by := expression.Name("ConsumedBy")
 	it := layout.StateItem(nonce)
 	w, err := s.update(it, expression.Set(by, expression.Value(mark)),
@@ -78,13 +77,6 @@ func (s *Store) ConsumeState(ctx context.Context, nonce string, now time.Time) (
 		return connection.AuthState{}, notFound("state expired")
 	}
 	return a, nil
-}
-
-// consumeToken is a random mark of one ConsumeState call.
-func consumeToken() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func decodeState(item map[string]types.AttributeValue) (connection.AuthState, error) {
