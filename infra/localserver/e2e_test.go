@@ -23,13 +23,13 @@ import (
 	"time"
 
 	"github.com/workplace/connections/infra/localserver"
+	"github.com/workplace/connections/infra/sandbox/sandboxtest"
 	"github.com/workplace/connections/shared/awstest"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/expiry"
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/integrations"
 	"github.com/workplace/connections/shared/lifecycle"
-	"github.com/workplace/connections/shared/lifecycle/lifecycletest"
 	"github.com/workplace/connections/shared/mail"
 	"github.com/workplace/connections/shared/vault"
 )
@@ -43,7 +43,7 @@ var t0 = time.Date(2027, 1, 4, 9, 0, 0, 0, time.UTC)
 
 // defaultLog catches what goes to slog's default logger, so the leak checks
 // see it too.
-var defaultLog = &lifecycletest.SyncBuffer{}
+var defaultLog = &sandboxtest.SyncBuffer{}
 
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(defaultLog, &slog.HandlerOptions{Level: slog.LevelDebug})))
@@ -74,8 +74,8 @@ type env struct {
 	t      *testing.T
 	base   string
 	deps   *handlers.Deps
-	clock  *lifecycletest.Clock // the service's clock, moved by the tests
-	log    *lifecycletest.SyncBuffer
+	clock  *sandboxtest.Clock // the service's clock, moved by the tests
+	log    *sandboxtest.SyncBuffer
 	client *http.Client
 
 	mu      sync.Mutex
@@ -87,7 +87,7 @@ type env struct {
 // environment (a map: nothing is read from the process environment).
 func newEnv(t *testing.T, vars map[string]string) *env {
 	t.Helper()
-	e := &env{t: t, clock: lifecycletest.NewClock(t0), log: &lifecycletest.SyncBuffer{}, secrets: map[string]string{}}
+	e := &env{t: t, clock: sandboxtest.NewClock(t0), log: &sandboxtest.SyncBuffer{}, secrets: map[string]string{}}
 	all := map[string]string{"LOG_LEVEL": "DEBUG"}
 	for k, v := range vars {
 		all[k] = v

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 	"golang.org/x/oauth2"
 )
 
@@ -49,7 +49,7 @@ func TestAtlassianFlowAndRotation(t *testing.T) {
 			if re.ErrorDescription != "Unknown or invalid refresh token." {
 				t.Fatalf("error_description = %q", re.ErrorDescription)
 			}
-			conf, _ := vendor.Lookup("confluence")
+			conf, _ := vendors.Lookup("confluence")
 			if !conf.IsRefusal(re.Response.StatusCode, re.ErrorCode) {
 				t.Fatal("the registry does not read the sandbox's answer as a dead refresh token")
 			}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 	"golang.org/x/oauth2"
 )
 
@@ -59,7 +59,7 @@ func TestRevokeKnob(t *testing.T) {
 			for _, tok := range []*oauth2.Token{ada, ada2} {
 				_, err := e.refresh(cfg, tok.RefreshToken)
 				re := retrieveError(t, err, vc.deadStatus, vc.deadCode)
-				v, _ := vendor.Lookup(vc.id)
+				v, _ := vendors.Lookup(vc.id)
 				if !v.IsRefusal(re.Response.StatusCode, re.ErrorCode) {
 					t.Fatal("the registry does not read a revoked grant as dead")
 				}
@@ -100,7 +100,7 @@ func TestOutageKnob(t *testing.T) {
 			}
 			_, err := e.refresh(cfg, tok.RefreshToken)
 			re := retrieveError(t, err, http.StatusServiceUnavailable, "temporarily_unavailable")
-			v, _ := vendor.Lookup(vc.id)
+			v, _ := vendors.Lookup(vc.id)
 			if v.IsRefusal(re.Response.StatusCode, re.ErrorCode) {
 				t.Fatal("an outage reads as a dead refresh token")
 			}
@@ -309,8 +309,8 @@ func TestLifetimesFor(t *testing.T) {
 		t.Error("jira: the sandbox does not speak it")
 	}
 	// The defaults are the registry's policies.
-	sn, _ := vendor.Lookup("servicenow")
-	conf, _ := vendor.Lookup("confluence")
+	sn, _ := vendors.Lookup("servicenow")
+	conf, _ := vendors.Lookup("confluence")
 	if DefaultServiceNow.Access != sn.Refresh.AccessTTL || DefaultServiceNow.Refresh != sn.Refresh.Lifespan ||
 		DefaultAtlassian.Access != conf.Refresh.AccessTTL || DefaultAtlassian.Refresh != conf.Refresh.Inactivity ||
 		DefaultAtlassian.Absolute != conf.Refresh.Absolute {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 	"golang.org/x/oauth2"
 )
 
@@ -118,7 +118,7 @@ func TestServiceNowRefreshLifespanIsNotExtended(t *testing.T) {
 	if re.ErrorDescription != "access_denied" {
 		t.Fatalf("error_description = %q", re.ErrorDescription)
 	}
-	sn, _ := vendor.Lookup("servicenow")
+	sn, _ := vendors.Lookup("servicenow")
 	if !sn.IsRefusal(re.Response.StatusCode, re.ErrorCode) {
 		t.Fatal("the registry does not read the sandbox's answer as a dead refresh token")
 	}
@@ -267,7 +267,7 @@ func TestServiceNowInvalidClient(t *testing.T) {
 	wrong := e.serviceNow("acme", "c", "wrong")
 	_, err := e.refresh(wrong, tok.RefreshToken)
 	re := retrieveError(t, err, http.StatusUnauthorized, "invalid_client")
-	sn, _ := vendor.Lookup("servicenow")
+	sn, _ := vendors.Lookup("servicenow")
 	if sn.IsRefusal(re.Response.StatusCode, re.ErrorCode) {
 		t.Fatal("invalid_client must not read as a dead refresh token")
 	}
@@ -365,7 +365,7 @@ func TestRegistryEndpointsReachSandbox(t *testing.T) {
 		"confluence.auth":     e.url("/_sandbox/confluence"),
 		"confluence.api":      e.url("/_sandbox/confluence"),
 	}
-	for _, v := range vendor.Registry {
+	for _, v := range vendors.Registry {
 		t.Run(v.ID, func(t *testing.T) {
 			if _, ok := (Config{}).LifetimesFor(v.ID); !ok {
 				t.Fatalf("the sandbox does not speak %s", v.ID)

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workplace/connections/infra/sandbox/sandboxtest"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/expiry"
 	"github.com/workplace/connections/shared/integrations"
 	"github.com/workplace/connections/shared/lifecycle"
-	"github.com/workplace/connections/shared/lifecycle/lifecycletest"
 	"github.com/workplace/connections/shared/mail"
 	"github.com/workplace/connections/shared/mail/memmail"
 	"github.com/workplace/connections/shared/notices"
@@ -23,7 +23,7 @@ import (
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/vault"
 	"github.com/workplace/connections/shared/vault/memvault"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 const (
@@ -64,8 +64,8 @@ type env struct {
 	t *testing.T
 	// clock is the time of the service and the sandbox: the tests set it
 	// to the time of each scan they run.
-	clock   *lifecycletest.Clock
-	sandbox *lifecycletest.Sandbox
+	clock   *sandboxtest.Clock
+	sandbox *sandboxtest.Sandbox
 	store   store.Store
 	vault   *memvault.Vault
 	outbox  *memmail.Outbox
@@ -83,9 +83,9 @@ func withMailer(m func(*memmail.Outbox) mail.Mailer) envOption {
 
 func newEnv(t *testing.T, st store.Store, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, clock: lifecycletest.NewClock(t0), store: st, vault: memvault.New(), outbox: memmail.New()}
-	e.sandbox = lifecycletest.StartSandbox(t, e.clock.Now)
-	e.svc = lifecycletest.NewService(t, e.sandbox, st, e.vault, &lifecycletest.AtlassianApp)
+	e := &env{t: t, clock: sandboxtest.NewClock(t0), store: st, vault: memvault.New(), outbox: memmail.New()}
+	e.sandbox = sandboxtest.StartSandbox(t, e.clock.Now)
+	e.svc = sandboxtest.NewService(t, e.sandbox, st, e.vault, &sandboxtest.AtlassianApp)
 	e.svc.WarningWindow = warnWindow
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.scanner = &expiry.Scanner{
@@ -174,7 +174,7 @@ func (e *env) connectUser(who lifecycle.Caller, vendorID, login string) connecti
 // would, and returns what the sandbox answered.
 func (e *env) refreshAtVendor(c connection.Connection, refreshToken string) (string, error) {
 	e.t.Helper()
-	v, _ := vendor.Lookup(c.Vendor)
+	v, _ := vendors.Lookup(c.Vendor)
 	var sp *connection.Settings
 	if set, err := e.store.GetSettings(e.t.Context(), c.Account, c.Vendor); err == nil {
 		sp = &set
@@ -202,7 +202,7 @@ func (e *env) deadAtVendor(c connection.Connection, refreshToken string) {
 
 func (e *env) conn(k connection.Key) connection.Connection {
 	e.t.Helper()
-	return lifecycletest.Conn(e.t, e.store, k)
+	return sandboxtest.Conn(e.t, e.store, k)
 }
 
 func (e *env) tokens(c connection.Connection) vault.Tokens {
@@ -218,12 +218,12 @@ func (e *env) tokens(c connection.Connection) vault.Tokens {
 // data.
 func (e *env) view(who lifecycle.Caller, vendorID string) integrations.View {
 	e.t.Helper()
-	return lifecycletest.View(e.t, e.lister(), who, vendorID)
+	return sandboxtest.View(e.t, e.lister(), who, vendorID)
 }
 
 func (e *env) counts(vendorID string) integrations.Details {
 	e.t.Helper()
-	return lifecycletest.Counts(e.t, e.lister(), manager, vendorID)
+	return sandboxtest.Counts(e.t, e.lister(), manager, vendorID)
 }
 
 func (e *env) lister() integrations.Lister {

@@ -20,7 +20,7 @@ import (
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/vault"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // ClientFor builds the vendor client of a connection (the lifecycle
@@ -137,7 +137,7 @@ func (s *Scanner) outOfTime(ctx context.Context, clock func() time.Time, started
 func (s *Scanner) check(ctx context.Context, due connection.Connection, now time.Time, owner string, snd *notices.Sender, rep *Report) {
 	log := s.log().With("account", due.Account, "vendor", due.Vendor, "level", string(due.Level), "action", "expiry-scan")
 	rep.Checked++
-	v, ok := vendor.Lookup(due.Vendor)
+	v, ok := vendors.Lookup(due.Vendor)
 	if !ok {
 		log.ErrorContext(ctx, "connection of an unknown vendor")
 		rep.Failed++
@@ -173,7 +173,7 @@ func (s *Scanner) check(ctx context.Context, due connection.Connection, now time
 }
 
 // work is the decision for one connection, holding its lease.
-func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendor.Vendor, c connection.Connection, now time.Time, snd *notices.Sender, rep *Report) error {
+func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendors.Vendor, c connection.Connection, now time.Time, snd *notices.Sender, rep *Report) error {
 	var extra []store.Op
 	switch {
 	case c.Expired:
@@ -248,7 +248,7 @@ func (s *Scanner) markExpired(c *connection.Connection, reason string, now time.
 // logged and leaves the notice owed: the connection's own change (expired
 // flag, rotated tokens, counters) is saved all the same, and the next run
 // retries the notice.
-func (s *Scanner) notify(ctx context.Context, log *slog.Logger, snd *notices.Sender, v vendor.Vendor, c connection.Connection, kind connection.NoticeKind, now time.Time, rep *Report) bool {
+func (s *Scanner) notify(ctx context.Context, log *slog.Logger, snd *notices.Sender, v vendors.Vendor, c connection.Connection, kind connection.NoticeKind, now time.Time, rep *Report) bool {
 	if snd == nil {
 		return true
 	}
@@ -267,7 +267,7 @@ func (s *Scanner) notify(ctx context.Context, log *slog.Logger, snd *notices.Sen
 // refresh renews a rotating grant: the new tokens are stored as a new secret
 // version before anything else, and the connection then points at them. It
 // reports whether it refreshed.
-func (s *Scanner) refresh(ctx context.Context, v vendor.Vendor, c *connection.Connection, now time.Time) (bool, error) {
+func (s *Scanner) refresh(ctx context.Context, v vendors.Vendor, c *connection.Connection, now time.Time) (bool, error) {
 	client, err := s.Clients(ctx, *c)
 	if err != nil {
 		return false, err

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/workplace/connections/infra/sandbox/sandboxtest"
 	"github.com/workplace/connections/shared/backend"
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/connection"
@@ -33,7 +34,6 @@ import (
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/integrations"
 	"github.com/workplace/connections/shared/lifecycle"
-	"github.com/workplace/connections/shared/lifecycle/lifecycletest"
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/vault"
@@ -104,7 +104,7 @@ func sampleEnv(t *testing.T) func(string) string {
 // harness is one set of handlers on fresh embedded backends.
 type harness struct {
 	d   *handlers.Deps
-	log *lifecycletest.SyncBuffer
+	log *sandboxtest.SyncBuffer
 }
 
 func newHarness(t *testing.T) *harness {
@@ -113,7 +113,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatalf("config from %s: %v", envFile, err)
 	}
-	h := &harness{log: &lifecycletest.SyncBuffer{}}
+	h := &harness{log: &sandboxtest.SyncBuffer{}}
 	h.d = &handlers.Deps{
 		Config:   cfg,
 		Backends: backend.Memory(),

@@ -6,7 +6,7 @@ import (
 
 	"github.com/workplace/connections/shared/apigw"
 	"github.com/workplace/connections/shared/integrations"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // ListIntegrations serves GET /v1/account/integrations.
@@ -15,7 +15,7 @@ func ListIntegrations(d *Deps) apigw.Handler {
 	return d.route("list-integrations", func(ctx context.Context, req apigw.Request, who apigw.Identity) (apigw.Response, error) {
 		q := integrations.Query{Account: who.Account, UserID: who.UserID, AppManager: who.IsAppManager}
 		if t, ok := req.QueryStringParameters["type"]; ok {
-			typ, valid := vendor.ParseType(t)
+			typ, valid := vendors.ParseType(t)
 			if !valid {
 				return apigw.Response{}, apigw.Errorf(http.StatusBadRequest, "invalid_type", "type must be supportAndTicketing or knowledge")
 			}

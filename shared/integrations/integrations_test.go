@@ -13,7 +13,7 @@ import (
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/integrations"
 	"github.com/workplace/connections/shared/store"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 var (
@@ -22,9 +22,9 @@ var (
 	warn = 10 * day
 )
 
-func lookup(t *testing.T, id string) vendor.Vendor {
+func lookup(t *testing.T, id string) vendors.Vendor {
 	t.Helper()
-	v, ok := vendor.Lookup(id)
+	v, ok := vendors.Lookup(id)
 	if !ok {
 		t.Fatalf("no vendor %q", id)
 	}
@@ -58,46 +58,46 @@ func TestBuildAppLevel(t *testing.T) {
 	far, near, past := now.Add(50*day), now.Add(3*day), now.Add(-time.Minute)
 	cases := []struct {
 		name string
-		v    vendor.Vendor
+		v    vendors.Vendor
 		s    connection.VendorSnapshot
 		want integrations.View
 	}{
 		{"servicenow without settings", sn, connection.VendorSnapshot{},
-			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendor.TypeSupportAndTicketing, Status: connection.StatusNotConnected}},
+			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendors.TypeSupportAndTicketing, Status: connection.StatusNotConnected}},
 		{"servicenow configured, not connected: shows the instance", sn, connection.VendorSnapshot{Settings: settings},
-			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendor.TypeSupportAndTicketing, Configured: true,
+			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendors.TypeSupportAndTicketing, Configured: true,
 				Status: connection.StatusNotConnected, Instance: "https://acme.service-now.com"}},
 		{"confluence needs no settings", cf, connection.VendorSnapshot{},
-			integrations.View{Vendor: "confluence", Name: "Confluence", Type: vendor.TypeKnowledge, Configured: true, Status: connection.StatusNotConnected}},
+			integrations.View{Vendor: "confluence", Name: "Confluence", Type: vendors.TypeKnowledge, Configured: true, Status: connection.StatusNotConnected}},
 		{"servicenow connected", sn, connection.VendorSnapshot{Settings: settings, App: conn(snApp, far, time.Time{})},
-			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendor.TypeSupportAndTicketing, Configured: true, Integrated: true,
+			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendors.TypeSupportAndTicketing, Configured: true, Integrated: true,
 				Status: connection.StatusConnected, RefreshTokenExpiresAt: tp(far), Instance: "https://acme.service-now.com"}},
 		{"servicenow expiring (fixed lifespan)", sn, connection.VendorSnapshot{Settings: settings, App: conn(snApp, near, time.Time{})},
-			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendor.TypeSupportAndTicketing, Configured: true, Integrated: true,
+			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendors.TypeSupportAndTicketing, Configured: true, Integrated: true,
 				Status: connection.StatusExpiring, RefreshTokenExpiresAt: tp(near), Instance: "https://acme.service-now.com"}},
 		{"servicenow expired by time", sn, connection.VendorSnapshot{Settings: settings, App: conn(snApp, past, time.Time{})},
-			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendor.TypeSupportAndTicketing, Configured: true, Integrated: true,
+			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendors.TypeSupportAndTicketing, Configured: true, Integrated: true,
 				RefreshTokenExpired: true, Status: connection.StatusExpired, RefreshTokenExpiresAt: tp(past), Instance: "https://acme.service-now.com"}},
 		{"servicenow refused", sn, connection.VendorSnapshot{Settings: settings, App: expired(conn(snApp, far, time.Time{}))},
-			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendor.TypeSupportAndTicketing, Configured: true, Integrated: true,
+			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendors.TypeSupportAndTicketing, Configured: true, Integrated: true,
 				RefreshTokenExpired: true, Status: connection.StatusExpired, RefreshTokenExpiresAt: tp(far), Instance: "https://acme.service-now.com"}},
 		{"servicenow connection without settings (integrated, not configured)", sn, connection.VendorSnapshot{App: conn(snApp, far, time.Time{})},
-			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendor.TypeSupportAndTicketing, Integrated: true,
+			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendors.TypeSupportAndTicketing, Integrated: true,
 				Status: connection.StatusConnected, RefreshTokenExpiresAt: tp(far), Instance: "https://acme.service-now.com"}},
 		{"confluence: inactivity expiry near is kept alive", cf, connection.VendorSnapshot{App: conn(cfApp, near, now.Add(200*day))},
-			integrations.View{Vendor: "confluence", Name: "Confluence", Type: vendor.TypeKnowledge, Configured: true, Integrated: true,
+			integrations.View{Vendor: "confluence", Name: "Confluence", Type: vendors.TypeKnowledge, Configured: true, Integrated: true,
 				Status: connection.StatusConnected, RefreshTokenExpiresAt: tp(near), Instance: "https://acme.service-now.com"}},
 		{"confluence: absolute limit near", cf, connection.VendorSnapshot{App: conn(cfApp, far, now.Add(2*day))},
-			integrations.View{Vendor: "confluence", Name: "Confluence", Type: vendor.TypeKnowledge, Configured: true, Integrated: true,
+			integrations.View{Vendor: "confluence", Name: "Confluence", Type: vendors.TypeKnowledge, Configured: true, Integrated: true,
 				Status: connection.StatusExpiring, RefreshTokenExpiresAt: tp(far), Instance: "https://acme.service-now.com"}},
 		{"confluence: unused too long", cf, connection.VendorSnapshot{App: conn(cfApp, past, now.Add(200*day))},
-			integrations.View{Vendor: "confluence", Name: "Confluence", Type: vendor.TypeKnowledge, Configured: true, Integrated: true,
+			integrations.View{Vendor: "confluence", Name: "Confluence", Type: vendors.TypeKnowledge, Configured: true, Integrated: true,
 				RefreshTokenExpired: true, Status: connection.StatusExpired, RefreshTokenExpiresAt: tp(past), Instance: "https://acme.service-now.com"}},
 		{"confluence: refused", cf, connection.VendorSnapshot{App: expired(conn(cfApp, far, now.Add(200*day)))},
-			integrations.View{Vendor: "confluence", Name: "Confluence", Type: vendor.TypeKnowledge, Configured: true, Integrated: true,
+			integrations.View{Vendor: "confluence", Name: "Confluence", Type: vendors.TypeKnowledge, Configured: true, Integrated: true,
 				RefreshTokenExpired: true, Status: connection.StatusExpired, RefreshTokenExpiresAt: tp(far), Instance: "https://acme.service-now.com"}},
 		{"no known expiry", sn, connection.VendorSnapshot{Settings: settings, App: conn(snApp, time.Time{}, time.Time{})},
-			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendor.TypeSupportAndTicketing, Configured: true, Integrated: true,
+			integrations.View{Vendor: "servicenow", Name: "ServiceNow", Type: vendors.TypeSupportAndTicketing, Configured: true, Integrated: true,
 				Status: connection.StatusConnected, Instance: "https://acme.service-now.com"}},
 	}
 	for _, tc := range cases {
@@ -146,7 +146,7 @@ func TestBuildUserLevel(t *testing.T) {
 	far, near, past := now.Add(50*day), now.Add(3*day), now.Add(-time.Second)
 	cases := []struct {
 		name    string
-		v       vendor.Vendor
+		v       vendors.Vendor
 		s       connection.VendorSnapshot
 		details integrations.Details
 		user    integrations.UserConnection
@@ -271,8 +271,8 @@ func TestList(t *testing.T) {
 	}{
 		{"all types, no user data", integrations.Query{Account: "a1", UserID: "u-1"}, "", []string{"servicenow", "confluence"}},
 		{"user data", integrations.Query{Account: "a1", UserID: "u-1", UserLevel: true}, "u-1", []string{"servicenow", "confluence"}},
-		{"knowledge", integrations.Query{Account: "a1", UserID: "u-1", Type: vendor.TypeKnowledge}, "", []string{"confluence"}},
-		{"support", integrations.Query{Account: "a1", UserID: "u-1", Type: vendor.TypeSupportAndTicketing, AppManager: true, UserLevel: true}, "u-1", []string{"servicenow"}},
+		{"knowledge", integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeKnowledge}, "", []string{"confluence"}},
+		{"support", integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeSupportAndTicketing, AppManager: true, UserLevel: true}, "u-1", []string{"servicenow"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/workplace/connections/shared/store"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // Lister lists an account's integrations.
@@ -18,7 +18,7 @@ type Lister struct {
 // Query is what the caller asked for.
 type Query struct {
 	Account, UserID string
-	Type            vendor.Type // "" for all
+	Type            vendors.Type // "" for all
 	AppManager      bool
 	UserLevel       bool
 }
@@ -26,12 +26,12 @@ type Query struct {
 // List returns one view per vendor of the type, in registry order, from a
 // single store snapshot (its cost does not grow with the account's users).
 func (l Lister) List(ctx context.Context, q Query) ([]View, error) {
-	vs := vendor.OfType(q.Type)
+	vs := vendors.OfType(q.Type)
 	userID := ""
 	if q.UserLevel {
 		userID = q.UserID
 	}
-	snaps, err := l.Store.Snapshot(ctx, q.Account, userID, vendor.IDs(vs))
+	snaps, err := l.Store.Snapshot(ctx, q.Account, userID, vendors.IDs(vs))
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/workplace/connections/shared/connection"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // View is one element of GET /v1/account/integrations (and the
@@ -14,7 +14,7 @@ import (
 type View struct {
 	Vendor                string            `json:"vendor"`
 	Name                  string            `json:"name"`
-	Type                  vendor.Type       `json:"type"`
+	Type                  vendors.Type      `json:"type"`
 	Configured            bool              `json:"configured"`
 	Integrated            bool              `json:"integrated"`
 	RefreshTokenExpired   bool              `json:"refreshTokenExpired"`
@@ -56,7 +56,7 @@ type Options struct {
 }
 
 // Build makes the view of one vendor from its snapshot.
-func Build(v vendor.Vendor, s connection.VendorSnapshot, o Options) View {
+func Build(v vendors.Vendor, s connection.VendorSnapshot, o Options) View {
 	out := View{
 		Vendor:     v.ID,
 		Name:       v.Name,

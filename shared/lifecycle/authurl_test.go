@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workplace/connections/infra/sandbox/sandboxtest"
 	"github.com/workplace/connections/shared/lifecycle"
-	"github.com/workplace/connections/shared/lifecycle/lifecycletest"
 )
 
 // TestStartAuthorizationPrechecks walks the documented pre-checks in order:
@@ -114,7 +114,7 @@ func TestStartAuthorizationServiceNowURL(t *testing.T) {
 	checks := map[string]string{
 		"response_type":         "code",
 		"client_id":             snClientID,
-		"redirect_uri":          lifecycletest.RedirectURL,
+		"redirect_uri":          sandboxtest.RedirectURL,
 		"code_challenge_method": "S256",
 		"scope":                 "useraccount",
 	}
@@ -150,7 +150,7 @@ func TestStartAuthorizationConfluenceURL(t *testing.T) {
 	checks := map[string]string{
 		"response_type": "code",
 		"client_id":     e.confluenceID,
-		"redirect_uri":  lifecycletest.RedirectURL,
+		"redirect_uri":  sandboxtest.RedirectURL,
 		"audience":      "api.atlassian.com",
 		"prompt":        "consent",
 	}

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workplace/connections/infra/sandbox/sandboxtest"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/lifecycle"
-	"github.com/workplace/connections/shared/lifecycle/lifecycletest"
 	"github.com/workplace/connections/shared/store/memstore"
 	"github.com/workplace/connections/shared/vault/memvault"
 )
@@ -23,8 +23,8 @@ func BenchmarkConnectReconnect(b *testing.B) {
 		inst = "https://acme.service-now.com"
 	)
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	sb := lifecycletest.StartSandbox(b, func() time.Time { return at })
-	svc := lifecycletest.NewService(b, sb, memstore.New(), memvault.New(), nil)
+	sb := sandboxtest.StartSandbox(b, func() time.Time { return at })
+	svc := sandboxtest.NewService(b, sb, memstore.New(), memvault.New(), nil)
 	who := lifecycle.Caller{
 		Person:     connection.Person{UserID: "u-ada", Email: "ada@example.org", Name: "Ada Admin"},
 		Account:    acct,

@@ -17,7 +17,7 @@ import (
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/vault"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // CallbackRequest is what the frontend's callback page received from the
@@ -44,7 +44,7 @@ func invalidState() error {
 	return problem.New(http.StatusBadRequest, "invalid_state", "the authorization is unknown, expired, already used or not yours; start again")
 }
 
-func vendorError(v vendor.Vendor, what string) error {
+func vendorError(v vendors.Vendor, what string) error {
 	return problem.New(http.StatusBadGateway, "vendor_error", "%s did not complete the %s; nothing was changed, try again", v.Name, what)
 }
 
@@ -88,7 +88,7 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 	if err != nil {
 		return CallbackResult{}, err
 	}
-	if v.Credentials == vendor.PerAccount && set != nil && !strings.EqualFold(set.InstanceURL, st.Instance) {
+	if v.Credentials == vendors.PerAccount && set != nil && !strings.EqualFold(set.InstanceURL, st.Instance) {
 		// The settings moved meanwhile: the code belongs to the old
 		// instance, which the account's client no longer goes with.
 		return CallbackResult{}, problem.New(http.StatusConflict, "site_mismatch",
@@ -133,7 +133,7 @@ func (m maybeStored) Unwrap() error { return m.error }
 // apply checks who authorized and where, and writes the outcome. An error
 // other than maybeStored means nothing was stored (the caller discards the
 // new tokens).
-func (s *Service) apply(ctx context.Context, v vendor.Vendor, client *provider.Client, set *connection.Settings, st connection.AuthState, who Caller, tok *oauth2.Token) (CallbackResult, error) {
+func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.Client, set *connection.Settings, st connection.AuthState, who Caller, tok *oauth2.Token) (CallbackResult, error) {
 	ident, err := client.Identify(ctx, tok)
 	if err != nil {
 		s.log(ctx).WarnContext(ctx, "identity lookup failed", "error", err.Error())
@@ -255,7 +255,7 @@ func (s *Service) wrote(ctx context.Context, c connection.Connection) bool {
 
 // chooseSite decides the instance or site of the new grant, refusing one
 // that differs from the connection being repaired or the app level.
-func chooseSite(v vendor.Vendor, ident provider.Who, set *connection.Settings, st connection.AuthState, app, existing *connection.Connection) (string, string, error) {
+func chooseSite(v vendors.Vendor, ident provider.Who, set *connection.Settings, st connection.AuthState, app, existing *connection.Connection) (string, string, error) {
 	mismatch := func(want string) error {
 		return problem.New(http.StatusConflict, "site_mismatch", "%s was authorized on another site than %s; nothing was changed", v.Name, want)
 	}
@@ -332,7 +332,7 @@ func (s *Service) revokeOld(ctx context.Context, client *provider.Client, old co
 }
 
 // view is the list element of the vendor after a change.
-func (s *Service) view(ctx context.Context, v vendor.Vendor, who Caller) (integrations.View, error) {
+func (s *Service) view(ctx context.Context, v vendors.Vendor, who Caller) (integrations.View, error) {
 	snaps, err := s.Store.Snapshot(ctx, who.Account, who.UserID, []string{v.ID})
 	if err != nil {
 		return integrations.View{}, err

@@ -10,7 +10,7 @@ import (
 	"github.com/workplace/connections/shared/problem"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/vault"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // DisconnectRequest is DELETE …/{vendor}?flow=app|user[&cascade=true].
@@ -62,7 +62,7 @@ func (s *Service) Disconnect(ctx context.Context, who Caller, r DisconnectReques
 // cascading. The removal is conditional on there being no user connection
 // (the counter), so a user connecting meanwhile is either removed too or
 // makes the removal retry; never an orphan under a missing app connection.
-func (s *Service) disconnectApp(ctx context.Context, v vendor.Vendor, key connection.Key, cascade bool) error {
+func (s *Service) disconnectApp(ctx context.Context, v vendors.Vendor, key connection.Key, cascade bool) error {
 	for attempt := 0; ; attempt++ {
 		conn, err := s.Store.GetConnection(ctx, key)
 		if errors.Is(err, store.ErrNotFound) {
@@ -91,7 +91,7 @@ func (s *Service) disconnectApp(ctx context.Context, v vendor.Vendor, key connec
 }
 
 // removeUsers removes every user-level connection of the vendor, page by page.
-func (s *Service) removeUsers(ctx context.Context, v vendor.Vendor, account string) error {
+func (s *Service) removeUsers(ctx context.Context, v vendors.Vendor, account string) error {
 	for {
 		// Always read the first page: what was removed is gone from it.
 		users, _, err := s.Store.ListUserConnections(ctx, account, v.ID, "", 50)
@@ -110,7 +110,7 @@ func (s *Service) removeUsers(ctx context.Context, v vendor.Vendor, account stri
 }
 
 // remove deletes one connection and then cleans up behind it.
-func (s *Service) remove(ctx context.Context, v vendor.Vendor, c connection.Connection, checks ...store.Op) error {
+func (s *Service) remove(ctx context.Context, v vendors.Vendor, c connection.Connection, checks ...store.Op) error {
 	ops := append([]store.Op{store.DeleteConnection{Key: c.Key, Version: c.Version}}, checks...)
 	ops = append(ops, store.DeleteNotices(c)...)
 	if c.Level == connection.LevelUser {
@@ -134,7 +134,7 @@ func (s *Service) remove(ctx context.Context, v vendor.Vendor, c connection.Conn
 }
 
 // revoke revokes a removed connection's grant at the vendor, best effort.
-func (s *Service) revoke(ctx context.Context, v vendor.Vendor, c connection.Connection) {
+func (s *Service) revoke(ctx context.Context, v vendors.Vendor, c connection.Connection) {
 	if v.RevokeURL == "" || c.SecretVersion == "" {
 		return
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/workplace/connections/shared/problem"
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/store"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 var errVault = errors.New("secrets manager: injected failure")
@@ -130,7 +130,7 @@ func TestFailureHalfway(t *testing.T) {
 				if got := e.counts(sc.vendor); got != counts {
 					t.Fatalf("counts moved from %+v to %+v", counts, got)
 				}
-				v, _ := vendor.Lookup(sc.vendor)
+				v, _ := vendors.Lookup(sc.vendor)
 				if issued := len(e.http.allIssued()) > issuedBefore; issued != f.issued {
 					t.Fatalf("tokens issued: %v, want %v", issued, f.issued)
 				}
@@ -298,7 +298,7 @@ func TestConcurrentRepairs(t *testing.T) {
 				}
 
 				// The stored access token is the winner's grant at the vendor.
-				v, _ := vendor.Lookup(vc.vendor)
+				v, _ := vendors.Lookup(vc.vendor)
 				client, err := e.svc.Client(t.Context(), v, e.settingsPtr(account, vc.vendor), after.Instance)
 				if err != nil {
 					t.Fatal(err)

@@ -17,17 +17,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workplace/connections/infra/sandbox/sandboxtest"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/integrations"
 	"github.com/workplace/connections/shared/lifecycle"
-	"github.com/workplace/connections/shared/lifecycle/lifecycletest"
 	"github.com/workplace/connections/shared/problem"
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/store/memstore"
 	"github.com/workplace/connections/shared/vault"
 	"github.com/workplace/connections/shared/vault/memvault"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // The test world: one account with an app manager and two plain users, and
@@ -58,14 +58,14 @@ func caller(acct, id, name string, appManager bool) lifecycle.Caller {
 // test can make them fail), talking to a sandbox behind an httptest.Server.
 type env struct {
 	t       *testing.T
-	clock   *lifecycletest.Clock // the time of both the service and the sandbox; tests move it
-	sandbox *lifecycletest.Sandbox
+	clock   *sandboxtest.Clock // the time of both the service and the sandbox; tests move it
+	sandbox *sandboxtest.Sandbox
 	mem     *memstore.Store
 	store   *hookStore
 	vault   *hookVault
 	http    *hookTransport
 	svc     *lifecycle.Service
-	logs    *lifecycletest.SyncBuffer
+	logs    *sandboxtest.SyncBuffer
 
 	snSecret         string // the ServiceNow client secret the settings get
 	confluenceID     string // the deployment's Atlassian client
@@ -81,9 +81,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	e := &env{
 		t:                t,
-		clock:            lifecycletest.NewClock(start),
+		clock:            sandboxtest.NewClock(start),
 		mem:              memstore.New(),
-		logs:             &lifecycletest.SyncBuffer{},
+		logs:             &sandboxtest.SyncBuffer{},
 		snSecret:         "sn-secret-" + randomHex(),
 		confluenceID:     "atl-client",
 		confluenceSecret: "atl-secret-" + randomHex(),
@@ -91,7 +91,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	for _, o := range opts {
 		o(e)
 	}
-	e.sandbox = lifecycletest.StartSandbox(t, e.clock.Now)
+	e.sandbox = sandboxtest.StartSandbox(t, e.clock.Now)
 	e.store = &hookStore{Store: e.mem}
 	e.vault = &hookVault{Vault: memvault.New()}
 	e.http = &hookTransport{base: e.sandbox.Server.Client().Transport}
@@ -100,7 +100,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		app = &provider.Credentials{ClientID: e.confluenceID, ClientSecret: e.confluenceSecret}
 	}
 	// The deployment secret goes straight into memvault, past hookVault.
-	e.svc = lifecycletest.NewService(t, e.sandbox, e.store, e.vault.Vault, app)
+	e.svc = sandboxtest.NewService(t, e.sandbox, e.store, e.vault.Vault, app)
 	e.svc.Vault = e.vault
 	e.svc.HTTP = &http.Client{Transport: e.http}
 	e.svc.Log = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -200,7 +200,7 @@ func knobs(kv ...string) url.Values {
 
 func (e *env) conn(k connection.Key) connection.Connection {
 	e.t.Helper()
-	return lifecycletest.Conn(e.t, e.mem, k)
+	return sandboxtest.Conn(e.t, e.mem, k)
 }
 
 func (e *env) noConn(k connection.Key) {
@@ -226,7 +226,7 @@ func (e *env) tokens(c connection.Connection) vault.Tokens {
 // the expiry scan would.
 func (e *env) refresh(c connection.Connection, refreshToken string) error {
 	e.t.Helper()
-	v, _ := vendor.Lookup(c.Vendor)
+	v, _ := vendors.Lookup(c.Vendor)
 	client, err := e.svc.Client(e.t.Context(), v, e.settingsPtr(c.Account, c.Vendor), c.Instance)
 	if err != nil {
 		e.t.Fatalf("client for %s: %v", c.Key, err)
@@ -247,12 +247,12 @@ func (e *env) refreshable(c connection.Connection) {
 // view is the list element of a vendor as who sees it, with user-level data.
 func (e *env) view(who lifecycle.Caller, vendorID string) integrations.View {
 	e.t.Helper()
-	return lifecycletest.View(e.t, e.lister(), who, vendorID)
+	return sandboxtest.View(e.t, e.lister(), who, vendorID)
 }
 
 func (e *env) counts(vendorID string) integrations.Details {
 	e.t.Helper()
-	return lifecycletest.Counts(e.t, e.lister(), manager, vendorID)
+	return sandboxtest.Counts(e.t, e.lister(), manager, vendorID)
 }
 
 // lister lists from memstore itself, past hookStore.

@@ -21,7 +21,7 @@ import (
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/vault"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // Service runs the lifecycle of connections.
@@ -58,8 +58,8 @@ func (s *Service) log(ctx context.Context) *slog.Logger {
 }
 
 // lookupVendor finds a vendor or answers 404 unknown_vendor.
-func lookupVendor(id string) (vendor.Vendor, error) {
-	v, ok := vendor.Lookup(id)
+func lookupVendor(id string) (vendors.Vendor, error) {
+	v, ok := vendors.Lookup(id)
 	if !ok {
 		return v, problem.New(http.StatusNotFound, "unknown_vendor", "there is no integration called %q", id)
 	}
@@ -78,16 +78,16 @@ func (s *Service) settings(ctx context.Context, account, vendorID string) (*conn
 	return &st, nil
 }
 
-func errNotConfigured(v vendor.Vendor) error {
+func errNotConfigured(v vendors.Vendor) error {
 	return problem.New(http.StatusConflict, "not_configured", "%s needs its settings (instance and OAuth client) before it can be connected", v.Name)
 }
 
 // Client builds the vendor client for an account, reading the client
 // secret from the vault.
-func (s *Service) Client(ctx context.Context, v vendor.Vendor, set *connection.Settings, instance string) (*provider.Client, error) {
+func (s *Service) Client(ctx context.Context, v vendors.Vendor, set *connection.Settings, instance string) (*provider.Client, error) {
 	var creds provider.Credentials
 	switch v.Credentials {
-	case vendor.PerAccount:
+	case vendors.PerAccount:
 		if set == nil || set.ClientID == "" || set.ClientSecretName == "" {
 			return nil, errNotConfigured(v)
 		}

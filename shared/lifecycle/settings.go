@@ -11,7 +11,7 @@ import (
 	"github.com/workplace/connections/shared/problem"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/vault"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // SettingsRequest is the body of PUT …/{vendor}/settings. Which fields a
@@ -60,7 +60,7 @@ func (s *Service) SaveSettings(ctx context.Context, who Caller, vendorID string,
 		next = *snap.Settings
 	}
 	var secret string
-	if v.Credentials == vendor.PerAccount {
+	if v.Credentials == vendors.PerAccount {
 		if r.SiteURL != nil {
 			return SettingsView{}, badSettings("%s takes instanceUrl, clientId, clientSecret and refreshTokenLifespanDays", v.Name)
 		}
@@ -155,7 +155,7 @@ func settingsView(s connection.Settings) SettingsView {
 }
 
 // atlassianSites is the host pattern of Atlassian cloud sites.
-var atlassianSites = vendor.Vendor{Name: "Atlassian", InstanceHosts: []string{"*.atlassian.net"}}
+var atlassianSites = vendors.Vendor{Name: "Atlassian", InstanceHosts: []string{"*.atlassian.net"}}
 
 func checkSite(raw string, extra []string) (string, error) {
 	site, err := atlassianSites.CheckInstance(raw, extra)

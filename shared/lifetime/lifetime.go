@@ -10,7 +10,7 @@ import (
 
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/vault"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // Expiries of a grant.
@@ -22,7 +22,7 @@ type Expiries struct {
 
 // lifespan is the refresh-token lifespan of a non-rotating vendor, from the
 // account's settings when set.
-func lifespan(v vendor.Vendor, s *connection.Settings) time.Duration {
+func lifespan(v vendors.Vendor, s *connection.Settings) time.Duration {
 	if s != nil && s.RefreshTokenLifespanDays > 0 {
 		return time.Duration(s.RefreshTokenLifespanDays) * 24 * time.Hour
 	}
@@ -57,7 +57,7 @@ func secondsExtra(tok *oauth2.Token, key string) (time.Duration, bool) {
 // accessExpiry is when the access token dies: expires_in counted from now
 // (the caller's clock, e.g. the scan's event time), not from the wall clock
 // x/oauth2 used to fill tok.Expiry, so that expiries are reproducible.
-func accessExpiry(v vendor.Vendor, tok *oauth2.Token, now time.Time) time.Time {
+func accessExpiry(v vendors.Vendor, tok *oauth2.Token, now time.Time) time.Time {
 	if tok.ExpiresIn > 0 {
 		return now.Add(time.Duration(tok.ExpiresIn) * time.Second)
 	}
@@ -71,7 +71,7 @@ func accessExpiry(v vendor.Vendor, tok *oauth2.Token, now time.Time) time.Time {
 }
 
 // Authorized is the expiry of a grant just authorized at now.
-func Authorized(v vendor.Vendor, s *connection.Settings, tok *oauth2.Token, now time.Time) Expiries {
+func Authorized(v vendors.Vendor, s *connection.Settings, tok *oauth2.Token, now time.Time) Expiries {
 	e := Expiries{Access: accessExpiry(v, tok, now)}
 	if v.Refresh.Rotating {
 		e.Absolute = now.Add(v.Refresh.Absolute)
@@ -91,7 +91,7 @@ func Authorized(v vendor.Vendor, s *connection.Settings, tok *oauth2.Token, now 
 // Refreshed is the expiry after a successful refresh at now of a connection.
 // Non-rotating vendors keep their refresh expiry; rotating ones restart the
 // inactivity window, never past the absolute limit.
-func Refreshed(v vendor.Vendor, c connection.Connection, tok *oauth2.Token, now time.Time) Expiries {
+func Refreshed(v vendors.Vendor, c connection.Connection, tok *oauth2.Token, now time.Time) Expiries {
 	e := Expiries{Access: accessExpiry(v, tok, now), Refresh: c.RefreshTokenExpiresAt, Absolute: c.AbsoluteExpiresAt}
 	if v.Refresh.Rotating {
 		e.Refresh = now.Add(v.Refresh.Inactivity)
@@ -128,7 +128,7 @@ func (e Expiries) Tokens(tok *oauth2.Token) vault.Tokens {
 // inactivity window has passed, so that even a monthly scan renews it in time.
 // Zero when there is nothing to extend: the refresh token already lives up
 // to the absolute limit, which no refresh can move.
-func KeepAliveAt(v vendor.Vendor, c connection.Connection) time.Time {
+func KeepAliveAt(v vendors.Vendor, c connection.Connection) time.Time {
 	if !v.Refresh.Rotating || c.RefreshTokenExpiresAt.IsZero() {
 		return time.Time{}
 	}
@@ -139,14 +139,14 @@ func KeepAliveAt(v vendor.Vendor, c connection.Connection) time.Time {
 }
 
 // KeepAliveDue reports whether a refresh of the grant is due at now.
-func KeepAliveDue(v vendor.Vendor, c connection.Connection, now time.Time) bool {
+func KeepAliveDue(v vendors.Vendor, c connection.Connection, now time.Time) bool {
 	at := KeepAliveAt(v, c)
 	return !at.IsZero() && !at.After(now)
 }
 
 // WarnAt is when the expiring notice is due: the warning window before the
 // expiry no refresh can extend.
-func WarnAt(v vendor.Vendor, c connection.Connection, warn time.Duration) time.Time {
+func WarnAt(v vendors.Vendor, c connection.Connection, warn time.Duration) time.Time {
 	h := c.HardExpiry(v.Refresh.Rotating)
 	if h.IsZero() {
 		return time.Time{}
@@ -157,7 +157,7 @@ func WarnAt(v vendor.Vendor, c connection.Connection, warn time.Duration) time.T
 // NextCheck is when the scan should next look at the connection: the first of
 // keep-alive, the warning (unless already given) and the expiry. Zero means
 // never (an expired connection whose notice is out waits for a reconnect).
-func NextCheck(v vendor.Vendor, c connection.Connection, warn time.Duration, warned bool) time.Time {
+func NextCheck(v vendors.Vendor, c connection.Connection, warn time.Duration, warned bool) time.Time {
 	if c.Expired {
 		return time.Time{}
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/lifetime"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 const day = 24 * time.Hour
@@ -20,9 +20,9 @@ var (
 	warnWindow = 10 * day
 )
 
-func mustVendor(t *testing.T, id string) vendor.Vendor {
+func mustVendor(t *testing.T, id string) vendors.Vendor {
 	t.Helper()
-	v, ok := vendor.Lookup(id)
+	v, ok := vendors.Lookup(id)
 	if !ok {
 		t.Fatalf("no vendor %s", id)
 	}
@@ -228,7 +228,7 @@ func TestNextCheck(t *testing.T) {
 	snConn := connection.Connection{RefreshTokenExpiresAt: now.Add(100 * day)}
 	cases := []struct {
 		name   string
-		v      vendor.Vendor
+		v      vendors.Vendor
 		c      connection.Connection
 		warned bool
 		want   time.Time

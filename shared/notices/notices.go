@@ -17,7 +17,7 @@ import (
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/mail"
 	"github.com/workplace/connections/shared/store"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // Links say where people reconnect.
@@ -37,7 +37,7 @@ func (l Links) URL(level connection.Level) string {
 }
 
 // Message is the in-app text of a notice (the seed's wording for a disconnection).
-func Message(v vendor.Vendor, kind connection.NoticeKind, expiresAt time.Time) string {
+func Message(v vendors.Vendor, kind connection.NoticeKind, expiresAt time.Time) string {
 	if kind == connection.NoticeDisconnected {
 		return fmt.Sprintf("%s has unexpectedly been disconnected. Please reconnect your %s account.", v.Name, v.Name)
 	}
@@ -46,7 +46,7 @@ func Message(v vendor.Vendor, kind connection.NoticeKind, expiresAt time.Time) s
 }
 
 // Email is the email of a notice.
-func Email(v vendor.Vendor, n connection.Notice, link string) mail.Message {
+func Email(v vendors.Vendor, n connection.Notice, link string) mail.Message {
 	subject := v.Name + " has been disconnected"
 	if n.Kind == connection.NoticeExpiring {
 		subject = v.Name + " will soon be disconnected"
@@ -91,7 +91,7 @@ func (s *Sender) ForRun(owner string) *Sender {
 // Ensure makes sure the notice of kind for the connection exists and its
 // email went out. It reports whether the notice is fully delivered; false
 // means a later run must try again (the record stays, unsent).
-func (s *Sender) Ensure(ctx context.Context, v vendor.Vendor, c connection.Connection, kind connection.NoticeKind, now time.Time) (bool, error) {
+func (s *Sender) Ensure(ctx context.Context, v vendors.Vendor, c connection.Connection, kind connection.NoticeKind, now time.Time) (bool, error) {
 	to := c.NoticeRecipient()
 	n := connection.Notice{
 		Account:    c.Account,

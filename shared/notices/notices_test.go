@@ -14,7 +14,7 @@ import (
 	"github.com/workplace/connections/shared/notices"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/store/memstore"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 const (
@@ -36,9 +36,9 @@ var (
 	bob = connection.Person{UserID: "u-bob", Email: "bob@example.org", Name: "Bob Plain"}
 )
 
-func mustVendor(t *testing.T, id string) vendor.Vendor {
+func mustVendor(t *testing.T, id string) vendors.Vendor {
 	t.Helper()
-	v, ok := vendor.Lookup(id)
+	v, ok := vendors.Lookup(id)
 	if !ok {
 		t.Fatalf("no vendor %s", id)
 	}

@@ -15,12 +15,12 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/workplace/connections/shared/connection"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // Client is one vendor, configured for one account and instance.
 type Client struct {
-	Vendor   vendor.Vendor
+	Vendor   vendors.Vendor
 	Instance string // the account's instance URL (ServiceNow); "" when the vendor has none
 	OAuth    *oauth2.Config
 	HTTP     *http.Client
@@ -35,7 +35,7 @@ type Credentials struct {
 
 // New builds a client. overrides are the configured base URL overrides
 // ("vendor.base" → URL), used to point vendors at the local sandbox.
-func New(v vendor.Vendor, instance string, creds Credentials, redirectURL string, overrides map[string]string, hc *http.Client) *Client {
+func New(v vendors.Vendor, instance string, creds Credentials, redirectURL string, overrides map[string]string, hc *http.Client) *Client {
 	style := oauth2.AuthStyleInHeader
 	if v.ClientSecretInBody {
 		style = oauth2.AuthStyleInParams

@@ -20,7 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/workplace/connections/shared/provider"
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // Distinctive values planted in requests and in the vendor's answers: no
@@ -120,16 +120,16 @@ func (f *fakeVendor) overrides() map[string]string {
 	}
 }
 
-func lookup(t *testing.T, id string) vendor.Vendor {
+func lookup(t *testing.T, id string) vendors.Vendor {
 	t.Helper()
-	v, ok := vendor.Lookup(id)
+	v, ok := vendors.Lookup(id)
 	if !ok {
 		t.Fatalf("no vendor %q", id)
 	}
 	return v
 }
 
-func (f *fakeVendor) client(t *testing.T, v vendor.Vendor) *provider.Client {
+func (f *fakeVendor) client(t *testing.T, v vendors.Vendor) *provider.Client {
 	t.Helper()
 	inst := ""
 	if len(v.InstanceHosts) > 0 {
@@ -488,7 +488,7 @@ const threeSites = `[
 
 func TestIdentifyEveryRegistryEntry(t *testing.T) {
 	f := identityServer(t, threeSites)
-	for _, v := range vendor.Registry {
+	for _, v := range vendors.Registry {
 		t.Run(v.ID, func(t *testing.T) {
 			who, err := f.client(t, v).Identify(t.Context(), &oauth2.Token{AccessToken: plantedAccess, TokenType: "Bearer"})
 			if err != nil {
@@ -637,7 +637,7 @@ func TestIdentifyFailuresAreSafe(t *testing.T) {
 			t.Fatal("want an error for a vendor without an identity lookup")
 		}
 	})
-	for _, v := range vendor.Registry {
+	for _, v := range vendors.Registry {
 		t.Run(v.ID+" unreachable", func(t *testing.T) {
 			f := identityServer(t, threeSites)
 			c := f.client(t, v)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/store"
-	"github.com/workplace/connections/shared/store/dynamostore/layout"
+	"github.com/workplace/connections/shared/store/layout"
 )
 
 // Apply writes all ops in one transaction (a single op as one conditional

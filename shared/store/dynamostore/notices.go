@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/workplace/connections/shared/connection"
-	"github.com/workplace/connections/shared/store/dynamostore/layout"
+	"github.com/workplace/connections/shared/store/layout"
 )
 
 // CreateNotice stores n unless a notice with its id exists, and returns the

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/workplace/connections/shared/store/dynamostore/layout"
+	"github.com/workplace/connections/shared/store/layout"
 )
 
 // pageKey is where a page ended: the key of its last item, in the table

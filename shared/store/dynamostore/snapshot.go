@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/workplace/connections/shared/connection"
-	"github.com/workplace/connections/shared/store/dynamostore/layout"
+	"github.com/workplace/connections/shared/store/layout"
 )
 
 // Snapshot reads the app connection, the user's connection, the settings

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/workplace/connections/shared/store"
-	"github.com/workplace/connections/shared/store/dynamostore/layout"
+	"github.com/workplace/connections/shared/store/layout"
 )
 
 // Apply checks every op's condition, then performs them all; if any

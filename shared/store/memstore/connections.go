@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/workplace/connections/shared/connection"
-	"github.com/workplace/connections/shared/store/dynamostore/layout"
+	"github.com/workplace/connections/shared/store/layout"
 )
 
 // Snapshot reads each vendor's app connection, the user's connection,

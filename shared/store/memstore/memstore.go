@@ -15,7 +15,7 @@ import (
 
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/store"
-	"github.com/workplace/connections/shared/store/dynamostore/layout"
+	"github.com/workplace/connections/shared/store/layout"
 )
 
 // Store is an in-memory store, safe for concurrent use.

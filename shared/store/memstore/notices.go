@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/workplace/connections/shared/connection"
-	"github.com/workplace/connections/shared/store/dynamostore/layout"
+	"github.com/workplace/connections/shared/store/layout"
 )
 
 // CreateNotice stores n unless a notice with its id exists, and returns the

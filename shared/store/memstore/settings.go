@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/workplace/connections/shared/connection"
-	"github.com/workplace/connections/shared/store/dynamostore/layout"
+	"github.com/workplace/connections/shared/store/layout"
 )
 
 // GetSettings reads an account's settings of a vendor.

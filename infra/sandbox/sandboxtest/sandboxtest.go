@@ -1,4 +1,4 @@
-// Package lifecycletest is the sandbox-backed test world that the tests of
+// Package sandboxtest is the sandbox-backed test world that the tests of
 // lifecycle and of the packages built on it share: a clock the tests set,
 // the vendor sandbox (infra/sandbox) on an httptest server, a
 // lifecycle.Service that talks to it, and the browser's part of an
@@ -6,7 +6,7 @@
 // its redirect).
 //
 // It is for tests (and benchmarks) only: no production code imports it.
-package lifecycletest
+package sandboxtest
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-// Package layout is the single-table key layout of the store: the partition
+// Package layout is the storage-neutral key layout of the store: the partition
 // and sort keys of every item, the keys of the sparse expiry index, the time
 // encoding and the rules an Apply must satisfy. dynamostore writes the table
 // with it; memstore orders and checks with it too, so both stores sort,

@@ -1,4 +1,4 @@
-package vendor_test
+package vendors_test
 
 import (
 	"net/url"
@@ -7,12 +7,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/workplace/connections/shared/vendor"
+	"github.com/workplace/connections/shared/vendors"
 )
 
-func mustLookup(t *testing.T, id string) vendor.Vendor {
+func mustLookup(t *testing.T, id string) vendors.Vendor {
 	t.Helper()
-	v, ok := vendor.Lookup(id)
+	v, ok := vendors.Lookup(id)
 	if !ok {
 		t.Fatalf("vendor %q is not in the registry", id)
 	}
@@ -143,7 +143,7 @@ func TestEndpoint(t *testing.T) {
 	}
 	cases := []struct {
 		name      string
-		v         vendor.Vendor
+		v         vendors.Vendor
 		tmpl      string
 		instance  string
 		overrides map[string]string
@@ -181,7 +181,7 @@ func TestInstanceName(t *testing.T) {
 		"":                              "",
 		"://bad":                        "",
 	} {
-		if got := vendor.InstanceName(raw); got != want {
+		if got := vendors.InstanceName(raw); got != want {
 			t.Errorf("InstanceName(%q) = %q, want %q", raw, got, want)
 		}
 	}
@@ -192,7 +192,7 @@ func TestIsRefusal(t *testing.T) {
 	cf := mustLookup(t, "confluence")
 	cases := []struct {
 		name   string
-		v      vendor.Vendor
+		v      vendors.Vendor
 		status int
 		code   string
 		want   bool
@@ -223,11 +223,11 @@ func TestIsRefusal(t *testing.T) {
 		})
 	}
 	t.Run("catch-all rules", func(t *testing.T) {
-		v := vendor.Vendor{Refusals: []vendor.Refusal{{Status: 410}, {}}}
+		v := vendors.Vendor{Refusals: []vendors.Refusal{{Status: 410}, {}}}
 		if !v.IsRefusal(410, "anything") || !v.IsRefusal(500, "") {
 			t.Fatal("an empty code list (or status 0) must match anything")
 		}
-		if (vendor.Vendor{}).IsRefusal(401, "invalid_grant") {
+		if (vendors.Vendor{}).IsRefusal(401, "invalid_grant") {
 			t.Fatal("a vendor without refusals refuses nothing")
 		}
 	})
@@ -236,16 +236,16 @@ func TestIsRefusal(t *testing.T) {
 func TestParseType(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
-		want vendor.Type
+		want vendors.Type
 		ok   bool
 	}{
-		{"supportAndTicketing", vendor.TypeSupportAndTicketing, true},
-		{"knowledge", vendor.TypeKnowledge, true},
+		{"supportAndTicketing", vendors.TypeSupportAndTicketing, true},
+		{"knowledge", vendors.TypeKnowledge, true},
 		{"", "", false},
 		{"Knowledge", "", false},
 		{"crm", "", false},
 	} {
-		got, ok := vendor.ParseType(tc.in)
+		got, ok := vendors.ParseType(tc.in)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("ParseType(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
@@ -253,25 +253,25 @@ func TestParseType(t *testing.T) {
 }
 
 func TestLookupAndOfType(t *testing.T) {
-	if _, ok := vendor.Lookup("jira"); ok {
+	if _, ok := vendors.Lookup("jira"); ok {
 		t.Fatal("Lookup found a vendor that is not registered")
 	}
-	if _, ok := vendor.Lookup("ServiceNow"); ok {
+	if _, ok := vendors.Lookup("ServiceNow"); ok {
 		t.Fatal("Lookup must match ids exactly")
 	}
-	if got, want := vendor.IDs(vendor.OfType("")), vendor.IDs(vendor.Registry); !slices.Equal(got, want) {
+	if got, want := vendors.IDs(vendors.OfType("")), vendors.IDs(vendors.Registry); !slices.Equal(got, want) {
 		t.Fatalf("OfType(\"\") = %v, want the whole registry %v", got, want)
 	}
-	if got := vendor.IDs(vendor.OfType(vendor.TypeSupportAndTicketing)); !slices.Equal(got, []string{"servicenow"}) {
+	if got := vendors.IDs(vendors.OfType(vendors.TypeSupportAndTicketing)); !slices.Equal(got, []string{"servicenow"}) {
 		t.Fatalf("OfType(supportAndTicketing) = %v", got)
 	}
-	if got := vendor.IDs(vendor.OfType(vendor.TypeKnowledge)); !slices.Equal(got, []string{"confluence"}) {
+	if got := vendors.IDs(vendors.OfType(vendors.TypeKnowledge)); !slices.Equal(got, []string{"confluence"}) {
 		t.Fatalf("OfType(knowledge) = %v", got)
 	}
-	if got := vendor.OfType("crm"); len(got) != 0 {
-		t.Fatalf("OfType(crm) = %v, want none", vendor.IDs(got))
+	if got := vendors.OfType("crm"); len(got) != 0 {
+		t.Fatalf("OfType(crm) = %v, want none", vendors.IDs(got))
 	}
-	if got := vendor.IDs(nil); len(got) != 0 {
+	if got := vendors.IDs(nil); len(got) != 0 {
 		t.Fatalf("IDs(nil) = %v", got)
 	}
 	if !mustLookup(t, "servicenow").NeedsSettings() || mustLookup(t, "confluence").NeedsSettings() {
@@ -284,11 +284,11 @@ var placeholder = regexp.MustCompile(`\{([^}]*)\}`)
 // TestRegistryComplete checks that every entry is usable as declared. (That
 // every entry's identity lookup exists is checked in package provider.)
 func TestRegistryComplete(t *testing.T) {
-	if len(vendor.Registry) == 0 {
+	if len(vendors.Registry) == 0 {
 		t.Fatal("empty registry")
 	}
 	seen := map[string]bool{}
-	for _, v := range vendor.Registry {
+	for _, v := range vendors.Registry {
 		t.Run(v.ID, func(t *testing.T) {
 			if v.ID == "" || v.ID != strings.ToLower(v.ID) || strings.ContainsAny(v.ID, "/.# ") {
 				t.Errorf("id %q must be a non-empty lowercase word", v.ID)
@@ -300,10 +300,10 @@ func TestRegistryComplete(t *testing.T) {
 			if v.Name == "" {
 				t.Error("no name")
 			}
-			if _, ok := vendor.ParseType(string(v.Type)); !ok {
+			if _, ok := vendors.ParseType(string(v.Type)); !ok {
 				t.Errorf("type %q is not a known type", v.Type)
 			}
-			if v.Credentials != vendor.PerAccount && v.Credentials != vendor.Deployment {
+			if v.Credentials != vendors.PerAccount && v.Credentials != vendors.Deployment {
 				t.Errorf("credentials %q is neither perAccount nor deployment", v.Credentials)
 			}
 			if v.AuthURL == "" || v.TokenURL == "" {
@@ -338,7 +338,7 @@ func TestRegistryComplete(t *testing.T) {
 				t.Errorf("fixed policy needs Lifespan > 0, got %v", p.Lifespan)
 			}
 			hasInstance := len(v.InstanceHosts) > 0
-			if v.Credentials == vendor.PerAccount && !hasInstance {
+			if v.Credentials == vendors.PerAccount && !hasInstance {
 				t.Error("a per-account vendor needs instance host patterns")
 			}
 			for _, h := range v.InstanceHosts {

@@ -1,8 +1,8 @@
-// Package vendor declares the third-party apps the service connects to, as
+// Package vendors declares the third-party apps the service connects to, as
 // data: endpoints, scopes, how credentials are obtained, how long refresh
 // tokens live, and how the vendor says a refresh token is dead. Adding a
 // vendor is an entry in Registry plus, at most, an identity lookup.
-package vendor
+package vendors
 
 import (
 	"fmt"
