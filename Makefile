@@ -17,7 +17,7 @@ BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
 GOBUILD_LAMBDA = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w'
 
 LOCAL_TARGETS := $(FUNCTIONS:%=build-fn-%)
-.PHONY: build run test lint fmt-check vet staticcheck cfn-lint bench clean $(LOCAL_TARGETS)
+.PHONY: build run test lint fmt-check tidy-check vet staticcheck cfn-lint bench clean $(LOCAL_TARGETS)
 
 # bin/<name>/bootstrap for each function (make -j builds them in parallel).
 build: $(LOCAL_TARGETS)
@@ -61,7 +61,12 @@ test: lint
 GORACE ?= atexit_sleep_ms=0
 export GORACE
 
-lint: fmt-check vet staticcheck cfn-lint
+lint: fmt-check tidy-check vet staticcheck cfn-lint
+
+# go.mod and go.sum say exactly what the code imports (direct requirements
+# not marked indirect, nothing missing or stale).
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy" >&2; exit 1; }
 
 # gofmt over the files go builds: skips directories go ignores (., _ and
 # testdata), which also skips .aws-sam and .git.

@@ -5,9 +5,10 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/workplace/connections/shared/awsdeps"
 	"github.com/workplace/connections/shared/handlers"
 )
 
 func main() {
-	lambda.Start(handlers.Notifications(handlers.Load()))
+	lambda.Start(handlers.Notifications(awsdeps.Load()))
 }

@@ -4,9 +4,10 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/workplace/connections/shared/awsdeps"
 	"github.com/workplace/connections/shared/handlers"
 )
 
 func main() {
-	lambda.Start(handlers.OAuthURL(handlers.Load()))
+	lambda.Start(handlers.OAuthURL(awsdeps.Load()))
 }

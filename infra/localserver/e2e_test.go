@@ -31,6 +31,7 @@ import (
 	"github.com/workplace/connections/shared/integrations"
 	"github.com/workplace/connections/shared/lifecycle"
 	"github.com/workplace/connections/shared/mail"
+	"github.com/workplace/connections/shared/notices"
 	"github.com/workplace/connections/shared/vault"
 )
 
@@ -400,11 +401,11 @@ func (e *env) outbox() []mail.Message {
 	return decode[[]mail.Message](e, r)
 }
 
-func (e *env) notifications(w who) []handlers.Notification {
+func (e *env) notifications(w who) []notices.Notification {
 	e.t.Helper()
 	r := e.get("/v1/me/notifications", &w)
 	e.want(r, http.StatusOK, "notifications of "+w.user)
-	return decode[[]handlers.Notification](e, r)
+	return decode[[]notices.Notification](e, r)
 }
 
 // assertNoLeaks fails if a token, code or client secret ever appeared in

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/workplace/connections/infra/console"
+	"github.com/workplace/connections/infra/localbackend"
 	"github.com/workplace/connections/infra/sandbox"
-	"github.com/workplace/connections/shared/backend"
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/provider"
@@ -43,8 +43,6 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 			return v
 		}
 		switch k {
-		case "BACKEND":
-			return "memory"
 		case "OAUTH_REDIRECT_URL":
 			return base + "/console/callback"
 		case "FRONTEND_URL":
@@ -60,22 +58,9 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var b backend.Backends
-	switch cfg.Backend {
-	case "memory":
-		b = backend.Memory()
-	case "aws":
-		if o.Getenv("AWS_ENDPOINT_URL") != "" {
-			// An emulator: give it the table and a verified sender.
-			if err := backend.PrepareEmulator(ctx, cfg); err != nil {
-				return nil, nil, err
-			}
-		}
-		if b, err = backend.AWS(ctx, cfg); err != nil {
-			return nil, nil, err
-		}
-	default:
-		return nil, nil, fmt.Errorf("BACKEND must be memory or aws, not %q", cfg.Backend)
+	b, err := localbackend.FromEnv(ctx, o.Getenv, cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	hc := o.HTTP
 	if hc == nil {
@@ -89,7 +74,7 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 	if log == nil {
 		log = handlers.NewLogger(cfg.LogLevel)
 	}
-	d := &handlers.Deps{Config: cfg, Backends: b, HTTP: hc, Now: now, Log: log}
+	d := &handlers.Deps{Config: cfg, Backends: b.Backends, HTTP: hc, Now: now, Log: log}
 	// The sandbox's Atlassian app: the deployment's client credentials.
 	creds, _ := json.Marshal(provider.Credentials{ClientID: "sandbox-atlassian-app", ClientSecret: "sandbox-atlassian-secret"})
 	// Seeded only where none exists: on BACKEND=aws a real one is kept.
@@ -106,7 +91,7 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 	}
 	s := New(d, handlers.Routes, Extra{
 		Sandbox: sandbox.New(sbCfg),
-		Local:   Tools(d),
+		Local:   Tools(d, b.Outbox),
 		Console: console.Handler(),
 	})
 	return s, d, nil

@@ -11,16 +11,17 @@ import (
 
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/mail"
+	"github.com/workplace/connections/shared/mail/memmail"
 )
 
-// Tools serves /_local/: the outbox of emails sent (embedded mailer only)
-// and, once it exists, the expiry scan on a scheduled event.
-func Tools(d *handlers.Deps) http.Handler {
+// Tools serves /_local/: the outbox of emails sent (the embedded mailer's,
+// nil on AWS) and the expiry scan on a scheduled event.
+func Tools(d *handlers.Deps, outbox *memmail.Outbox) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_local/outbox", func(w http.ResponseWriter, r *http.Request) {
 		msgs := []mail.Message{}
-		if d.Outbox != nil {
-			msgs = append(msgs, d.Outbox.Messages()...)
+		if outbox != nil {
+			msgs = append(msgs, outbox.Messages()...)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(msgs)

@@ -4,17 +4,44 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
+
+// DefaultAtlassian is Atlassian's token lifetimes, as Atlassian documents
+// them.
+var DefaultAtlassian = Lifetimes{Access: time.Hour, Refresh: 90 * day, Absolute: 365 * day}
+
+// atlassian is what Atlassian 3LO speaks (Confluence; Jira alike): one
+// host for every site, audience api.atlassian.com and an explicit scope,
+// form or JSON token requests, a refresh token only for offline_access,
+// rotated at each refresh (Refresh is an inactivity window) under an
+// absolute limit, and 403 invalid_grant for bad codes and refresh tokens.
+var atlassian = dialect{
+	name:           "Atlassian",
+	route:          (*Server).routeAtlassian,
+	defaultSite:    "acme",
+	audience:       "api.atlassian.com",
+	jsonBody:       true,
+	rotatesRefresh: true,
+	absolute:       true,
+	invalidCode: func(desc string) reply {
+		return reply{http.StatusForbidden, oauthError{"invalid_grant", desc}}
+	},
+	deadRefresh: reply{http.StatusForbidden, oauthError{"invalid_grant", "Unknown or invalid refresh token."}},
+	lifetimes: func(cfg Config) (Lifetimes, Lifetimes) {
+		return DefaultAtlassian, cfg.Atlassian
+	},
+}
 
 // routeAtlassian serves /_sandbox/{vendor}/..., which stands for both
 // https://auth.atlassian.com and https://api.atlassian.com. Atlassian
 // offers no token revocation to 3LO apps, so there is no such route.
-func (s *Server) routeAtlassian(w http.ResponseWriter, r *http.Request, vendorID string, rest []string) bool {
+func (s *Server) routeAtlassian(w http.ResponseWriter, r *http.Request, vendorID string, d *dialect, rest []string) bool {
 	switch strings.Join(rest, "/") {
 	case "authorize":
-		s.authorize(w, r, vendorID, atlassian, "")
+		s.authorize(w, r, vendorID, d, "")
 	case "oauth/token":
-		s.token(w, r, vendorID, atlassian, "")
+		s.token(w, r, vendorID, d, "")
 	case "me":
 		s.atlassianMe(w, r, vendorID)
 	case "oauth/token/accessible-resources":

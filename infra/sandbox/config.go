@@ -21,12 +21,6 @@ type Lifetimes struct {
 	Absolute time.Duration
 }
 
-// Vendor defaults, as the real vendors document them.
-var (
-	DefaultServiceNow = Lifetimes{Access: 30 * time.Minute, Refresh: 100 * day}
-	DefaultAtlassian  = Lifetimes{Access: time.Hour, Refresh: 90 * day, Absolute: 365 * day}
-)
-
 // Config tunes a sandbox. The zero value is the vendors' real behaviour on
 // the wall clock.
 type Config struct {
@@ -99,11 +93,10 @@ func (c Config) LifetimesFor(vendorID string) (l Lifetimes, ok bool) {
 	return c.lifetimes(d), true
 }
 
-func (c Config) lifetimes(d dialect) Lifetimes {
-	l, over := DefaultServiceNow, c.ServiceNow
-	if d == atlassian {
-		l, over = DefaultAtlassian, c.Atlassian
-	}
+// lifetimes resolves a dialect's lifetimes: its defaults, overridden by
+// c's fields for the vendor, else by c's fields for every vendor.
+func (c Config) lifetimes(d *dialect) Lifetimes {
+	l, over := d.lifetimes(c)
 	pick := func(dst *time.Duration, vendor, global time.Duration) {
 		switch {
 		case vendor > 0:
@@ -114,7 +107,7 @@ func (c Config) lifetimes(d dialect) Lifetimes {
 	}
 	pick(&l.Access, over.Access, c.AccessTTL)
 	pick(&l.Refresh, over.Refresh, c.RefreshTTL)
-	if d == atlassian {
+	if d.absolute {
 		pick(&l.Absolute, over.Absolute, c.AbsoluteTTL)
 	} else {
 		l.Absolute = 0

@@ -3,11 +3,36 @@ package sandbox
 import (
 	"net/http"
 	"strings"
+	"time"
 )
+
+// DefaultServiceNow is ServiceNow's token lifetimes, as ServiceNow
+// documents them.
+var DefaultServiceNow = Lifetimes{Access: 30 * time.Minute, Refresh: 100 * day}
+
+// serviceNow is what ServiceNow speaks: every endpoint under an instance,
+// one instance per grant, a refresh token with every code and never
+// rotated (it lives Refresh from the authorization), expires_in one second
+// short, and its own refusals.
+var serviceNow = dialect{
+	name:           "ServiceNow",
+	route:          (*Server).routeServiceNow,
+	instances:      true,
+	defaultScope:   "useraccount",
+	alwaysRefresh:  true,
+	expiresInShave: 1,
+	invalidCode: func(desc string) reply {
+		return reply{http.StatusBadRequest, oauthError{"invalid_grant", desc}}
+	},
+	deadRefresh: reply{http.StatusUnauthorized, oauthError{"server_error", "access_denied"}},
+	lifetimes: func(cfg Config) (Lifetimes, Lifetimes) {
+		return DefaultServiceNow, cfg.ServiceNow
+	},
+}
 
 // routeServiceNow serves /_sandbox/servicenow/{instance}/..., where the
 // instance segment stands for https://{instance}.service-now.com.
-func (s *Server) routeServiceNow(w http.ResponseWriter, r *http.Request, vendorID string, rest []string) bool {
+func (s *Server) routeServiceNow(w http.ResponseWriter, r *http.Request, vendorID string, d *dialect, rest []string) bool {
 	if len(rest) < 2 {
 		return false
 	}
@@ -17,9 +42,9 @@ func (s *Server) routeServiceNow(w http.ResponseWriter, r *http.Request, vendorI
 	}
 	switch strings.Join(rest[1:], "/") {
 	case "oauth_auth.do":
-		s.authorize(w, r, vendorID, serviceNow, instance)
+		s.authorize(w, r, vendorID, d, instance)
 	case "oauth_token.do":
-		s.token(w, r, vendorID, serviceNow, instance)
+		s.token(w, r, vendorID, d, instance)
 	case "oauth_revoke_token.do":
 		s.serviceNowRevoke(w, r, vendorID, instance)
 	case "api/now/table/sys_user":

@@ -36,7 +36,6 @@ type Config struct {
 	OutageGrace        time.Duration // OUTAGE_GRACE
 	ScanBudget         time.Duration // SCAN_BUDGET
 	LogLevel           slog.Level    // LOG_LEVEL
-	Backend            string        // BACKEND: "aws" (default in Lambda) or "memory"
 }
 
 // Claims are the JWT claim names identity is read from.
@@ -68,7 +67,6 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		UserReconnectPath: get("USER_RECONNECT_PATH", "/profile/external-apps"),
 		AppReconnectPath:  get("APP_RECONNECT_PATH", "/manage/apps/integrations"),
 		MailFrom:          get("MAIL_FROM", "no-reply@example.com"),
-		Backend:           get("BACKEND", "aws"),
 	}
 	c.AtlassianClientSecretName = get("ATLASSIAN_CLIENT_SECRET_NAME", c.SecretPrefix+"/deployment/confluence/client")
 	if v := get("ALLOWED_INSTANCE_HOSTS", ""); v != "" {

@@ -37,7 +37,6 @@ func TestFromEnvDefaults(t *testing.T) {
 		OutageGrace:               72 * time.Hour,
 		ScanBudget:                60 * time.Second,
 		LogLevel:                  slog.LevelInfo,
-		Backend:                   "aws",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -66,7 +65,6 @@ func TestFromEnvValues(t *testing.T) {
 		"OUTAGE_GRACE":           "24h",
 		"SCAN_BUDGET":            "5m",
 		"LOG_LEVEL":              "debug",
-		"BACKEND":                "memory",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +93,6 @@ func TestFromEnvValues(t *testing.T) {
 		{"OutageGrace", c.OutageGrace, 24 * time.Hour},
 		{"ScanBudget", c.ScanBudget, 5 * time.Minute},
 		{"LogLevel", c.LogLevel, slog.LevelDebug},
-		{"Backend", c.Backend, "memory"},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {

@@ -90,8 +90,7 @@ func newEnv(t *testing.T, st store.Store, opts ...envOption) *env {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.scanner = &expiry.Scanner{
 		Store:   st,
-		Vault:   e.vault,
-		Clients: e.svc.ConnectionClient,
+		Clients: e.svc.Clients,
 		Notices: &notices.Sender{
 			Store:  st,
 			Mailer: e.outbox,
@@ -179,7 +178,7 @@ func (e *env) refreshAtVendor(c connection.Connection, refreshToken string) (str
 	if set, err := e.store.GetSettings(e.t.Context(), c.Account, c.Vendor); err == nil {
 		sp = &set
 	}
-	client, err := e.svc.Client(e.t.Context(), v, sp, c.Instance)
+	client, err := e.svc.Clients.Client(e.t.Context(), v, sp, c.Instance)
 	if err != nil {
 		e.t.Fatalf("client for %s: %v", c.Key, err)
 	}

@@ -19,19 +19,14 @@ import (
 	"github.com/workplace/connections/shared/notices"
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/store"
-	"github.com/workplace/connections/shared/vault"
 	"github.com/workplace/connections/shared/vendors"
 )
 
-// ClientFor builds the vendor client of a connection (the lifecycle
-// service's ConnectionClient).
-type ClientFor func(ctx context.Context, c connection.Connection) (*provider.Client, error)
-
 // Scanner runs the scan.
 type Scanner struct {
-	Store   store.Store
-	Vault   vault.Vault
-	Clients ClientFor
+	Store store.Store
+	// Clients builds vendor clients and renews grants.
+	Clients *provider.Factory
 	Notices *notices.Sender
 	Log     *slog.Logger
 
@@ -185,7 +180,7 @@ func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendors.Vendor, 
 	case !lifetime.KeepAliveDue(v, c, now):
 		// Nothing to refresh.
 	default:
-		refreshed, err := s.refresh(ctx, v, &c, now)
+		_, err := s.Clients.Refresh(ctx, &c, now)
 		switch {
 		case errors.Is(err, provider.ErrRefused):
 			s.markExpired(&c, "refresh refused by the vendor", now, &extra)
@@ -202,7 +197,7 @@ func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendors.Vendor, 
 			} else {
 				log.WarnContext(ctx, "refresh failed; retried on the next run", "since", c.VendorErrorSince, "error", err.Error())
 			}
-		case refreshed:
+		default:
 			rep.Refreshed++
 			log.InfoContext(ctx, "kept alive", "refreshTokenExpiresAt", c.RefreshTokenExpiresAt)
 		}
@@ -262,52 +257,6 @@ func (s *Scanner) notify(ctx context.Context, log *slog.Logger, snd *notices.Sen
 		rep.Notices++
 	}
 	return sent
-}
-
-// refresh renews a rotating grant: the new tokens are stored as a new secret
-// version before anything else, and the connection then points at them. It
-// reports whether it refreshed.
-func (s *Scanner) refresh(ctx context.Context, v vendors.Vendor, c *connection.Connection, now time.Time) (bool, error) {
-	client, err := s.Clients(ctx, *c)
-	if err != nil {
-		return false, err
-	}
-	toks, err := vault.GetTokens(ctx, s.Vault, c.SecretName, c.SecretVersion)
-	if err != nil {
-		return false, fmt.Errorf("read tokens: %w", err)
-	}
-	tok, err := client.Refresh(ctx, toks.RefreshToken)
-	if errors.Is(err, provider.ErrRefused) {
-		// A previous run may have stored rotated tokens and failed before
-		// pointing the connection at them: adopt that version — only one
-		// a refresh of this very version wrote, never tokens of a refused
-		// or losing authorization (which may be another vendor user's).
-		cur, cerr := vault.GetTokens(ctx, s.Vault, c.SecretName, "")
-		if cerr != nil || cur.RefreshToken == "" || cur.RefreshToken == toks.RefreshToken || cur.RotatedFrom != c.SecretVersion {
-			return false, err
-		}
-		if tok, err = client.Refresh(ctx, cur.RefreshToken); err != nil {
-			return false, err
-		}
-	}
-	if err != nil {
-		return false, err
-	}
-	exp := lifetime.Refreshed(v, *c, tok, now)
-	rotated := exp.Tokens(tok)
-	if rotated.Scope == "" {
-		rotated.Scope = toks.Scope
-	}
-	rotated.RotatedFrom = c.SecretVersion
-	version, err := vault.PutTokens(ctx, s.Vault, c.SecretName, rotated)
-	if err != nil {
-		return false, fmt.Errorf("store rotated tokens: %w", err)
-	}
-	c.SecretVersion = version
-	exp.Apply(c)
-	c.LastRefreshedAt = now
-	c.VendorErrorSince = time.Time{}
-	return true, nil
 }
 
 func (s *Scanner) log() *slog.Logger {

@@ -3,19 +3,22 @@ package handlers_test
 import (
 	"context"
 	"fmt"
-	"github.com/aws/aws-lambda-go/events"
 	"io"
 	"log/slog"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/workplace/connections/shared/apigw"
-	"github.com/workplace/connections/shared/backend"
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/handlers"
+	"github.com/workplace/connections/shared/mail/memmail"
 	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/store/memstore"
+	"github.com/workplace/connections/shared/vault/memvault"
 )
 
 // BenchmarkListIntegrations is the list route on the embedded store with
@@ -28,7 +31,7 @@ func BenchmarkListIntegrations(b *testing.B) {
 				b.Fatal(err)
 			}
 			now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-			d := &handlers.Deps{Config: cfg, Backends: backend.Memory(), HTTP: http.DefaultClient,
+			d := &handlers.Deps{Config: cfg, Backends: handlers.Backends{Store: memstore.New(), Vault: memvault.New(), Mailer: memmail.New()}, HTTP: http.DefaultClient,
 				Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
 			ctx := context.Background()
 			app := connection.Connection{Key: connection.AppKey("a1", "servicenow"), ID: "app", Instance: "https://acme.service-now.com",

@@ -11,39 +11,30 @@ import (
 	"time"
 
 	"github.com/workplace/connections/shared/apigw"
-	"github.com/workplace/connections/shared/backend"
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/logctx"
+	"github.com/workplace/connections/shared/mail"
 	"github.com/workplace/connections/shared/problem"
 	"github.com/workplace/connections/shared/safehttp"
+	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/vault"
 )
+
+// Backends are the stateful services, behind the ports the use cases use:
+// AWS in a Lambda (awsdeps), embedded or AWS in the local server.
+type Backends struct {
+	Store  store.Store
+	Vault  vault.Vault
+	Mailer mail.Mailer
+}
 
 // Deps is what every handler runs on.
 type Deps struct {
 	Config config.Config
-	backend.Backends
+	Backends
 	HTTP *http.Client     // calls to vendors
 	Now  func() time.Time // the clock (tests and local mode may move it)
 	Log  *slog.Logger
-}
-
-// Load builds Deps for a Lambda from its environment (AWS backends).
-// It exits the process on bad configuration: a Lambda that cannot start
-// should fail its init, loudly.
-func Load() *Deps {
-	cfg, err := config.FromEnv(os.Getenv)
-	log := NewLogger(cfg.LogLevel)
-	slog.SetDefault(log)
-	if err != nil {
-		log.Error("bad configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	b, err := backend.AWS(context.Background(), cfg)
-	if err != nil {
-		log.Error("cannot reach AWS", "error", err.Error())
-		os.Exit(1)
-	}
-	return &Deps{Config: cfg, Backends: b, HTTP: VendorClient(cfg), Now: time.Now, Log: log}
 }
 
 // VendorClient is the HTTP client for vendor calls: public addresses only,

@@ -27,16 +27,19 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/workplace/connections/infra/sandbox/sandboxtest"
-	"github.com/workplace/connections/shared/backend"
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/expiry"
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/integrations"
 	"github.com/workplace/connections/shared/lifecycle"
+	"github.com/workplace/connections/shared/mail/memmail"
+	"github.com/workplace/connections/shared/notices"
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/store/memstore"
 	"github.com/workplace/connections/shared/vault"
+	"github.com/workplace/connections/shared/vault/memvault"
 )
 
 const (
@@ -103,8 +106,9 @@ func sampleEnv(t *testing.T) func(string) string {
 
 // harness is one set of handlers on fresh embedded backends.
 type harness struct {
-	d   *handlers.Deps
-	log *sandboxtest.SyncBuffer
+	d      *handlers.Deps
+	outbox *memmail.Outbox
+	log    *sandboxtest.SyncBuffer
 }
 
 func newHarness(t *testing.T) *harness {
@@ -113,10 +117,10 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatalf("config from %s: %v", envFile, err)
 	}
-	h := &harness{log: &sandboxtest.SyncBuffer{}}
+	h := &harness{log: &sandboxtest.SyncBuffer{}, outbox: memmail.New()}
 	h.d = &handlers.Deps{
 		Config:   cfg,
-		Backends: backend.Memory(),
+		Backends: handlers.Backends{Store: memstore.New(), Vault: memvault.New(), Mailer: h.outbox},
 		HTTP:     &http.Client{Transport: offline{}},
 		Now:      func() time.Time { return sampleTime },
 		Log:      slog.New(slog.NewJSONHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -554,7 +558,7 @@ var sampleCases = []sampleCase{
 		h.seedNotice(t)
 		resp := h.invokeAPI(t, all["notifications-list.json"])
 		wantStatus(t, resp, http.StatusOK, "")
-		var ns []handlers.Notification
+		var ns []notices.Notification
 		if err := json.Unmarshal([]byte(resp.Body), &ns); err != nil {
 			t.Fatal(err)
 		}
@@ -588,13 +592,13 @@ var sampleCases = []sampleCase{
 		if !rep.Complete || rep.Checked != 1 || rep.Notices != 1 || rep.Failed != 0 {
 			t.Fatalf("report %+v", rep)
 		}
-		msgs := h.d.Outbox.Messages()
+		msgs := h.outbox.Messages()
 		if len(msgs) != 1 || len(msgs[0].To) != 1 || msgs[0].To[0] != "ada@acme.example" ||
 			!strings.Contains(msgs[0].Text, "https://app.acme.example/manage/apps/integrations") {
 			t.Fatalf("outbox %+v", msgs)
 		}
 		// The same event again: nothing more.
-		if rep := h.invokeScan(t, all["expiry-scan.json"]); rep.Notices != 0 || len(h.d.Outbox.Messages()) != 1 {
+		if rep := h.invokeScan(t, all["expiry-scan.json"]); rep.Notices != 0 || len(h.outbox.Messages()) != 1 {
 			t.Fatalf("second run %+v", rep)
 		}
 	}},

@@ -7,17 +7,25 @@ import (
 	"github.com/workplace/connections/shared/apigw"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/lifecycle"
+	"github.com/workplace/connections/shared/provider"
 )
+
+// Clients is the vendor-client factory on these dependencies.
+func (d *Deps) Clients() *provider.Factory {
+	return &provider.Factory{
+		Store: d.Store, Vault: d.Vault, HTTP: d.HTTP,
+		RedirectURL:       d.Config.RedirectURL,
+		VendorBaseURLs:    d.Config.VendorBaseURLs,
+		DeploymentSecrets: map[string]string{"confluence": d.Config.AtlassianClientSecretName},
+	}
+}
 
 // Lifecycle is the connection lifecycle service on these dependencies.
 func (d *Deps) Lifecycle() *lifecycle.Service {
 	return &lifecycle.Service{
-		Store: d.Store, Vault: d.Vault, HTTP: d.HTTP, Now: d.Now, Log: d.Log,
+		Store: d.Store, Vault: d.Vault, Clients: d.Clients(), Now: d.Now, Log: d.Log,
 		SecretPrefix:         d.Config.SecretPrefix,
-		RedirectURL:          d.Config.RedirectURL,
-		VendorBaseURLs:       d.Config.VendorBaseURLs,
 		AllowedInstanceHosts: d.Config.AllowedInstanceHosts,
-		DeploymentSecrets:    map[string]string{"confluence": d.Config.AtlassianClientSecretName},
 		WarningWindow:        d.Config.WarningWindow,
 		SecretRecoveryDays:   d.Config.SecretRecoveryDays,
 	}

@@ -15,8 +15,7 @@ import (
 func ExpiryScan(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) (expiry.Report, error) {
 	sc := &expiry.Scanner{
 		Store:   d.Store,
-		Vault:   d.Vault,
-		Clients: d.Lifecycle().ConnectionClient,
+		Clients: d.Clients(),
 		Notices: &notices.Sender{
 			Store:  d.Store,
 			Mailer: d.Mailer,

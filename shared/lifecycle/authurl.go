@@ -9,6 +9,7 @@ import (
 
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/problem"
+	"github.com/workplace/connections/shared/provider"
 )
 
 // AuthURLRequest is GET …/{vendor}/oauth2/url.
@@ -49,7 +50,7 @@ func (s *Service) StartAuthorization(ctx context.Context, who Caller, r AuthURLR
 	}
 	snap := snaps[v.ID]
 	if v.NeedsSettings() && snap.Settings == nil {
-		return AuthURL{}, errNotConfigured(v)
+		return AuthURL{}, provider.NotConfigured(v)
 	}
 	if flow == connection.LevelUser && snap.App == nil {
 		return AuthURL{}, problem.New(http.StatusConflict, "app_not_connected", "%s is not connected for the account yet; an app manager connects it first", v.Name)
@@ -64,7 +65,7 @@ func (s *Service) StartAuthorization(ctx context.Context, who Caller, r AuthURLR
 	if action != connection.ActionConnect && existing == nil {
 		return AuthURL{}, problem.New(http.StatusConflict, "not_connected", "%s is not connected, so there is nothing to %s", v.Name, action)
 	}
-	client, err := s.Client(ctx, v, snap.Settings, "")
+	client, err := s.Clients.Client(ctx, v, snap.Settings, "")
 	if err != nil {
 		return AuthURL{}, err
 	}

@@ -84,7 +84,7 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 	if st.Flow == connection.LevelApp && !who.AppManager {
 		return CallbackResult{}, problem.New(http.StatusForbidden, "forbidden", "only app managers can connect %s for the account", v.Name)
 	}
-	set, err := s.settings(ctx, who.Account, v.ID)
+	set, err := store.SettingsOf(ctx, s.Store, who.Account, v.ID)
 	if err != nil {
 		return CallbackResult{}, err
 	}
@@ -94,7 +94,7 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 		return CallbackResult{}, problem.New(http.StatusConflict, "site_mismatch",
 			"the %s instance changed since this authorization started; nothing was changed, start again", v.Name)
 	}
-	client, err := s.Client(ctx, v, set, st.Instance)
+	client, err := s.Clients.Client(ctx, v, set, st.Instance)
 	if err != nil {
 		return CallbackResult{}, err
 	}

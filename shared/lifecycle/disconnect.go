@@ -138,7 +138,7 @@ func (s *Service) revoke(ctx context.Context, v vendors.Vendor, c connection.Con
 	if v.RevokeURL == "" || c.SecretVersion == "" {
 		return
 	}
-	client, err := s.ConnectionClient(ctx, c)
+	client, err := s.Clients.ForConnection(ctx, c)
 	if err != nil {
 		return
 	}

@@ -299,7 +299,7 @@ func TestConcurrentRepairs(t *testing.T) {
 
 				// The stored access token is the winner's grant at the vendor.
 				v, _ := vendors.Lookup(vc.vendor)
-				client, err := e.svc.Client(t.Context(), v, e.settingsPtr(account, vc.vendor), after.Instance)
+				client, err := e.svc.Clients.Client(t.Context(), v, e.settingsPtr(account, vc.vendor), after.Instance)
 				if err != nil {
 					t.Fatal(err)
 				}

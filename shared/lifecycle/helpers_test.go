@@ -101,8 +101,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	// The deployment secret goes straight into memvault, past hookVault.
 	e.svc = sandboxtest.NewService(t, e.sandbox, e.store, e.vault.Vault, app)
-	e.svc.Vault = e.vault
-	e.svc.HTTP = &http.Client{Transport: e.http}
+	e.svc.Vault, e.svc.Clients.Vault = e.vault, e.vault
+	e.svc.Clients.HTTP = &http.Client{Transport: e.http}
 	e.svc.Log = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return e
 }
@@ -227,7 +227,7 @@ func (e *env) tokens(c connection.Connection) vault.Tokens {
 func (e *env) refresh(c connection.Connection, refreshToken string) error {
 	e.t.Helper()
 	v, _ := vendors.Lookup(c.Vendor)
-	client, err := e.svc.Client(e.t.Context(), v, e.settingsPtr(c.Account, c.Vendor), c.Instance)
+	client, err := e.svc.Clients.Client(e.t.Context(), v, e.settingsPtr(c.Account, c.Vendor), c.Instance)
 	if err != nil {
 		e.t.Fatalf("client for %s: %v", c.Key, err)
 	}

@@ -139,3 +139,16 @@ func DeleteNotices(c connection.Connection, kinds ...connection.NoticeKind) []Op
 	}
 	return ops
 }
+
+// SettingsOf reads an account's settings of a vendor: nil, and no error,
+// when the account has none.
+func SettingsOf(ctx context.Context, st Store, account, vendor string) (*connection.Settings, error) {
+	s, err := st.GetSettings(ctx, account, vendor)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}

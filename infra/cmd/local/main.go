@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/workplace/connections/infra/localbackend"
 	"github.com/workplace/connections/infra/localserver"
 )
 
@@ -37,7 +38,7 @@ func main() {
 		defer cancel()
 		_ = hs.Shutdown(shut)
 	}()
-	deps.Log.Info("local server listening", "url", "http://"+addr, "console", "http://"+addr+"/console", "backend", deps.Config.Backend)
+	deps.Log.Info("local server listening", "url", "http://"+addr, "console", "http://"+addr+"/console", "backend", localbackend.Kind(os.Getenv))
 	if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		deps.Log.Error("server stopped", "error", err.Error())
 		os.Exit(1)

@@ -145,6 +145,20 @@ func (s *Sandbox) Knob(tb testing.TB, path string) {
 	}
 }
 
+// NewFactory is a vendor-client factory on st and v whose clients talk to
+// the sandbox, with RedirectURL and the deployment's Atlassian app under
+// DeploymentSecret.
+func NewFactory(sb *Sandbox, st store.Store, v vault.Vault) *provider.Factory {
+	return &provider.Factory{
+		Store:             st,
+		Vault:             v,
+		HTTP:              sb.Server.Client(),
+		RedirectURL:       RedirectURL,
+		VendorBaseURLs:    sb.VendorBaseURLs(),
+		DeploymentSecrets: map[string]string{"confluence": DeploymentSecret},
+	}
+}
+
 // NewService is a lifecycle.Service on st and v that talks to the sandbox
 // on its clock, with a quiet log, RedirectURL, and app credentials (if not
 // nil) seeded in v as the deployment's Atlassian app. Tests change its
@@ -154,13 +168,10 @@ func NewService(tb testing.TB, sb *Sandbox, st store.Store, v vault.Vault, app *
 	svc := &lifecycle.Service{
 		Store:              st,
 		Vault:              v,
-		HTTP:               sb.Server.Client(),
+		Clients:            NewFactory(sb, st, v),
 		Now:                sb.Now,
 		Log:                slog.New(slog.NewTextHandler(io.Discard, nil)),
 		SecretPrefix:       "test",
-		RedirectURL:        RedirectURL,
-		VendorBaseURLs:     sb.VendorBaseURLs(),
-		DeploymentSecrets:  map[string]string{"confluence": DeploymentSecret},
 		WarningWindow:      10 * 24 * time.Hour,
 		SecretRecoveryDays: 7,
 	}

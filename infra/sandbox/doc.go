@@ -1,0 +1,44 @@
+// Package sandbox is the built-in authorization server of local mode. It
+// speaks each vendor's real endpoint paths and token response shapes and
+// approves every authorization at once, so that the service's real vendor
+// code (golang.org/x/oauth2 for code exchange and refresh, plain GETs with a
+// Bearer token for identity) runs against it with only base URLs changed.
+//
+// The handler serves FULL paths under Prefix ("/_sandbox/"): the local
+// server mounts it with
+//
+//	mux.Handle("/_sandbox/", sandbox.New(cfg))
+//
+// (paths that arrive without the prefix, e.g. behind http.StripPrefix, are
+// served the same way).
+//
+// ServiceNow (vendor id "servicenow"): base /_sandbox/servicenow/{instance}
+// stands for https://{instance}.service-now.com.
+//
+//	GET  /_sandbox/servicenow/{instance}/oauth_auth.do
+//	POST /_sandbox/servicenow/{instance}/oauth_token.do
+//	POST /_sandbox/servicenow/{instance}/oauth_revoke_token.do
+//	GET  /_sandbox/servicenow/{instance}/api/now/table/sys_user
+//
+// Atlassian (vendor id "confluence"): base /_sandbox/confluence stands for
+// both https://auth.atlassian.com and https://api.atlassian.com.
+//
+//	GET  /_sandbox/confluence/authorize
+//	POST /_sandbox/confluence/oauth/token
+//	GET  /_sandbox/confluence/me
+//	GET  /_sandbox/confluence/oauth/token/accessible-resources
+//
+// Knobs, for every vendor:
+//
+//	POST /_sandbox/{vendor}/revoke?user=<login>   every token of that login dies (204)
+//	POST /_sandbox/{vendor}/outage?status=503     token, revocation and identity endpoints answer 503 (204)
+//	POST /_sandbox/{vendor}/outage?status=0       ends the outage (204)
+//
+// and, on the authorization URL, sandbox_user=<login> (who approves; default
+// admin), sandbox_site=<name> (ServiceNow: the approving instance, default the
+// path instance; Atlassian: a comma list of sites, default acme) and
+// sandbox_deny=1 (the user refuses: error=access_denied).
+//
+// All state is in memory and safe for concurrent use. Tokens are 256 random
+// bits and never logged.
+package sandbox

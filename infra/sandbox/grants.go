@@ -1,0 +1,80 @@
+package sandbox
+
+import "time"
+
+// grant is one authorization: what was approved, by whom, and its tokens.
+type grant struct {
+	vendor       string
+	dialect      *dialect
+	sites        []string // with instances: exactly the approving instance
+	user         string
+	clientID     string
+	scope        string
+	authorizedAt time.Time
+
+	refresh       string // current refresh token; "" when none was issued
+	refreshIssued time.Time
+	revoked       bool
+	listed        int // accessible-resources answers so far (order rotation)
+}
+
+// instance is, for a dialect with instances (ServiceNow), the instance
+// that approved the grant, the only one whose endpoints take its tokens;
+// "" for a dialect whose endpoints have no instance (Atlassian).
+func (g *grant) instance() string {
+	if g.dialect.instances {
+		return g.sites[0]
+	}
+	return ""
+}
+
+// authCode is an approved authorization waiting to be exchanged: the grant
+// it becomes (no tokens yet), and what the exchange must present.
+type authCode struct {
+	grant
+	redirectURI string
+	challenge   string // S256 code challenge; "" when none
+	expires     time.Time
+}
+
+// accessToken is a live access token: the grant it acts for, and when it
+// dies.
+type accessToken struct {
+	g       *grant
+	expires time.Time
+}
+
+// refreshExpired tells whether g's refresh token is past its lifetime:
+// Lifetimes.Refresh from its issue (for a dialect that does not rotate,
+// the issue is the authorization, and refreshing never extends it), and,
+// for a dialect with an absolute limit, Lifetimes.Absolute from the
+// authorization.
+func (s *Server) refreshExpired(g *grant, now time.Time) bool {
+	l := s.times[g.dialect]
+	return !now.Before(g.refreshIssued.Add(l.Refresh)) ||
+		g.dialect.absolute && !now.Before(g.authorizedAt.Add(l.Absolute))
+}
+
+// sweepLocked forgets, now and then, what can no longer be used.
+func (s *Server) sweepLocked() {
+	s.issued++
+	if s.issued%512 != 0 {
+		return
+	}
+	now := s.now()
+	for k, c := range s.codes {
+		if !now.Before(c.expires) {
+			delete(s.codes, k)
+		}
+	}
+	for k, a := range s.access {
+		if !now.Before(a.expires) || a.g.revoked {
+			delete(s.access, k)
+		}
+	}
+	for k, g := range s.refresh {
+		if g.revoked || s.refreshExpired(g, now) {
+			delete(s.refresh, k)
+		}
+	}
+}

@@ -1,0 +1,68 @@
+package sandbox
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strings"
+)
+
+// The vendors' identity endpoints (in the vendor files) share the Bearer
+// check below and make up a user from the login alone.
+
+// apiGrant starts a GET on a vendor API: it answers an outage, another
+// method, or (with unauthorized) a missing or dead Bearer token, and
+// otherwise returns the token's grant.
+func (s *Server) apiGrant(w http.ResponseWriter, r *http.Request, vendorID, instance string, unauthorized func(http.ResponseWriter)) (*grant, bool) {
+	if s.inOutage(w, vendorID) || !allow(w, r, http.MethodGet) {
+		return nil, false
+	}
+	g, ok := s.bearerGrant(r, vendorID, instance)
+	if !ok {
+		unauthorized(w)
+	}
+	return g, ok
+}
+
+// bearerGrant finds the live grant behind the request's Bearer token at
+// this vendor (and, for a dialect with instances, this instance).
+func (s *Server) bearerGrant(r *http.Request, vendorID, instance string) (*grant, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return nil, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.access[strings.TrimSpace(tok)]
+	if a == nil || a.g.revoked || a.g.vendor != vendorID || a.g.instance() != instance || !s.now().Before(a.expires) {
+		return nil, false
+	}
+	return a.g, true
+}
+
+// stableHex is a stable hex digest of parts, n characters long.
+func stableHex(n int, parts ...string) string {
+	sum := sha256.Sum256([]byte("sandbox\x00" + strings.Join(parts, "\x00")))
+	return hex.EncodeToString(sum[:])[:n]
+}
+
+// displayName is "<Title-cased login> User": "ada.lovelace" → "Ada Lovelace User".
+func displayName(login string) string {
+	local, _, _ := strings.Cut(login, "@")
+	words := strings.FieldsFunc(local, func(r rune) bool {
+		return r == '.' || r == '_' || r == '-' || r == '+'
+	})
+	for i, w := range words {
+		words[i] = strings.ToUpper(w[:1]) + w[1:]
+	}
+	return strings.TrimSpace(strings.Join(words, " ") + " User")
+}
+
+// emailOf is login@domain, or the login itself when it is an address.
+func emailOf(login, domain string) string {
+	if strings.Contains(login, "@") {
+		return login
+	}
+	return login + "@" + domain
+}

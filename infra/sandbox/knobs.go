@@ -1,0 +1,75 @@
+package sandbox
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// knobRevoke is POST /_sandbox/{vendor}/revoke?user=<login>: every token
+// and pending code of that login at the vendor dies.
+func (s *Server) knobRevoke(w http.ResponseWriter, r *http.Request, vendorID string) {
+	if !allow(w, r, http.MethodPost) {
+		return
+	}
+	user := strings.ToLower(strings.TrimSpace(r.FormValue("user")))
+	if user == "" {
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "user is required"})
+		return
+	}
+	s.mu.Lock()
+	revoke := func(g *grant) {
+		if g.vendor == vendorID && g.user == user {
+			g.revoked = true
+		}
+	}
+	for _, a := range s.access {
+		revoke(a.g)
+	}
+	for _, g := range s.refresh {
+		revoke(g)
+	}
+	for k, c := range s.codes {
+		if c.vendor == vendorID && c.user == user {
+			delete(s.codes, k)
+		}
+	}
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// knobOutage is POST /_sandbox/{vendor}/outage?status=<code>: the
+// vendor's token, revocation and identity endpoints answer that status
+// until status=0.
+func (s *Server) knobOutage(w http.ResponseWriter, r *http.Request, vendorID string) {
+	if !allow(w, r, http.MethodPost) {
+		return
+	}
+	status, err := strconv.Atoi(strings.TrimSpace(r.FormValue("status")))
+	if err != nil || status != 0 && (status < 400 || status > 599) {
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "status must be 0 (no outage) or an HTTP status from 400 to 599"})
+		return
+	}
+	s.mu.Lock()
+	if status == 0 {
+		delete(s.outages, vendorID)
+	} else {
+		s.outages[vendorID] = status
+	}
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// inOutage answers for the vendor's API when an outage is on.
+func (s *Server) inOutage(w http.ResponseWriter, vendorID string) bool {
+	s.mu.Lock()
+	status := s.outages[vendorID]
+	s.mu.Unlock()
+	if status == 0 {
+		return false
+	}
+	writeJSON(w, status, oauthError{"temporarily_unavailable",
+		fmt.Sprintf("sandbox outage: %s answers %d", vendorID, status)})
+	return true
+}

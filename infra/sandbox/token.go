@@ -1,0 +1,166 @@
+package sandbox
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+	"time"
+)
+
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+}
+
+// reply is an answer computed under the lock and written after it.
+type reply struct {
+	status int
+	body   any
+}
+
+// token serves a token endpoint. instance is the path instance of a
+// dialect with instances ("" otherwise).
+func (s *Server) token(w http.ResponseWriter, r *http.Request, vendorID string, d *dialect, instance string) {
+	if s.inOutage(w, vendorID) || !allow(w, r, http.MethodPost) {
+		return
+	}
+	params, err := readParams(w, r, d.jsonBody)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", err.Error()})
+		return
+	}
+	clientID, secret, ok := clientCredentials(r, params)
+
+	s.mu.Lock()
+	var out reply
+	switch {
+	case !ok || !s.authClientLocked(vendorID, instance, clientID, secret):
+		out = reply{http.StatusUnauthorized, oauthError{"invalid_client", "Client authentication failed."}}
+	case params["grant_type"] == "authorization_code":
+		out = s.exchangeLocked(vendorID, d, instance, clientID, params)
+	case params["grant_type"] == "refresh_token":
+		out = s.refreshLocked(vendorID, d, instance, clientID, params["refresh_token"])
+	case params["grant_type"] == "":
+		out = reply{http.StatusBadRequest, oauthError{"invalid_request", "grant_type is required"}}
+	default:
+		out = reply{http.StatusBadRequest, oauthError{"unsupported_grant_type", "grant_type must be authorization_code or refresh_token"}}
+	}
+	s.mu.Unlock()
+
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, out.status, out.body)
+}
+
+// exchangeLocked trades an authorization code for the grant's first
+// tokens.
+func (s *Server) exchangeLocked(vendorID string, d *dialect, instance, clientID string, p map[string]string) reply {
+	c := s.codes[p["code"]]
+	now := s.now()
+	switch {
+	case p["code"] == "" || c == nil:
+		return d.invalidCode("Invalid authorization code")
+	case c.vendor != vendorID || c.instance() != instance:
+		return d.invalidCode("Authorization code was issued by another instance")
+	case !now.Before(c.expires):
+		return d.invalidCode("Authorization code expired")
+	case c.clientID != clientID:
+		return d.invalidCode("Authorization code was issued to another client")
+	case p["redirect_uri"] != c.redirectURI:
+		return d.invalidCode("redirect_uri does not match the authorization request")
+	case c.challenge != "" && !verifierMatches(p["code_verifier"], c.challenge):
+		return d.invalidCode("code_verifier does not match the code_challenge")
+	}
+	delete(s.codes, p["code"])
+
+	g := c.grant
+	g.authorizedAt = now
+	if d.alwaysRefresh || hasScope(g.scope, "offline_access") {
+		g.refresh = newToken()
+		g.refreshIssued = now
+		s.refresh[g.refresh] = &g
+	}
+	return reply{http.StatusOK, s.issueLocked(&g, now)}
+}
+
+// refreshLocked mints an access token for a live refresh token (and, for
+// a dialect that rotates them, a new refresh token).
+func (s *Server) refreshLocked(vendorID string, d *dialect, instance, clientID, token string) reply {
+	g := s.refresh[token]
+	now := s.now()
+	if token == "" || g == nil || g.vendor != vendorID || g.instance() != instance || g.clientID != clientID ||
+		g.revoked || s.refreshExpired(g, now) {
+		return d.deadRefresh
+	}
+	if d.rotatesRefresh {
+		// Rotation: the presented token dies at once.
+		delete(s.refresh, token)
+		g.refresh = newToken()
+		g.refreshIssued = now
+		s.refresh[g.refresh] = g
+	}
+	return reply{http.StatusOK, s.issueLocked(g, now)}
+}
+
+// issueLocked mints an access token for g and answers with g's current
+// refresh token.
+func (s *Server) issueLocked(g *grant, now time.Time) tokenResponse {
+	s.sweepLocked()
+	ttl := s.times[g.dialect].Access
+	tok := newToken()
+	s.access[tok] = &accessToken{g: g, expires: now.Add(ttl)}
+	expiresIn := int64(ttl / time.Second)
+	if shave := g.dialect.expiresInShave; expiresIn > shave {
+		expiresIn -= shave // ServiceNow answers 1799 for its 30 minutes
+	}
+	return tokenResponse{
+		AccessToken:  tok,
+		RefreshToken: g.refresh,
+		Scope:        g.scope,
+		TokenType:    "Bearer",
+		ExpiresIn:    expiresIn,
+	}
+}
+
+// authClientLocked checks the client's secret. The sandbox has no registry
+// of clients: the first token request of a client id (per vendor and, for
+// a dialect with instances, per instance) fixes its secret.
+func (s *Server) authClientLocked(vendorID, instance, clientID, secret string) bool {
+	if clientID == "" || secret == "" {
+		return false
+	}
+	key := vendorID + "|" + instance + "|" + clientID
+	known, ok := s.clients[key]
+	if !ok {
+		s.clients[key] = secret
+		return true
+	}
+	return subtle.ConstantTimeCompare([]byte(known), []byte(secret)) == 1
+}
+
+// clientCredentials reads HTTP Basic (x/oauth2 query-escapes both parts)
+// or client_id and client_secret from the body.
+func clientCredentials(r *http.Request, p map[string]string) (id, secret string, ok bool) {
+	if u, pw, basic := r.BasicAuth(); basic {
+		id, secret = unescape(u), unescape(pw)
+		if bodyID := p["client_id"]; bodyID != "" && bodyID != id {
+			return "", "", false
+		}
+		return id, secret, true
+	}
+	return p["client_id"], p["client_secret"], true
+}
+
+// verifierMatches checks a PKCE code_verifier against its S256 challenge.
+func verifierMatches(verifier, challenge string) bool {
+	if !pkceRE.MatchString(verifier) {
+		return false
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	want := base64.RawURLEncoding.EncodeToString(sum[:])
+	return subtle.ConstantTimeCompare([]byte(want), []byte(challenge)) == 1
+}

@@ -1,0 +1,56 @@
+// Package awsdeps wires the handlers to AWS for a Lambda: DynamoDB, Secrets
+// Manager and SES from the standard AWS environment. It is what every
+// functions/*/main.go calls; nothing local-only is linked from here.
+package awsdeps
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ses"
+
+	"github.com/workplace/connections/shared/config"
+	"github.com/workplace/connections/shared/handlers"
+	"github.com/workplace/connections/shared/mail/sesmail"
+	"github.com/workplace/connections/shared/store/dynamostore"
+	"github.com/workplace/connections/shared/vault/secretsvault"
+)
+
+// Backends builds the backends on DynamoDB, Secrets Manager and SES
+// (AWS_ENDPOINT_URL points them at an emulator).
+func Backends(ctx context.Context, cfg config.Config) (handlers.Backends, error) {
+	ac, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return handlers.Backends{}, fmt.Errorf("aws config: %w", err)
+	}
+	return handlers.Backends{
+		Store:  dynamostore.New(dynamodb.NewFromConfig(ac), cfg.TableName),
+		Vault:  secretsvault.New(secretsmanager.NewFromConfig(ac)),
+		Mailer: sesmail.New(ses.NewFromConfig(ac), cfg.MailFrom),
+	}, nil
+}
+
+// Load builds the handlers' dependencies for a Lambda from its environment.
+// It exits the process on bad configuration: a Lambda that cannot start
+// should fail its init, loudly.
+func Load() *handlers.Deps {
+	cfg, err := config.FromEnv(os.Getenv)
+	log := handlers.NewLogger(cfg.LogLevel)
+	slog.SetDefault(log)
+	if err != nil {
+		log.Error("bad configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	b, err := Backends(context.Background(), cfg)
+	if err != nil {
+		log.Error("cannot reach AWS", "error", err.Error())
+		os.Exit(1)
+	}
+	return &handlers.Deps{Config: cfg, Backends: b, HTTP: handlers.VendorClient(cfg), Now: time.Now, Log: log}
+}
