@@ -13,15 +13,20 @@ var DefaultAtlassian = Lifetimes{Access: time.Hour, Refresh: 90 * day, Absolute:
 
 // atlassian is what Atlassian 3LO speaks (Confluence; Jira alike): one
 // host for every site, audience api.atlassian.com and an explicit scope,
-// form or JSON token requests, a refresh token only for offline_access,
-// rotated at each refresh (Refresh is an inactivity window) under an
-// absolute limit, and 403 invalid_grant for bad codes and refresh tokens.
+// form or JSON token requests with the client's credentials in the body or
+// as HTTP Basic (the 3LO docs show the body; the authorization server's
+// metadata, https://auth.atlassian.com/.well-known/openid-configuration,
+// lists client_secret_basic and client_secret_post), a refresh token only
+// for offline_access, rotated at each refresh (Refresh is an inactivity
+// window) under an absolute limit, and 403 invalid_grant for bad codes and
+// refresh tokens.
 var atlassian = dialect{
 	name:           "Atlassian",
 	route:          (*Server).routeAtlassian,
 	defaultSite:    "acme",
 	audience:       "api.atlassian.com",
 	jsonBody:       true,
+	basicAuth:      true,
 	rotatesRefresh: true,
 	absolute:       true,
 	invalidCode: func(desc string) reply {

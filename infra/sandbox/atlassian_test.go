@@ -314,3 +314,32 @@ func TestAtlassianConcurrentRefresh(t *testing.T) {
 		t.Fatalf("won %d, lost %d", won, lost)
 	}
 }
+
+// Atlassian takes the client's credentials as HTTP Basic too: both parts
+// form-urlencoded first (RFC 6749 section 2.3.1), as x/oauth2 sends them;
+// a wrong secret or another Authorization scheme is refused.
+func TestAtlassianClientAuthentication(t *testing.T) {
+	e := newEnv(t, Config{})
+	odd := e.atlassian(oauth2.AuthStyleInHeader)
+	odd.ClientID, odd.ClientSecret = "app with space/1", "s&e=c+ret:x"
+	tok := e.connect(odd, atlassianOpts()...)
+	odd.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	tok = e.mustRefresh(odd, tok.RefreshToken)
+
+	wrong := e.atlassian(oauth2.AuthStyleInHeader)
+	wrong.ClientID, wrong.ClientSecret = odd.ClientID, "not-it"
+	_, err := e.refresh(wrong, tok.RefreshToken)
+	retrieveError(t, err, http.StatusUnauthorized, "invalid_client")
+
+	req, _ := http.NewRequest(http.MethodPost, e.url("/_sandbox/confluence/oauth/token"), strings.NewReader(url.Values{
+		"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken},
+		"client_id": {odd.ClientID}, "client_secret": {odd.ClientSecret},
+	}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer something")
+	var out map[string]any
+	if st, _ := e.do(req, &out); st != http.StatusUnauthorized || out["error"] != "invalid_client" {
+		t.Fatalf("another Authorization scheme: %d %v", st, out)
+	}
+	e.mustRefresh(odd, tok.RefreshToken)
+}

@@ -38,6 +38,13 @@ type dialect struct {
 
 	// jsonBody: the token endpoint takes a JSON body as well as a form.
 	jsonBody bool
+	// basicAuth: the token endpoint takes the client's credentials as HTTP
+	// Basic (client_secret_basic) as well as client_id and client_secret in
+	// the body (client_secret_post). Without it only the body is accepted
+	// and a request with an Authorization header is refused, so a client
+	// that authenticates in another style than the vendor's fails here as it
+	// would there.
+	basicAuth bool
 	// alwaysRefresh: every code exchange issues a refresh token, not only
 	// one whose scope has offline_access.
 	alwaysRefresh bool

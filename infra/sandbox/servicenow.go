@@ -11,7 +11,12 @@ import (
 var DefaultServiceNow = Lifetimes{Access: 30 * time.Minute, Refresh: 100 * day}
 
 // serviceNow is what ServiceNow speaks: every endpoint under an instance,
-// one instance per grant, a refresh token with every code and never
+// one instance per grant, the client's credentials as client_id and
+// client_secret in the form body only (ServiceNow's OAuth API request
+// parameters,
+// https://www.servicenow.com/docs/r/zurich/platform-security/authentication/r_OAuthAPIRequestParameters.html;
+// an Authorization header on an instance is a user's login, and a client
+// id and secret are no user's), a refresh token with every code and never
 // rotated (it lives Refresh from the authorization), expires_in one second
 // short, and its own refusals.
 var serviceNow = dialect{
@@ -46,7 +51,7 @@ func (s *Server) routeServiceNow(w http.ResponseWriter, r *http.Request, vendorI
 	case "oauth_token.do":
 		s.token(w, r, vendorID, d, instance)
 	case "oauth_revoke_token.do":
-		s.serviceNowRevoke(w, r, vendorID, instance)
+		s.serviceNowRevoke(w, r, vendorID, d, instance)
 	case "api/now/table/sys_user":
 		s.serviceNowUser(w, r, vendorID, instance)
 	default:
@@ -89,10 +94,14 @@ func (s *Server) serviceNowUser(w http.ResponseWriter, r *http.Request, vendorID
 	}}})
 }
 
-// serviceNowRevoke is oauth_revoke_token.do: token=<access or refresh>
-// plus the client's credentials; the whole grant is revoked. Unknown
+// serviceNowRevoke is oauth_revoke_token.do: token=<access or refresh>;
+// the whole grant is revoked. ServiceNow documents that the endpoint needs
+// no authentication
+// (https://www.servicenow.com/docs/r/zurich/platform-security/authentication/t_RevokeOAuthToken.html),
+// so the token alone is enough; client credentials, when sent, are read as
+// at the token endpoint (the body only) and must be the client's. Unknown
 // tokens are answered 200 as well (RFC 7009).
-func (s *Server) serviceNowRevoke(w http.ResponseWriter, r *http.Request, vendorID, instance string) {
+func (s *Server) serviceNowRevoke(w http.ResponseWriter, r *http.Request, vendorID string, d *dialect, instance string) {
 	if s.inOutage(w, vendorID) || !allow(w, r, http.MethodPost) {
 		return
 	}
@@ -101,13 +110,14 @@ func (s *Server) serviceNowRevoke(w http.ResponseWriter, r *http.Request, vendor
 		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", err.Error()})
 		return
 	}
-	clientID, secret, ok := clientCredentials(r, params)
+	clientID, secret, ok := clientCredentials(r, params, d)
+	anonymous := ok && clientID == "" && secret == ""
 	token := params["token"]
 
 	s.mu.Lock()
 	var out reply
 	switch {
-	case !ok || !s.authClientLocked(vendorID, instance, clientID, secret):
+	case !ok || !anonymous && !s.authClientLocked(vendorID, instance, clientID, secret):
 		out = reply{http.StatusUnauthorized, oauthError{"invalid_client", "Client authentication failed."}}
 	case token == "":
 		out = reply{http.StatusBadRequest, oauthError{"invalid_request", "token is required"}}
@@ -116,7 +126,7 @@ func (s *Server) serviceNowRevoke(w http.ResponseWriter, r *http.Request, vendor
 		if a := s.access[token]; a != nil {
 			g = a.g
 		}
-		if g != nil && g.vendor == vendorID && g.instance() == instance && g.clientID == clientID {
+		if g != nil && g.vendor == vendorID && g.instance() == instance && (anonymous || g.clientID == clientID) {
 			g.revoked = true
 		}
 		out = reply{http.StatusOK, struct{}{}}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/vendors"
 	"golang.org/x/oauth2"
 )
@@ -281,14 +282,18 @@ func TestServiceNowInvalidClient(t *testing.T) {
 		t.Fatalf("missing secret: %d %+v", st, raw)
 	}
 
-	// HTTP Basic is accepted too (x/oauth2 query-escapes both parts).
+	// ServiceNow takes client_id and client_secret in the body only: the
+	// right credentials as HTTP Basic are refused, at the exchange and at a
+	// refresh, as an Authorization header is a user's login there.
 	basic := e.serviceNow("acme", "c", "right")
 	basic.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
-	e.mustRefresh(basic, tok.RefreshToken)
+	_, err = e.refresh(basic, tok.RefreshToken)
+	retrieveError(t, err, http.StatusUnauthorized, "invalid_client")
+	_, err = basic.Exchange(e.ctx(), e.code(basic.AuthCodeURL("st")))
+	retrieveError(t, err, http.StatusUnauthorized, "invalid_client")
+	// Credentials that need form-encoding travel in the body.
 	odd := e.serviceNow("acme", "client with space", "s&e=c+ret")
-	odd.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
 	oddTok := e.connect(odd)
-	odd.Endpoint.AuthStyle = oauth2.AuthStyleInParams
 	e.mustRefresh(odd, oddTok.RefreshToken)
 
 	// Each instance has its own client registry.
@@ -324,6 +329,27 @@ func TestServiceNowRevokeEndpoint(t *testing.T) {
 	e.postForm(path, url.Values{"token": {second.RefreshToken}, "client_id": {"c"}, "client_secret": {"s"}}, nil)
 	_, err = e.refresh(cfg, second.RefreshToken)
 	retrieveError(t, err, http.StatusUnauthorized, "server_error")
+
+	// ServiceNow's revocation needs no authentication: the token alone
+	// revokes its grant.
+	third := e.connect(cfg)
+	if st := e.postForm(path, url.Values{"token": {third.RefreshToken}}, nil); st != http.StatusOK {
+		t.Fatalf("revoke without client credentials: %d", st)
+	}
+	_, err = e.refresh(cfg, third.RefreshToken)
+	retrieveError(t, err, http.StatusUnauthorized, "server_error")
+
+	// But the client's credentials as HTTP Basic are refused, as at the
+	// token endpoint, and the grant lives.
+	fourth := e.connect(cfg)
+	req, _ := http.NewRequest(http.MethodPost, e.url(path), strings.NewReader(url.Values{"token": {fourth.RefreshToken}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("c", "s")
+	out = nil
+	if st, _ := e.do(req, &out); st != http.StatusUnauthorized || out["error"] != "invalid_client" {
+		t.Fatalf("revoke with HTTP Basic: %d %v", st, out)
+	}
+	e.mustRefresh(cfg, fourth.RefreshToken)
 }
 
 func TestAuthorizeBadRequests(t *testing.T) {
@@ -408,12 +434,45 @@ func TestRegistryEndpointsReachSandbox(t *testing.T) {
 			}
 			e.mustRefresh(cfg, tok.RefreshToken)
 			if v.RevokeURL != "" {
-				rev := v.Endpoint(v.RevokeURL, instance, overrides)
-				path := strings.TrimPrefix(rev, e.srv.URL)
-				if st := e.postForm(path, url.Values{"token": {tok.RefreshToken}, "client_id": {"id"}, "client_secret": {"secret"}}, nil); st != http.StatusOK {
-					t.Fatalf("revoke at %s: %d", path, st)
+				// The service's own revocation, in the registry's client
+				// authentication style, is accepted and kills the grant.
+				c := provider.New(v, instance, provider.Credentials{ClientID: "id", ClientSecret: "secret"}, callback, overrides, e.srv.Client())
+				if err := c.Revoke(t.Context(), tok.RefreshToken); err != nil {
+					t.Fatalf("revoke: %v", err)
+				}
+				if _, err := e.refresh(cfg, tok.RefreshToken); err == nil {
+					t.Fatal("the grant survived its revocation")
 				}
 			}
 		})
+	}
+}
+
+// A client that authenticates to ServiceNow in another style than the
+// registry's (HTTP Basic instead of the body) fails at the sandbox as it
+// would at ServiceNow: its refreshes and its revocations are refused, and
+// the grant lives on.
+func TestServiceNowRefusesTheOtherClientAuthStyle(t *testing.T) {
+	e := newEnv(t, Config{})
+	overrides := map[string]string{"servicenow.instance": e.url("/_sandbox/servicenow/{name}")}
+	sn, _ := vendors.Lookup("servicenow")
+	if !sn.ClientSecretInBody {
+		t.Fatal("ServiceNow documents client_id and client_secret as body parameters")
+	}
+	creds := provider.Credentials{ClientID: "c", ClientSecret: "s"}
+	tok := e.connect(e.serviceNow("acme", creds.ClientID, creds.ClientSecret))
+
+	wrong := sn
+	wrong.ClientSecretInBody = false
+	c := provider.New(wrong, "https://acme.service-now.com", creds, callback, overrides, e.srv.Client())
+	if _, err := c.Refresh(t.Context(), tok.RefreshToken); err == nil {
+		t.Fatal("a refresh with HTTP Basic was accepted")
+	}
+	if err := c.Revoke(t.Context(), tok.RefreshToken); err == nil {
+		t.Fatal("a revocation with HTTP Basic was accepted")
+	}
+	right := provider.New(sn, "https://acme.service-now.com", creds, callback, overrides, e.srv.Client())
+	if _, err := right.Refresh(t.Context(), tok.RefreshToken); err != nil {
+		t.Fatalf("the grant did not survive the refused revocation: %v", err)
 	}
 }

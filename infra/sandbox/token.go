@@ -33,7 +33,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, vendorID string, 
 		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", err.Error()})
 		return
 	}
-	clientID, secret, ok := clientCredentials(r, params)
+	clientID, secret, ok := clientCredentials(r, params, d)
 
 	s.mu.Lock()
 	var out reply
@@ -142,10 +142,17 @@ func (s *Server) authClientLocked(vendorID, instance, clientID, secret string) b
 	return subtle.ConstantTimeCompare([]byte(known), []byte(secret)) == 1
 }
 
-// clientCredentials reads HTTP Basic (x/oauth2 query-escapes both parts)
-// or client_id and client_secret from the body.
-func clientCredentials(r *http.Request, p map[string]string) (id, secret string, ok bool) {
-	if u, pw, basic := r.BasicAuth(); basic {
+// clientCredentials reads the client's credentials in the styles d's
+// vendor accepts: HTTP Basic over the form-urlencoded id and secret (RFC
+// 6749 section 2.3.1; x/oauth2 query-escapes both parts), if d.basicAuth,
+// or client_id and client_secret from the body. ok is false for an
+// Authorization header d's vendor does not take.
+func clientCredentials(r *http.Request, p map[string]string, d *dialect) (id, secret string, ok bool) {
+	if r.Header.Get("Authorization") != "" {
+		u, pw, basic := r.BasicAuth()
+		if !basic || !d.basicAuth {
+			return "", "", false
+		}
 		id, secret = unescape(u), unescape(pw)
 		if bodyID := p["client_id"]; bodyID != "" && bodyID != id {
 			return "", "", false

@@ -151,16 +151,30 @@ func (c *Client) CanRevoke() bool { return c.Vendor.RevokeURL != "" }
 
 // Revoke revokes a token (and with it the grant) where the vendor offers it;
 // elsewhere it does nothing. The token goes in the form body, never the URL.
+// The client authenticates the way it does at the vendor's token endpoint
+// (RFC 7009 section 2.1): client_id and client_secret in the body, or HTTP
+// Basic over the form-urlencoded id and secret (RFC 6749 section 2.3.1),
+// exactly as x/oauth2 builds its token requests.
 func (c *Client) Revoke(ctx context.Context, token string) error {
 	if !c.CanRevoke() || token == "" {
 		return nil
 	}
-	form := url.Values{"token": {token}, "client_id": {c.OAuth.ClientID}, "client_secret": {c.OAuth.ClientSecret}}
+	inBody := c.OAuth.Endpoint.AuthStyle == oauth2.AuthStyleInParams
+	form := url.Values{"token": {token}}
+	if inBody {
+		form.Set("client_id", c.OAuth.ClientID)
+		if c.OAuth.ClientSecret != "" {
+			form.Set("client_secret", c.OAuth.ClientSecret)
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint(c.Vendor.RevokeURL), strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if !inBody {
+		req.SetBasicAuth(url.QueryEscape(c.OAuth.ClientID), url.QueryEscape(c.OAuth.ClientSecret))
+	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return sanitize(err)

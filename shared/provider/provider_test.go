@@ -685,6 +685,69 @@ func TestRevoke(t *testing.T) {
 			}
 		}
 	})
+	// Revocation authenticates the client as the vendor's token endpoint
+	// does (defect 5: it always put the credentials in the body). A vendor
+	// that takes HTTP Basic gets the very header x/oauth2 sends to its token
+	// endpoint, and no secret in the body; one that takes the body gets the
+	// body and no header. The credentials need form-urlencoding (RFC 6749
+	// section 2.3.1) before Basic.
+	for _, inBody := range []bool{false, true} {
+		name := map[bool]string{false: "HTTP Basic", true: "body"}[inBody]
+		t.Run("client authentication as at the token endpoint: "+name, func(t *testing.T) {
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) {
+				if strings.HasSuffix(r.URL.Path, "/token") {
+					writeJSON(w, http.StatusOK, tokenJSON(plantedAccess, plantedRefresh))
+					return
+				}
+				w.WriteHeader(http.StatusOK)
+			})
+			v := vendors.Vendor{
+				ID: "basicvendor", Name: "Basic Vendor",
+				Bases:   map[string]string{"auth": "https://auth.example.com"},
+				AuthURL: "{auth}/authorize", TokenURL: "{auth}/token", RevokeURL: "{auth}/revoke",
+				ClientSecretInBody: inBody,
+			}
+			const oddID, oddSecret = "client id/1", "s&e=c+ret:" + plantedSecret
+			c := provider.New(v, "", provider.Credentials{ClientID: oddID, ClientSecret: oddSecret}, redirectURL,
+				map[string]string{"basicvendor.auth": f.srv.URL}, f.srv.Client())
+			if _, err := c.Refresh(t.Context(), plantedRefresh); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Revoke(t.Context(), plantedRefresh); err != nil {
+				t.Fatal(err)
+			}
+			rs := f.requests()
+			if len(rs) != 2 || rs[0].Path != "/token" || rs[1].Path != "/revoke" {
+				t.Fatalf("requests %+v", rs)
+			}
+			tokenReq, revokeReq := rs[0], rs[1]
+			if got, want := revokeReq.Header.Get("Authorization"), tokenReq.Header.Get("Authorization"); got != want {
+				t.Fatalf("revocation Authorization %q, token endpoint's %q", got, want)
+			}
+			for _, k := range []string{"client_id", "client_secret"} {
+				if got, want := revokeReq.Form[k], tokenReq.Form[k]; !slices.Equal(got, want) {
+					t.Errorf("revocation form %s = %q, token endpoint's %q", k, got, want)
+				}
+			}
+			if revokeReq.Form.Get("token") != plantedRefresh {
+				t.Errorf("revocation token %q", revokeReq.Form.Get("token"))
+			}
+			if inBody {
+				if revokeReq.Header.Get("Authorization") != "" || revokeReq.Form.Get("client_secret") != oddSecret {
+					t.Fatal("body style: the secret must be in the body and nowhere else")
+				}
+				return
+			}
+			req := &http.Request{Header: revokeReq.Header}
+			user, pass, ok := req.BasicAuth()
+			if !ok || user != url.QueryEscape(oddID) || pass != url.QueryEscape(oddSecret) {
+				t.Fatalf("Basic credentials %q:%q (%v), want the form-urlencoded id and secret", user, pass, ok)
+			}
+			if revokeReq.Form.Has("client_secret") || revokeReq.Form.Has("client_id") {
+				t.Fatal("Basic style: the client credentials must not be in the body as well (RFC 6749 section 2.3)")
+			}
+		})
+	}
 	t.Run("servicenow empty token is a no-op", func(t *testing.T) {
 		f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) { w.WriteHeader(http.StatusOK) })
 		if err := f.client(t, lookup(t, "servicenow")).Revoke(t.Context(), ""); err != nil || len(f.requests()) != 0 {

@@ -84,8 +84,10 @@ type Vendor struct {
 	Scopes     []string
 	AuthParams map[string]string // extra authorization parameters
 	PKCE       bool              // the vendor accepts S256 code challenges
-	// ClientSecretInBody: send client credentials in the form body rather
-	// than HTTP Basic.
+	// ClientSecretInBody: the client authenticates with client_id and
+	// client_secret in the form body rather than HTTP Basic, at the token
+	// endpoint and at revocation alike (x/oauth2's AuthStyleInParams or
+	// AuthStyleInHeader).
 	ClientSecretInBody bool
 
 	// InstanceHosts are the host patterns an instance URL may have
@@ -104,6 +106,17 @@ const day = 24 * time.Hour
 
 // Registry is every vendor, in the order the list API shows them.
 var Registry = []Vendor{
+	// ServiceNow. Token requests are form-encoded with client_id and
+	// client_secret as body parameters ("OAuth API request parameters",
+	// https://www.servicenow.com/docs/r/zurich/platform-security/authentication/r_OAuthAPIRequestParameters.html).
+	// oauth_revoke_token.do takes token=<access or refresh token> and "does
+	// not require authentication" ("Revoke an OAuth token",
+	// https://www.servicenow.com/docs/r/zurich/platform-security/authentication/t_RevokeOAuthToken.html);
+	// the page shows the token in the query, but we post it in the form
+	// body so that it never lands in a URL or an access log, with the
+	// client's credentials in the body as at the token endpoint. An
+	// Authorization: Basic header on an instance is a user's login, so the
+	// client's id and secret never go there.
 	{
 		ID:                 "servicenow",
 		Name:               "ServiceNow",
@@ -127,6 +140,16 @@ var Registry = []Vendor{
 			{Codes: []string{"invalid_grant"}},
 		},
 	},
+	// Confluence (Atlassian OAuth 2.0 3LO,
+	// https://developer.atlassian.com/cloud/confluence/oauth-2-3lo-apps/).
+	// The token request carries client_id and client_secret in its body, as
+	// the 3LO page shows; the authorization server's metadata
+	// (https://auth.atlassian.com/.well-known/openid-configuration) lists
+	// client_secret_basic as well. No RevokeURL: the 3LO docs offer apps no
+	// token revocation (a user revokes an app in their Atlassian account's
+	// connected apps); the same metadata names a revocation_endpoint,
+	// /oauth/revoke, but Atlassian does not document it for 3LO apps, so
+	// it is not relied on and disconnect deletes the tokens instead.
 	{
 		ID:          "confluence",
 		Name:        "Confluence",
@@ -142,9 +165,8 @@ var Registry = []Vendor{
 			"read:confluence-content.all", "read:confluence-space.summary",
 			"search:confluence", "read:me", "offline_access",
 		},
-		AuthParams: map[string]string{"audience": "api.atlassian.com", "prompt": "consent"},
-		PKCE:       false,
-		// Atlassian documents client_id and client_secret in the body.
+		AuthParams:         map[string]string{"audience": "api.atlassian.com", "prompt": "consent"},
+		PKCE:               false,
 		ClientSecretInBody: true,
 		Identity:           "atlassian",
 		SiteChoice:         true,
