@@ -16,10 +16,13 @@ var DefaultAtlassian = Lifetimes{Access: time.Hour, Refresh: 90 * day, Absolute:
 // form or JSON token requests with the client's credentials in the body or
 // as HTTP Basic (the 3LO docs show the body; the authorization server's
 // metadata, https://auth.atlassian.com/.well-known/openid-configuration,
-// lists client_secret_basic and client_secret_post), a refresh token only
-// for offline_access, rotated at each refresh (Refresh is an inactivity
-// window) under an absolute limit, and 403 invalid_grant for bad codes and
-// refresh tokens.
+// lists client_secret_basic and client_secret_post), PKCE S256 (the same
+// metadata lists code_challenge_methods_supported ["S256"]: a challenge of
+// another method is refused, and a code issued with a challenge is
+// exchanged only with its verifier, by the generic code of authorize.go
+// and token.go), a refresh token only for offline_access, rotated at each
+// refresh (Refresh is an inactivity window) under an absolute limit, and
+// 403 invalid_grant for bad codes and refresh tokens.
 var atlassian = dialect{
 	name:           "Atlassian",
 	route:          (*Server).routeAtlassian,

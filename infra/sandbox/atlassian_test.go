@@ -343,3 +343,33 @@ func TestAtlassianClientAuthentication(t *testing.T) {
 	}
 	e.mustRefresh(odd, tok.RefreshToken)
 }
+
+// Atlassian verifies PKCE S256 as ServiceNow does: the code of an
+// authorization with a challenge is exchanged only with its verifier, and
+// with Atlassian's own refusal (403 invalid_grant); plain is refused.
+func TestAtlassianPKCE(t *testing.T) {
+	e := newEnv(t, Config{})
+	cfg := e.atlassian(oauth2.AuthStyleInParams)
+	verifier := oauth2.GenerateVerifier()
+	code := e.code(cfg.AuthCodeURL("st", atlassianOpts(oauth2.S256ChallengeOption(verifier))...))
+	_, err := cfg.Exchange(e.ctx(), code) // no verifier
+	retrieveError(t, err, http.StatusForbidden, "invalid_grant")
+	_, err = cfg.Exchange(e.ctx(), code, oauth2.VerifierOption(oauth2.GenerateVerifier()))
+	retrieveError(t, err, http.StatusForbidden, "invalid_grant")
+	tok, err := cfg.Exchange(e.ctx(), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("right verifier: %v", err)
+	}
+	if tok.RefreshToken == "" {
+		t.Fatal("no refresh token")
+	}
+	// The code is spent.
+	_, err = cfg.Exchange(e.ctx(), code, oauth2.VerifierOption(verifier))
+	retrieveError(t, err, http.StatusForbidden, "invalid_grant")
+
+	status, loc, _ := e.openAuthorize(cfg.AuthCodeURL("st", atlassianOpts(
+		knob("code_challenge", oauth2.S256ChallengeFromVerifier(verifier)), knob("code_challenge_method", "plain"))...))
+	if status != http.StatusBadRequest || loc != "" {
+		t.Fatalf("plain PKCE: %d %q", status, loc)
+	}
+}

@@ -153,11 +153,16 @@ func TestStartAuthorizationConfluenceURL(t *testing.T) {
 		"redirect_uri":  sandboxtest.RedirectURL,
 		"audience":      "api.atlassian.com",
 		"prompt":        "consent",
+		// PKCE S256 for Atlassian too (RFC 9700 section 2.1.1).
+		"code_challenge_method": "S256",
 	}
 	for k, want := range checks {
 		if got := q.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
+	}
+	if c := q.Get("code_challenge"); len(c) != 43 || strings.ContainsAny(c, "+/=") {
+		t.Errorf("code_challenge %q is not a base64url SHA-256", c)
 	}
 	scopes := strings.Fields(q.Get("scope"))
 	for _, want := range []string{"offline_access", "read:me"} {

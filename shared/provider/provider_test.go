@@ -230,8 +230,12 @@ func TestAuthCodeURL(t *testing.T) {
 				t.Errorf("scope %q missing from %v", s, scopes)
 			}
 		}
-		if q.Has("code_challenge") {
-			t.Error("Confluence does not take PKCE, yet the URL has a challenge")
+		// Atlassian's authorization server takes PKCE S256.
+		if q.Get("code_challenge") != challenge || q.Get("code_challenge_method") != "S256" {
+			t.Errorf("code_challenge %q method %q, want the S256 challenge of the verifier", q.Get("code_challenge"), q.Get("code_challenge_method"))
+		}
+		if strings.Contains(raw, plantedSecret) || strings.Contains(raw, plantedVerifier) {
+			t.Fatal("the authorization URL carries the client secret or the PKCE verifier")
 		}
 	})
 }
@@ -262,7 +266,7 @@ func TestExchange(t *testing.T) {
 			t.Error("ServiceNow takes the client secret in the body, not in a header")
 		}
 	})
-	t.Run("confluence success: credentials in the body, no verifier", func(t *testing.T) {
+	t.Run("confluence success: credentials and verifier in the body", func(t *testing.T) {
 		f := newFake(t, func(w http.ResponseWriter, r *http.Request, form url.Values) {
 			writeJSON(w, 200, tokenJSON(plantedAccess, plantedRefresh))
 		})
@@ -277,8 +281,8 @@ func TestExchange(t *testing.T) {
 		if r.Path != "/auth/oauth/token" || r.Form.Get("code") != plantedCode {
 			t.Fatalf("request %s form %v", r.Path, r.Form)
 		}
-		if r.Form.Has("code_verifier") {
-			t.Errorf("unexpected form fields %v", r.Form)
+		if r.Form.Get("code_verifier") != plantedVerifier {
+			t.Errorf("code_verifier %q, want the state's verifier", r.Form.Get("code_verifier"))
 		}
 		// Atlassian documents client_id and client_secret in the body.
 		if r.Form.Get("client_id") == "" || r.Form.Get("client_secret") == "" || r.Header.Get("Authorization") != "" {

@@ -150,6 +150,14 @@ var Registry = []Vendor{
 	// connected apps); the same metadata names a revocation_endpoint,
 	// /oauth/revoke, but Atlassian does not document it for 3LO apps, so
 	// it is not relied on and disconnect deletes the tokens instead.
+	//
+	// PKCE: the 3LO page neither requires nor mentions PKCE, but the
+	// server metadata lists code_challenge_methods_supported ["S256"], so
+	// S256 is sent. Had it been silent, S256 would be sent all the same:
+	// RFC 9700 section 2.1.1 recommends PKCE for confidential clients too,
+	// RFC 7636 section 5 tells clients to send it to every server, and RFC
+	// 6749 section 3.1 makes a server that does not know the parameters
+	// ignore them.
 	{
 		ID:          "confluence",
 		Name:        "Confluence",
@@ -166,7 +174,7 @@ var Registry = []Vendor{
 			"search:confluence", "read:me", "offline_access",
 		},
 		AuthParams:         map[string]string{"audience": "api.atlassian.com", "prompt": "consent"},
-		PKCE:               false,
+		PKCE:               true,
 		ClientSecretInBody: true,
 		Identity:           "atlassian",
 		SiteChoice:         true,
