@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -51,6 +52,12 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 			return "servicenow.instance=" + base + "/_sandbox/servicenow/{name}," +
 				"confluence.auth=" + base + "/_sandbox/confluence," +
 				"confluence.api=" + base + "/_sandbox/confluence"
+		case "PRIVATE_VENDOR_HOSTS":
+			// The sandbox is this server: the vendor client may call it
+			// over plain http at its loopback address.
+			if u, err := url.Parse(base); err == nil {
+				return u.Host
+			}
 		}
 		return ""
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/workplace/connections/shared/safehttp"
 )
 
 // Config is everything the functions and the local server read from the
@@ -31,6 +33,14 @@ type Config struct {
 	AtlassianClientSecretName string            // ATLASSIAN_CLIENT_SECRET_NAME
 	AllowedInstanceHosts      []string          // ALLOWED_INSTANCE_HOSTS
 	VendorBaseURLs            map[string]string // VENDOR_BASE_URLS
+	// PrivateVendorHosts (PRIVATE_VENDOR_HOSTS) are the hosts, as
+	// host[:port] or patterns (safehttp.MatchHost), that the deployment
+	// explicitly runs on loopback or a private network: the local sandbox,
+	// test servers. Only they may be called over plain http and at
+	// non-public addresses; every other vendor host, configured or not, is
+	// https and public. Marking a host allows nothing by itself: instance
+	// hosts still come from the vendors' patterns and ALLOWED_INSTANCE_HOSTS.
+	PrivateVendorHosts []string
 
 	SecretRecoveryDays int           // SECRET_RECOVERY_DAYS
 	OutageGrace        time.Duration // OUTAGE_GRACE
@@ -69,15 +79,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		MailFrom:          get("MAIL_FROM", "no-reply@example.com"),
 	}
 	c.AtlassianClientSecretName = get("ATLASSIAN_CLIENT_SECRET_NAME", c.SecretPrefix+"/deployment/confluence/client")
-	if v := get("ALLOWED_INSTANCE_HOSTS", ""); v != "" {
-		for _, h := range strings.Split(v, ",") {
-			if h = strings.TrimSpace(h); h != "" {
-				c.AllowedInstanceHosts = append(c.AllowedInstanceHosts, h)
-			}
-		}
-	}
+	c.AllowedInstanceHosts = list(get("ALLOWED_INSTANCE_HOSTS", ""))
+	c.PrivateVendorHosts = list(get("PRIVATE_VENDOR_HOSTS", ""))
 	var err error
-	if c.VendorBaseURLs, err = parseBases(get("VENDOR_BASE_URLS", "")); err != nil {
+	if c.VendorBaseURLs, err = parseBases(get("VENDOR_BASE_URLS", ""), c.PrivateVendorHosts); err != nil {
 		return c, err
 	}
 	days, err := strconv.Atoi(get("WARNING_DAYS", "10"))
@@ -103,8 +108,20 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
-// parseBases reads "servicenow.instance=http://…/{name},confluence.auth=…".
-func parseBases(s string) (map[string]string, error) {
+// list reads a comma-separated list, dropping empty items.
+func list(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// parseBases reads "servicenow.instance=https://…/{name},confluence.auth=…".
+// Each URL is https, or plain http on a host marked private.
+func parseBases(s string, private []string) (map[string]string, error) {
 	out := map[string]string{}
 	if s == "" {
 		return out, nil
@@ -114,6 +131,13 @@ func parseBases(s string) (map[string]string, error) {
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if !ok || !strings.Contains(k, ".") || v == "" {
 			return nil, fmt.Errorf("VENDOR_BASE_URLS: %q is not vendor.base=url", kv)
+		}
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || u.User != nil {
+			return nil, fmt.Errorf("VENDOR_BASE_URLS: %s is not an absolute URL", k)
+		}
+		if u.Scheme != "https" && (u.Scheme != "http" || !safehttp.MatchHost(private, u.Host)) {
+			return nil, fmt.Errorf("VENDOR_BASE_URLS: %s must be https (plain http only on a host in PRIVATE_VENDOR_HOSTS)", k)
 		}
 		out[k] = v
 	}

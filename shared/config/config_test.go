@@ -60,6 +60,7 @@ func TestFromEnvValues(t *testing.T) {
 		"WARNING_DAYS":           "14",
 		"MAIL_FROM":              "alerts@acme.example",
 		"ALLOWED_INSTANCE_HOSTS": " 127.0.0.1:3000, ,*.sandbox.test,",
+		"PRIVATE_VENDOR_HOSTS":   " 127.0.0.1:3000,, *.sandbox.test ",
 		"VENDOR_BASE_URLS":       "servicenow.instance=http://127.0.0.1:3000/_sandbox/servicenow/{name}, confluence.auth = http://127.0.0.1:3000/_sandbox/confluence?a=b",
 		"SECRET_RECOVERY_DAYS":   "30",
 		"OUTAGE_GRACE":           "24h",
@@ -85,6 +86,7 @@ func TestFromEnvValues(t *testing.T) {
 		{"WarningWindow", c.WarningWindow, 14 * 24 * time.Hour},
 		{"MailFrom", c.MailFrom, "alerts@acme.example"},
 		{"AllowedInstanceHosts", c.AllowedInstanceHosts, []string{"127.0.0.1:3000", "*.sandbox.test"}},
+		{"PrivateVendorHosts", c.PrivateVendorHosts, []string{"127.0.0.1:3000", "*.sandbox.test"}},
 		{"VendorBaseURLs", c.VendorBaseURLs, map[string]string{
 			"servicenow.instance": "http://127.0.0.1:3000/_sandbox/servicenow/{name}",
 			"confluence.auth":     "http://127.0.0.1:3000/_sandbox/confluence?a=b",
@@ -123,6 +125,11 @@ func TestFromEnvAccepted(t *testing.T) {
 		}},
 		{"VENDOR_BASE_URLS", "", func(c config.Config) bool { return len(c.VendorBaseURLs) == 0 }},
 		{"ALLOWED_INSTANCE_HOSTS", " , ", func(c config.Config) bool { return len(c.AllowedInstanceHosts) == 0 }},
+		{"PRIVATE_VENDOR_HOSTS", " , ", func(c config.Config) bool { return len(c.PrivateVendorHosts) == 0 }},
+		// Base URL overrides on hosts not marked private must be https.
+		{"VENDOR_BASE_URLS", "servicenow.instance=https://sn.example.com/{name}", func(c config.Config) bool {
+			return c.VendorBaseURLs["servicenow.instance"] == "https://sn.example.com/{name}"
+		}},
 	} {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
 			c, err := config.FromEnv(env(map[string]string{tc.key: tc.value}))
@@ -155,6 +162,13 @@ func TestFromEnvRejects(t *testing.T) {
 		{"VENDOR_BASE_URLS", "servicenow.instance"},
 		{"VENDOR_BASE_URLS", "servicenow.instance="},
 		{"VENDOR_BASE_URLS", "servicenow.instance=http://x,,confluence.auth=http://y"},
+		// Plain http only for hosts marked private (PRIVATE_VENDOR_HOSTS).
+		{"VENDOR_BASE_URLS", "servicenow.instance=http://127.0.0.1:3000/_sandbox/servicenow/{name}"},
+		{"VENDOR_BASE_URLS", "confluence.auth=http://auth.example.com"},
+		{"VENDOR_BASE_URLS", "confluence.auth=ftp://auth.example.com"},
+		{"VENDOR_BASE_URLS", "confluence.auth=/relative"},
+		{"VENDOR_BASE_URLS", "confluence.auth=https://"},
+		{"VENDOR_BASE_URLS", "confluence.auth=https://user@auth.example.com"},
 		{"OAUTH_REDIRECT_URL", "://no-scheme"},
 		{"OAUTH_REDIRECT_URL", "/console/callback"},
 		{"OAUTH_REDIRECT_URL", "console/callback"},

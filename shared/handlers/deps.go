@@ -37,15 +37,12 @@ type Deps struct {
 	Log  *slog.Logger
 }
 
-// VendorClient is the HTTP client for vendor calls: public addresses only,
-// except the hosts the deployment configured (base URL overrides, extra
-// instance hosts).
+// VendorClient is the HTTP client for vendor calls: https and public
+// addresses only, except the hosts the deployment explicitly marked private
+// (PRIVATE_VENDOR_HOSTS). Extra instance hosts and base URL overrides get
+// no exemption from being configured.
 func VendorClient(cfg config.Config) *http.Client {
-	trusted := append([]string{}, cfg.AllowedInstanceHosts...)
-	for _, u := range cfg.VendorBaseURLs {
-		trusted = append(trusted, safehttp.HostsOf(u)...)
-	}
-	return safehttp.Client(10*time.Second, trusted)
+	return safehttp.Client(10*time.Second, cfg.PrivateVendorHosts)
 }
 
 // NewLogger is the service's JSON logger.

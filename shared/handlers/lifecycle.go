@@ -26,6 +26,7 @@ func (d *Deps) Lifecycle() *lifecycle.Service {
 		Store: d.Store, Vault: d.Vault, Clients: d.Clients(), Now: d.Now, Log: d.Log,
 		SecretPrefix:         d.Config.SecretPrefix,
 		AllowedInstanceHosts: d.Config.AllowedInstanceHosts,
+		PrivateVendorHosts:   d.Config.PrivateVendorHosts,
 		WarningWindow:        d.Config.WarningWindow,
 		SecretRecoveryDays:   d.Config.SecretRecoveryDays,
 	}

@@ -32,6 +32,7 @@ type Service struct {
 
 	SecretPrefix         string
 	AllowedInstanceHosts []string
+	PrivateVendorHosts   []string // marked private: the only instances allowed over plain http
 	WarningWindow        time.Duration
 	SecretRecoveryDays   int
 	StateTTL             time.Duration // default 10 minutes

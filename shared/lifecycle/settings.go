@@ -67,7 +67,7 @@ func (s *Service) SaveSettings(ctx context.Context, who Caller, vendorID string,
 		if r.InstanceURL == nil || r.ClientID == nil {
 			return SettingsView{}, badSettings("instanceUrl and clientId are required")
 		}
-		inst, err := v.CheckInstance(*r.InstanceURL, s.AllowedInstanceHosts)
+		inst, err := v.CheckInstance(*r.InstanceURL, s.AllowedInstanceHosts, s.PrivateVendorHosts)
 		if err != nil {
 			return SettingsView{}, problem.New(http.StatusBadRequest, "invalid_instance", "%s", err.Error())
 		}
@@ -107,7 +107,7 @@ func (s *Service) SaveSettings(ctx context.Context, who Caller, vendorID string,
 		}
 		next.SiteURL = ""
 		if r.SiteURL != nil && *r.SiteURL != "" {
-			site, err := checkSite(*r.SiteURL, s.AllowedInstanceHosts)
+			site, err := checkSite(*r.SiteURL, s.AllowedInstanceHosts, s.PrivateVendorHosts)
 			if err != nil {
 				return SettingsView{}, problem.New(http.StatusBadRequest, "invalid_instance", "%s", err.Error())
 			}
@@ -157,8 +157,8 @@ func settingsView(s connection.Settings) SettingsView {
 // atlassianSites is the host pattern of Atlassian cloud sites.
 var atlassianSites = vendors.Vendor{Name: "Atlassian", InstanceHosts: []string{"*.atlassian.net"}}
 
-func checkSite(raw string, extra []string) (string, error) {
-	site, err := atlassianSites.CheckInstance(raw, extra)
+func checkSite(raw string, extra, private []string) (string, error) {
+	site, err := atlassianSites.CheckInstance(raw, extra, private)
 	if err != nil {
 		return "", fmt.Errorf("siteUrl must look like https://<name>.atlassian.net")
 	}

@@ -114,6 +114,40 @@ func TestSaveSettingsInstanceAllowList(t *testing.T) {
 	}
 }
 
+// Extra instance hosts (ALLOWED_INSTANCE_HOSTS) are https like the
+// vendor's own; plain http only for one the deployment also marked private
+// (PRIVATE_VENDOR_HOSTS), and the mark alone allows no host.
+func TestSaveSettingsConfiguredHosts(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw, want string // want "" means 400 invalid_instance, nothing stored
+		private         []string
+	}{
+		{"configured host over https", "https://sn.corp.example", "https://sn.corp.example", nil},
+		{"configured host over plain http", "http://sn.corp.example", "", nil},
+		{"configured host marked private over plain http", "http://sn.corp.example", "http://sn.corp.example", []string{"sn.corp.example"}},
+		{"marked private but not configured", "http://lab.corp.example", "", []string{"lab.corp.example"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.svc.AllowedInstanceHosts = []string{"sn.corp.example"}
+			e.svc.PrivateVendorHosts = tc.private
+			view, err := e.svc.SaveSettings(t.Context(), manager, "servicenow", lifecycle.SettingsRequest{
+				InstanceURL: ptr(tc.raw), ClientID: ptr(snClientID), ClientSecret: ptr(e.snSecret),
+			})
+			if tc.want == "" {
+				wantProblem(t, err, http.StatusBadRequest, "invalid_instance")
+				if _, ok := e.settings(account, "servicenow"); ok {
+					t.Fatal("refused settings were stored")
+				}
+				return
+			}
+			if err != nil || view.InstanceURL != tc.want {
+				t.Fatalf("got %q, %v; want %q", view.InstanceURL, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestSaveSettingsRefusals(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -1,6 +1,7 @@
 package safehttp_test
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,38 +12,80 @@ import (
 	"github.com/workplace/connections/shared/safehttp"
 )
 
-func TestRefusesNonPublicAddresses(t *testing.T) {
+func teapot(t *testing.T) *httptest.Server {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) }))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// A host that is not marked private is held to https and public addresses,
+// checked after name resolution.
+func TestRefusesNonPublicAddresses(t *testing.T) {
+	srv := teapot(t)
+	hostport := srv.Listener.Addr().String() // 127.0.0.1:port
+	_, port, _ := net.SplitHostPort(hostport)
 
 	c := safehttp.Client(5*time.Second, nil)
+	for _, u := range []string{
+		"https://" + hostport,
+		"https://localhost:" + port, // resolves to loopback: refused after resolution
+	} {
+		_, err := c.Get(u)
+		if err == nil || !strings.Contains(err.Error(), "non-public") {
+			t.Errorf("GET %s: %v, want a refused non-public address", u, err)
+		}
+	}
+	// Plain http is refused before any dial.
 	_, err := c.Get(srv.URL)
-	if err == nil || !strings.Contains(err.Error(), "non-public") {
-		t.Fatalf("a loopback vendor was dialled: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "https only") {
+		t.Fatalf("GET %s: %v, want plain http refused", srv.URL, err)
 	}
-	// "localhost" resolves to loopback: refused after resolution too.
-	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
-	if _, err := c.Get("http://localhost:" + port); err == nil {
-		t.Fatal("localhost was dialled")
-	}
+}
 
-	trusted := safehttp.Client(5*time.Second, safehttp.HostsOf(srv.URL+"/_sandbox/servicenow/{name}"))
-	resp, err := trusted.Get(srv.URL)
+// Hosts the deployment marked private (the local sandbox) are reached over
+// plain http at a loopback address; the same address under another name or
+// port is not.
+func TestPrivateHosts(t *testing.T) {
+	srv := teapot(t)
+	hostport := srv.Listener.Addr().String()
+	_, port, _ := net.SplitHostPort(hostport)
+
+	c := safehttp.Client(5*time.Second, []string{" " + hostport + " "})
+	resp, err := c.Get(srv.URL + "/_sandbox/servicenow/acme/oauth_token.do")
 	if err != nil {
-		t.Fatalf("a configured host was refused: %v", err)
+		t.Fatalf("a private host was refused: %v", err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTeapot {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
+	for _, u := range []string{"http://localhost:" + port, "https://localhost:" + port} {
+		if _, err := c.Get(u); err == nil {
+			t.Errorf("GET %s: a host not marked private was dialled at loopback", u)
+		}
+	}
+	// A request body is closed when the request is refused.
+	body := &closeRecorder{Reader: strings.NewReader("token=x")}
+	req, _ := http.NewRequest(http.MethodPost, "http://localhost:"+port, body)
+	if _, err := c.Do(req); err == nil || !body.closed {
+		t.Fatalf("refused request: err %v, body closed %v", err, body.closed)
+	}
 }
+
+type closeRecorder struct {
+	io.Reader
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return nil }
 
 func TestDoesNotFollowRedirects(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
 	}))
 	defer srv.Close()
-	c := safehttp.Client(5*time.Second, safehttp.HostsOf(srv.URL))
+	c := safehttp.Client(5*time.Second, []string{srv.Listener.Addr().String()})
 	resp, err := c.Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -53,22 +96,28 @@ func TestDoesNotFollowRedirects(t *testing.T) {
 	}
 }
 
-func TestPublic(t *testing.T) {
-	for addr, want := range map[string]bool{
-		"8.8.8.8": true, "149.96.10.1": true, "2606:4700::1111": true,
-		"127.0.0.1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false,
-		"169.254.169.254": false, "100.64.0.1": false, "0.0.0.0": false, "::1": false,
-		"fe80::1": false, "fc00::1": false, "224.0.0.1": false, "::ffff:127.0.0.1": false,
+func TestMatchHost(t *testing.T) {
+	patterns := []string{"127.0.0.1:3000", "Sandbox.Test", "*.corp.example", "[::1]:3000", " "}
+	for host, want := range map[string]bool{
+		"127.0.0.1:3000":       true,
+		"127.0.0.1:3001":       false,
+		"127.0.0.1":            false,
+		"sandbox.test":         true,
+		"SANDBOX.TEST":         true,
+		"sandbox.test:8443":    false,
+		"sn.corp.example":      true,
+		"corp.example":         false,
+		"sn.corp.example:8443": false,
+		"[::1]:3000":           true,
+		"[::1]":                false,
+		"":                     false,
+		"evil.test":            false,
 	} {
-		if got := safehttp.Public(net.ParseIP(addr)); got != want {
-			t.Errorf("Public(%s) = %v, want %v", addr, got, want)
+		if got := safehttp.MatchHost(patterns, host); got != want {
+			t.Errorf("MatchHost(%q) = %v, want %v", host, got, want)
 		}
 	}
-}
-
-func TestHostsOf(t *testing.T) {
-	got := safehttp.HostsOf("http://127.0.0.1:3000/_sandbox/confluence", "https://x.example.com", "ftp://no", "")
-	if len(got) != 2 || got[0] != "127.0.0.1:3000" || got[1] != "x.example.com" {
-		t.Fatalf("HostsOf = %v", got)
+	if safehttp.MatchHost(nil, "127.0.0.1:3000") {
+		t.Error("no pattern matches nothing")
 	}
 }

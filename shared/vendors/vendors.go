@@ -7,9 +7,10 @@ package vendors
 import (
 	"fmt"
 	"net/url"
-	"path"
 	"strings"
 	"time"
+
+	"github.com/workplace/connections/shared/safehttp"
 )
 
 // Type groups vendors in the list API.
@@ -262,9 +263,13 @@ func InstanceName(instance string) string {
 }
 
 // CheckInstance validates an instance URL against the vendor's host
-// patterns and any extra allowed hosts, and returns it normalised
-// (https://host, no path). Plain http is accepted only for extra hosts.
-func (v Vendor) CheckInstance(raw string, extraHosts []string) (string, error) {
+// patterns and any extra allowed hosts (ALLOWED_INSTANCE_HOSTS), and
+// returns it normalised (https://host, no path). It must be https; plain
+// http is accepted only for an extra host that the deployment also marked
+// private (privateHosts, PRIVATE_VENDOR_HOSTS: the local sandbox, tests),
+// the hosts the vendor client calls over http and at private addresses
+// (safehttp). Marking a host private allows nothing by itself.
+func (v Vendor) CheckInstance(raw string, extraHosts, privateHosts []string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return "", fmt.Errorf("instance URL must look like https://<name>.service-now.com")
@@ -276,10 +281,12 @@ func (v Vendor) CheckInstance(raw string, extraHosts []string) (string, error) {
 	if u.Port() != "" {
 		host = strings.ToLower(u.Host)
 	}
-	for _, h := range extraHosts {
-		if ok, _ := path.Match(strings.ToLower(h), host); ok && (u.Scheme == "https" || u.Scheme == "http") {
-			return u.Scheme + "://" + host, nil
-		}
+	plainOK := u.Scheme == "http" && safehttp.MatchHost(privateHosts, host)
+	if u.Scheme != "https" && !plainOK {
+		return "", fmt.Errorf("instance URL must use https")
+	}
+	if safehttp.MatchHost(extraHosts, host) {
+		return u.Scheme + "://" + host, nil
 	}
 	if u.Scheme != "https" {
 		return "", fmt.Errorf("instance URL must use https")

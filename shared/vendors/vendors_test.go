@@ -31,7 +31,7 @@ func TestCheckInstanceServiceNow(t *testing.T) {
 	}
 	for _, tc := range ok {
 		t.Run("accepts "+tc.name, func(t *testing.T) {
-			got, err := sn.CheckInstance(tc.raw, nil)
+			got, err := sn.CheckInstance(tc.raw, nil, nil)
 			if err != nil {
 				t.Fatalf("CheckInstance(%q): %v", tc.raw, err)
 			}
@@ -79,7 +79,7 @@ func TestCheckInstanceServiceNow(t *testing.T) {
 	}
 	for _, tc := range bad {
 		t.Run("rejects "+tc.name, func(t *testing.T) {
-			if got, err := sn.CheckInstance(tc.raw, nil); err == nil {
+			if got, err := sn.CheckInstance(tc.raw, nil, nil); err == nil {
 				t.Fatalf("CheckInstance(%q) = %q, want an error", tc.raw, got)
 			}
 		})
@@ -88,11 +88,14 @@ func TestCheckInstanceServiceNow(t *testing.T) {
 
 func TestCheckInstanceExtraHosts(t *testing.T) {
 	sn := mustLookup(t, "servicenow")
-	extra := []string{"127.0.0.1:3000", "Sandbox.Test", "*.dev.test"}
+	extra := []string{"127.0.0.1:3000", "Sandbox.Test", "*.dev.test", "sn.corp.example"}
+	// Marked private (PRIVATE_VENDOR_HOSTS): these may be plain http.
+	// Marking allows nothing by itself: only-private.test is no instance.
+	private := []string{"127.0.0.1:3000", "sandbox.test", "*.dev.test", "only-private.test"}
 	cases := []struct {
 		name, raw, want string // want "" means rejected
 	}{
-		{"http with port", "http://127.0.0.1:3000", "http://127.0.0.1:3000"},
+		{"http with port, marked private", "http://127.0.0.1:3000", "http://127.0.0.1:3000"},
 		{"https with port", "https://127.0.0.1:3000/", "https://127.0.0.1:3000"},
 		{"other port", "http://127.0.0.1:3001", ""},
 		{"no port", "http://127.0.0.1", ""},
@@ -103,13 +106,17 @@ func TestCheckInstanceExtraHosts(t *testing.T) {
 		{"path", "http://sandbox.test/x", ""},
 		{"query", "http://sandbox.test?x", ""},
 		{"userinfo", "http://u@sandbox.test", ""},
+		{"a configured host not marked private is https", "https://sn.corp.example", "https://sn.corp.example"},
+		{"a configured host not marked private is never plain http", "http://sn.corp.example", ""},
+		{"marked private but not an allowed host", "http://only-private.test", ""},
+		{"marked private but not an allowed host, https", "https://only-private.test", ""},
 		{"http still refused for the vendor's own hosts", "http://acme.service-now.com", ""},
 		{"vendor's own hosts still allowed", "https://acme.service-now.com", "https://acme.service-now.com"},
 		{"unlisted host", "http://evil.test", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := sn.CheckInstance(tc.raw, extra)
+			got, err := sn.CheckInstance(tc.raw, extra, private)
 			switch {
 			case tc.want == "" && err == nil:
 				t.Fatalf("CheckInstance(%q) = %q, want an error", tc.raw, got)
@@ -120,15 +127,19 @@ func TestCheckInstanceExtraHosts(t *testing.T) {
 			}
 		})
 	}
+	// Without the private mark, the same extra hosts take https only.
+	if got, err := sn.CheckInstance("http://127.0.0.1:3000", extra, nil); err == nil {
+		t.Fatalf("CheckInstance = %q: plain http to a host not marked private", got)
+	}
 }
 
 func TestCheckInstanceWithoutHostPatterns(t *testing.T) {
 	// A vendor without an instance accepts nothing but extra hosts.
 	c := mustLookup(t, "confluence")
-	if got, err := c.CheckInstance("https://acme.atlassian.net", nil); err == nil {
+	if got, err := c.CheckInstance("https://acme.atlassian.net", nil, nil); err == nil {
 		t.Fatalf("CheckInstance = %q, want an error for a vendor without instance hosts", got)
 	}
-	if got, err := c.CheckInstance("http://127.0.0.1:3000", []string{"127.0.0.1:3000"}); err != nil || got != "http://127.0.0.1:3000" {
+	if got, err := c.CheckInstance("https://127.0.0.1:3000", []string{"127.0.0.1:3000"}, nil); err != nil || got != "https://127.0.0.1:3000" {
 		t.Fatalf("CheckInstance = %q, %v; want the extra host", got, err)
 	}
 }
@@ -349,7 +360,7 @@ func TestRegistryComplete(t *testing.T) {
 			instance := ""
 			if hasInstance {
 				instance = "https://acme" + strings.TrimPrefix(v.InstanceHosts[0], "*")
-				if got, err := v.CheckInstance(instance, nil); err != nil || got != instance {
+				if got, err := v.CheckInstance(instance, nil, nil); err != nil || got != instance {
 					t.Errorf("CheckInstance(%q) = %q, %v", instance, got, err)
 				}
 			}
