@@ -28,6 +28,14 @@
 //	GET  /_sandbox/confluence/me
 //	GET  /_sandbox/confluence/oauth/token/accessible-resources
 //
+// Client authentication is what each vendor documents, so a client in
+// another style fails here as it would there: ServiceNow takes client_id
+// and client_secret in the form body only (an Authorization header is
+// refused), at its token endpoint and at oauth_revoke_token.do, which also
+// takes a token without any credentials; Atlassian takes the body (form or
+// JSON) or HTTP Basic. Both verify PKCE S256 when the authorization asked
+// for it, and refuse any other method.
+//
 // Knobs, for every vendor:
 //
 //	POST /_sandbox/{vendor}/revoke?user=<login>   every token of that login dies (204)
