@@ -48,6 +48,16 @@ func vendorError(v vendors.Vendor, what string) error {
 	return problem.New(http.StatusBadGateway, "vendor_error", "%s did not complete the %s; nothing was changed, try again", v.Name, what)
 }
 
+// deficientGrant is 502 vendor_error for a grant without a refresh token or
+// a required scope.
+func deficientGrant(v vendors.Vendor, reason string, missing []string) error {
+	msg := fmt.Sprintf("%s issued no refresh token, so the connection could not be kept alive", v.Name)
+	if reason == provider.ReasonScopeNotGranted {
+		msg = fmt.Sprintf("%s did not grant the scopes this integration needs (%s)", v.Name, strings.Join(missing, ", "))
+	}
+	return problem.New(http.StatusBadGateway, "vendor_error", "%s; nothing was changed. Try again, and approve every permission asked for", msg).With("reason", reason)
+}
+
 // CompleteAuthorization finishes an authorization: it consumes the state
 // (single use, bound to the caller), exchanges the code, asks the vendor who
 // authorized and on which site, then connects, reconnects or changes the user
@@ -102,6 +112,13 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 	if err != nil {
 		log.WarnContext(ctx, "code exchange failed", "error", err.Error())
 		return CallbackResult{}, vendorError(v, "authorization")
+	}
+	if reason, missing := provider.Deficient(v, tok); reason != "" {
+		// Stored, such a grant would look healthy until its first refresh
+		// failed (as an outage, never as a dead grant).
+		log.WarnContext(ctx, "grant refused: it lacks what every grant needs", "reason", reason, "missingScopes", missing)
+		s.discard(ctx, client, tok)
+		return CallbackResult{}, deficientGrant(v, reason, missing)
 	}
 	res, err := s.apply(ctx, v, client, set, st, who, tok)
 	if err != nil {

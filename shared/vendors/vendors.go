@@ -81,9 +81,16 @@ type Vendor struct {
 	TokenURL  string
 	RevokeURL string // empty: the vendor offers no revocation
 
-	Scopes     []string
-	AuthParams map[string]string // extra authorization parameters
-	PKCE       bool              // the vendor accepts S256 code challenges
+	Scopes []string
+	// RequiredScopes are the scopes a grant must have (a subset of Scopes):
+	// a token response whose scope field leaves one out is refused
+	// (scope_not_granted) and the grant revoked. An absent scope field means
+	// the requested scope was granted (RFC 6749 §5.1). Every vendor must
+	// issue a refresh token with the code exchange (the service lives on
+	// refreshing); a response without one is refused (no_refresh_token).
+	RequiredScopes []string
+	AuthParams     map[string]string // extra authorization parameters
+	PKCE           bool              // the vendor accepts S256 code challenges
 	// ClientSecretInBody: send client credentials in the form body rather
 	// than HTTP Basic.
 	ClientSecretInBody bool
@@ -105,15 +112,23 @@ const day = 24 * time.Hour
 // Registry is every vendor, in the order the list API shows them.
 var Registry = []Vendor{
 	{
-		ID:                 "servicenow",
-		Name:               "ServiceNow",
-		Type:               TypeSupportAndTicketing,
-		Credentials:        PerAccount,
-		Bases:              map[string]string{},
-		AuthURL:            "{instance}/oauth_auth.do",
-		TokenURL:           "{instance}/oauth_token.do",
-		RevokeURL:          "{instance}/oauth_revoke_token.do",
+		ID:          "servicenow",
+		Name:        "ServiceNow",
+		Type:        TypeSupportAndTicketing,
+		Credentials: PerAccount,
+		Bases:       map[string]string{},
+		AuthURL:     "{instance}/oauth_auth.do",
+		TokenURL:    "{instance}/oauth_token.do",
+		RevokeURL:   "{instance}/oauth_revoke_token.do",
+		// ServiceNow answers the scope it granted: "useraccount", e.g.
+		// {"access_token":…,"refresh_token":…,"scope":"useraccount",
+		// "token_type":"Bearer","expires_in":1799}
+		// (https://support.servicenow.com/kb?id=kb_article_view&sysparm_article=KB0693393),
+		// and the authorization-code workflow renews access with "the
+		// refresh token previously issued by the token endpoint"
+		// (https://www.servicenow.com/docs/r/platform-security/authentication/authorization-workflow.html).
 		Scopes:             []string{"useraccount"},
+		RequiredScopes:     []string{"useraccount"},
 		PKCE:               true,
 		ClientSecretInBody: true,
 		InstanceHosts:      []string{"*.service-now.com"},
@@ -139,6 +154,17 @@ var Registry = []Vendor{
 		AuthURL:  "{auth}/authorize",
 		TokenURL: "{auth}/oauth/token",
 		Scopes: []string{
+			"read:confluence-content.all", "read:confluence-space.summary",
+			"search:confluence", "read:me", "offline_access",
+		},
+		// All of them: the Confluence scopes are what the integration is
+		// for, read:me is the identity lookup's, and offline_access is the
+		// one that brings the refresh token. Atlassian's token response
+		// carries "scope", the granted scopes as one space-separated string
+		// (offline_access among them when granted), and a refresh token only
+		// when offline_access was granted
+		// (https://developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens/).
+		RequiredScopes: []string{
 			"read:confluence-content.all", "read:confluence-space.summary",
 			"search:confluence", "read:me", "offline_access",
 		},

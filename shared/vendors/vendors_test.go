@@ -312,6 +312,14 @@ func TestRegistryComplete(t *testing.T) {
 			if len(v.Scopes) == 0 {
 				t.Error("no scopes")
 			}
+			if len(v.RequiredScopes) == 0 {
+				t.Error("no required scopes: a grant narrowed by the user or the vendor would be stored as healthy")
+			}
+			for _, sc := range v.RequiredScopes {
+				if !slices.Contains(v.Scopes, sc) {
+					t.Errorf("required scope %q is never requested", sc)
+				}
+			}
 			if v.Identity == "" {
 				t.Error("no identity lookup named")
 			}
