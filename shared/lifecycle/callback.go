@@ -40,6 +40,20 @@ type CallbackResult struct {
 	Connection  integrations.View `json:"connection"`
 }
 
+// wellFormedState reports whether s has the shape of the states
+// StartAuthorization issues: stateBytes random bytes, lower-case hex.
+func wellFormedState(s string) bool {
+	if len(s) != 2*stateBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 func invalidState() error {
 	return problem.New(http.StatusBadRequest, "invalid_state", "the authorization is unknown, expired, already used or not yours; start again")
 }
@@ -68,7 +82,9 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 	if err != nil {
 		return CallbackResult{}, err
 	}
-	if r.State == "" || len(r.State) > 512 {
+	if !wellFormedState(r.State) {
+		// Truncated, padded, or never ours: unknown, whatever else the
+		// body holds or lacks. Nothing is looked up.
 		return CallbackResult{}, invalidState()
 	}
 	if r.Code == "" && r.Error == "" {

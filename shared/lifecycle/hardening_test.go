@@ -8,10 +8,12 @@ package lifecycle_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/integrations"
+	"github.com/workplace/connections/shared/lifecycle"
 	"github.com/workplace/connections/shared/problem"
 )
 
@@ -143,4 +145,44 @@ func TestCallbackScopeNotGranted(t *testing.T) {
 			t.Fatalf("recorded scope %q, want the granted one", got)
 		}
 	})
+}
+
+// Defect 3: a truncated state (a callback URL cut short loses the state's
+// tail and whatever followed it, the code included) answered invalid_body.
+// A state of the wrong length or charset is invalid_state, like any unknown
+// state, before anything else is looked at; nothing changes.
+func TestCallbackMalformedState(t *testing.T) {
+	e := newEnv(t)
+	e.connectApp("servicenow", nil)
+	app := e.save(connection.AppKey(account, "servicenow"))
+	req := e.authorize(manager, "servicenow", "app", "reconnect", nil)
+	good := req.State
+	for name, state := range map[string]string{
+		"truncated":            good[:len(good)-1],
+		"half":                 good[:len(good)/2],
+		"one char":             good[:1],
+		"one char too many":    good + "a",
+		"upper case":           strings.ToUpper(good),
+		"not hex":              "g" + good[1:],
+		"padded":               " " + good[1:],
+		"url-escaped":          "%" + good[1:],
+		"non-ASCII":            "é" + good[2:],
+		"NUL":                  "\x00" + good[1:],
+		"another vendor's URL": "https://evil.example.com/" + good[:39],
+	} {
+		for _, body := range []struct {
+			name        string
+			code, error string
+		}{{"with code", req.Code, ""}, {"without code", "", ""}, {"with error", "", "access_denied"}} {
+			t.Run(name+" "+body.name, func(t *testing.T) {
+				_, err := e.complete(manager, lifecycle.CallbackRequest{Vendor: "servicenow", State: state, Code: body.code, Error: body.error})
+				wantProblem(t, err, http.StatusBadRequest, "invalid_state")
+			})
+		}
+	}
+	e.unchanged(app)
+	// The real state was not spent by any of them.
+	if _, err := e.complete(manager, req); err != nil {
+		t.Fatalf("the intact state after the malformed ones: %v", err)
+	}
 }
