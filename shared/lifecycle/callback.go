@@ -103,9 +103,17 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 	}
 	log := s.log(ctx).With("flow", string(st.Flow), "action", string(st.Action))
 	if r.Error != "" {
+		// Only access_denied is the person saying no. Every other code
+		// (invalid_request, unauthorized_client, invalid_scope,
+		// server_error, …) is a configuration or vendor problem.
 		code := provider.ErrorCode(r.Error)
-		log.InfoContext(ctx, "authorization denied at the vendor", "vendorError", code)
-		return CallbackResult{}, problem.New(http.StatusBadRequest, "authorization_denied", "%s did not authorize the connection (%s)", v.Name, code).With("vendorError", code)
+		if code == "access_denied" {
+			log.InfoContext(ctx, "authorization denied at the vendor", "vendorError", code)
+			return CallbackResult{}, problem.New(http.StatusBadRequest, "authorization_denied", "%s did not authorize the connection (%s)", v.Name, code).With("vendorError", code)
+		}
+		log.WarnContext(ctx, "authorization failed at the vendor", "vendorError", code)
+		return CallbackResult{}, problem.New(http.StatusBadGateway, "vendor_error",
+			"%s could not authorize the connection (%s): a configuration or vendor problem, not a refusal; nothing was changed", v.Name, code).With("vendorError", code)
 	}
 	if st.Flow == connection.LevelApp && !who.AppManager {
 		return CallbackResult{}, problem.New(http.StatusForbidden, "forbidden", "only app managers can connect %s for the account", v.Name)

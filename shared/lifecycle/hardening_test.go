@@ -186,3 +186,54 @@ func TestCallbackMalformedState(t *testing.T) {
 		t.Fatalf("the intact state after the malformed ones: %v", err)
 	}
 }
+
+// Defect 4: every error of the authorization endpoint answered
+// authorization_denied ("the person said no"), also configuration problems
+// such as invalid_request, unauthorized_client or invalid_scope. Only
+// access_denied means that; the others are 502 vendor_error with the
+// (sanitised) OAuth code in vendorError. The state is spent either way and
+// nothing else changes.
+func TestCallbackAuthorizationErrors(t *testing.T) {
+	const description = "DESCRIPTION-planted-4b1d"
+	for code, want := range map[string]string{
+		"invalid_request":           "invalid_request",
+		"unauthorized_client":       "unauthorized_client",
+		"invalid_scope":             "invalid_scope",
+		"server_error":              "server_error",
+		"temporarily_unavailable":   "temporarily_unavailable",
+		"unsupported_response_type": "unsupported_response_type",
+		"login_required":            "login_required",
+		"made_up_error":             "unrecognised_error",
+		"<script>" + description:    "unrecognised_error",
+	} {
+		for _, vc := range vendorCases {
+			t.Run(vc.vendor+" "+want, func(t *testing.T) {
+				e := newEnv(t)
+				e.connectApp(vc.vendor, nil)
+				app := e.save(connection.AppKey(account, vc.vendor))
+				req := e.authorize(manager, vc.vendor, "app", "reconnect", nil)
+				issued := len(e.http.allIssued())
+				req.Code, req.Error, req.ErrorDescription = "", code, description
+
+				_, err := e.complete(manager, req)
+				p := wantProblem(t, err, http.StatusBadGateway, "vendor_error")
+				if p.Details["vendorError"] != want {
+					t.Fatalf("vendorError %v, want %q", p.Details["vendorError"], want)
+				}
+				if _, has := p.Details["reason"]; has {
+					t.Fatalf("details %v: an authorization error is not a deficient grant", p.Details)
+				}
+				if strings.Contains(p.Message, description) || strings.Contains(e.logs.String(), description) {
+					t.Fatal("the vendor's error description reached the answer or the log")
+				}
+				e.unchanged(app)
+				if len(e.http.allIssued()) != issued {
+					t.Fatal("a token request was made")
+				}
+				req.Code, req.Error = "a-code", ""
+				_, err = e.complete(manager, req)
+				wantProblem(t, err, http.StatusBadRequest, "invalid_state")
+			})
+		}
+	}
+}
