@@ -28,6 +28,9 @@ type CallbackRequest struct {
 	Code             string `json:"code,omitempty"`
 	Error            string `json:"error,omitempty"`
 	ErrorDescription string `json:"error_description,omitempty"`
+	// Issuer is the authorization response's iss (RFC 9207), when the
+	// vendor sent one.
+	Issuer string `json:"iss,omitempty"`
 }
 
 // CallbackResult is the answer of a successful callback.
@@ -102,6 +105,14 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 		return CallbackResult{}, invalidState()
 	}
 	log := s.log(ctx).With("flow", string(st.Flow), "action", string(st.Action))
+	if !v.IssuerMatches(r.Issuer, st.Instance) {
+		// A mix-up (RFC 9207): the response comes from another
+		// authorization server than the one this state was sent to. The
+		// code goes nowhere and the state stays spent.
+		log.WarnContext(ctx, "authorization response of another issuer", "issPresent", r.Issuer != "")
+		return CallbackResult{}, problem.New(http.StatusBadRequest, "issuer_mismatch",
+			"the authorization response does not come from %s's authorization server; nothing was changed, start again", v.Name)
+	}
 	if r.Error != "" {
 		// Only access_denied is the person saying no. Every other code
 		// (invalid_request, unauthorized_client, invalid_scope,

@@ -237,3 +237,65 @@ func TestCallbackAuthorizationErrors(t *testing.T) {
 		}
 	}
 }
+
+// Defect 2: the issuer a callback names (RFC 9207's iss) is checked when it
+// is there: it must be the vendor's issuer (the instance URL for
+// ServiceNow, Atlassian's authorization server otherwise), else 400
+// issuer_mismatch before the code goes anywhere; nothing changes.
+func TestCallbackIssuer(t *testing.T) {
+	issuers := map[string]string{"servicenow": snInstance, "confluence": "https://auth.atlassian.com"}
+	for _, vc := range vendorCases {
+		t.Run(vc.vendor+" matching iss", func(t *testing.T) {
+			e := newEnv(t)
+			e.connectApp(vc.vendor, nil)
+			req := e.authorize(manager, vc.vendor, "app", "reconnect", nil)
+			req.Issuer = issuers[vc.vendor]
+			if _, err := e.complete(manager, req); err != nil {
+				t.Fatal(err)
+			}
+		})
+		for name, iss := range map[string]string{
+			"the other vendor's":             issuers[map[string]string{"servicenow": "confluence", "confluence": "servicenow"}[vc.vendor]],
+			"another instance":               "https://evil.service-now.com",
+			"a trailing slash":               issuers[vc.vendor] + "/",
+			"another case":                   strings.ToUpper(issuers[vc.vendor]),
+			"plain http":                     strings.Replace(issuers[vc.vendor], "https://", "http://", 1),
+			"the sandbox it really talks to": e0SandboxBase,
+			"blank":                          " ",
+		} {
+			t.Run(vc.vendor+" iss of "+name, func(t *testing.T) {
+				e := newEnv(t)
+				e.connectApp(vc.vendor, nil)
+				app := e.save(connection.AppKey(account, vc.vendor))
+				req := e.authorize(manager, vc.vendor, "app", "reconnect", nil)
+				issued := len(e.http.allIssued())
+				if iss == e0SandboxBase {
+					iss = e.sandbox.Server.URL
+				}
+				req.Issuer = iss
+				_, err := e.complete(manager, req)
+				wantProblem(t, err, http.StatusBadRequest, "issuer_mismatch")
+				e.unchanged(app)
+				if len(e.http.allIssued()) != issued {
+					t.Fatal("the code was exchanged")
+				}
+				// A mixed-up authorization response is not retried.
+				req.Issuer = issuers[vc.vendor]
+				_, err = e.complete(manager, req)
+				wantProblem(t, err, http.StatusBadRequest, "invalid_state")
+			})
+		}
+		t.Run(vc.vendor+" iss on an error response", func(t *testing.T) {
+			e := newEnv(t)
+			e.connectApp(vc.vendor, nil)
+			req := e.authorize(manager, vc.vendor, "app", "reconnect", knobs("sandbox_deny", "1"))
+			req.Issuer = "https://evil.example.com"
+			_, err := e.complete(manager, req)
+			wantProblem(t, err, http.StatusBadRequest, "issuer_mismatch")
+		})
+	}
+}
+
+// e0SandboxBase stands for the sandbox's own URL in a table built before
+// the sandbox runs.
+const e0SandboxBase = "<sandbox>"

@@ -80,6 +80,15 @@ type Vendor struct {
 	AuthURL   string
 	TokenURL  string
 	RevokeURL string // empty: the vendor offers no revocation
+	// Issuer is the authorization server's issuer identifier (RFC 9207),
+	// a template like the endpoints but expanded without base overrides:
+	// it names the server, it is not where the server is reached. A
+	// callback's iss, when present, must equal it exactly.
+	Issuer string
+	// SendsIssuer: the vendor sends iss with every authorization response
+	// (RFC 9207 authorization_response_iss_parameter_supported), so a
+	// callback without one is refused too.
+	SendsIssuer bool
 
 	Scopes []string
 	// RequiredScopes are the scopes a grant must have (a subset of Scopes):
@@ -120,6 +129,12 @@ var Registry = []Vendor{
 		AuthURL:     "{instance}/oauth_auth.do",
 		TokenURL:    "{instance}/oauth_token.do",
 		RevokeURL:   "{instance}/oauth_revoke_token.do",
+		// The instance is the authorization server. ServiceNow documents
+		// its redirect as ?code=…&state=… with no iss
+		// (https://www.servicenow.com/docs/r/zurich/platform-security/authentication/authorization-workflow.html),
+		// so iss is checked only when one comes.
+		Issuer:      "{instance}",
+		SendsIssuer: false,
 		// ServiceNow answers the scope it granted: "useraccount", e.g.
 		// {"access_token":…,"refresh_token":…,"scope":"useraccount",
 		// "token_type":"Bearer","expires_in":1799}
@@ -153,6 +168,13 @@ var Registry = []Vendor{
 		},
 		AuthURL:  "{auth}/authorize",
 		TokenURL: "{auth}/oauth/token",
+		// Atlassian's authorization server is auth.atlassian.com. It
+		// documents its redirect as carrying the code (and the state) only,
+		// with no iss and no published issuer metadata
+		// (https://developer.atlassian.com/cloud/oauth/getting-started/implementing-oauth-3lo),
+		// so iss is checked only when one comes.
+		Issuer:      "{auth}",
+		SendsIssuer: false,
 		Scopes: []string{
 			"read:confluence-content.all", "read:confluence-space.summary",
 			"search:confluence", "read:me", "offline_access",
@@ -305,6 +327,18 @@ func matchHost(pattern, host string) bool {
 		}
 	}
 	return true
+}
+
+// IssuerMatches checks a callback's iss against the vendor's issuer at
+// instance, by simple string comparison (RFC 9207 §2.4). An empty iss
+// passes unless the vendor always sends one; a vendor without a declared
+// issuer matches no iss.
+func (v Vendor) IssuerMatches(iss, instance string) bool {
+	if iss == "" {
+		return !v.SendsIssuer
+	}
+	want := v.Endpoint(v.Issuer, instance, nil)
+	return want != "" && iss == want
 }
 
 // IsRefusal reports whether a token endpoint answer (status, OAuth error
