@@ -6,15 +6,19 @@ package lifecycle_test
 // pins down.
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/integrations"
 	"github.com/workplace/connections/shared/lifecycle"
 	"github.com/workplace/connections/shared/problem"
+	"github.com/workplace/connections/shared/store"
 )
 
 // accessWorks reports whether the vendor's API still takes an access token
@@ -299,3 +303,219 @@ func TestCallbackIssuer(t *testing.T) {
 // e0SandboxBase stands for the sandbox's own URL in a table built before
 // the sandbox runs.
 const e0SandboxBase = "<sandbox>"
+
+// ---- defect 6: a repair that meets the scan's lease ----
+
+const scanOwner = "scan-test"
+
+// holdLease takes the connection's lease as the expiry scan does.
+func (e *env) holdLease(k connection.Key) {
+	e.t.Helper()
+	now := e.clock.Now()
+	if _, err := e.mem.AcquireLease(e.t.Context(), k, scanOwner, now, now.Add(5*time.Minute)); err != nil {
+		e.t.Fatalf("take the lease of %s: %v", k, err)
+	}
+}
+
+// finishScan does what the scan does at the end of its work on a
+// connection it holds: a keep-alive refresh (stored as a new secret
+// version first), then the connection saved with its lease let go.
+func (e *env) finishScan(k connection.Key) {
+	e.t.Helper()
+	c := e.conn(k)
+	if _, err := e.svc.Clients.Refresh(e.t.Context(), &c, e.clock.Now()); err != nil {
+		e.t.Fatalf("the scan's refresh of %s: %v", k, err)
+	}
+	c.LeaseOwner, c.LeaseUntil = "", time.Time{}
+	if err := e.mem.Apply(e.t.Context(), store.UpdateConnection{Conn: c}); err != nil {
+		e.t.Fatalf("the scan's save of %s: %v", k, err)
+	}
+}
+
+// sleeper stands in for the callback's waits: it never sleeps, it records
+// what was asked, and it runs then (once) what the test says happens
+// meanwhile.
+type sleeper struct {
+	mu        sync.Mutex
+	waits     []time.Duration
+	meanwhile func()
+}
+
+func (s *sleeper) sleep(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	s.waits = append(s.waits, d)
+	f := s.meanwhile
+	s.meanwhile = nil
+	s.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return ctx.Err()
+}
+
+func (s *sleeper) total() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var sum time.Duration
+	for _, d := range s.waits {
+		sum += d
+	}
+	return sum
+}
+
+// maxLeaseWait is the bound the callback's waits must keep (well under
+// API Gateway's 29 s).
+const maxLeaseWait = 10 * time.Second
+
+// Defect 6: a reconnect or change of user that met the scan's lease on the
+// connection answered 409 conflict, after the code was exchanged: the
+// person's authorization was spent (for Atlassian the fresh grant cannot
+// even be revoked). It now waits for the scan (bounded) and applies.
+func TestCallbackWaitsForTheScansLease(t *testing.T) {
+	for _, vc := range vendorCases {
+		for _, action := range []string{"reconnect", "changeUser"} {
+			t.Run(vc.vendor+" "+action+" that finds the lease held", func(t *testing.T) {
+				e := newEnv(t)
+				key := e.connectApp(vc.vendor, nil).Key
+				login := map[string]string{"reconnect": "admin", "changeUser": "grace"}[action]
+				req := e.authorize(manager, vc.vendor, "app", action, knobs("sandbox_user", login))
+				e.holdLease(key)
+				sl := &sleeper{meanwhile: func() { e.finishScan(key) }}
+				e.svc.Sleep = sl.sleep
+
+				res, err := e.complete(manager, req)
+				if err != nil {
+					t.Fatalf("callback that met the lease: %v", err)
+				}
+				if len(sl.waits) == 0 || sl.total() > maxLeaseWait {
+					t.Fatalf("waits %v: want at least one, %s at most in all", sl.waits, maxLeaseWait)
+				}
+				c := e.conn(key)
+				if res.Action != connection.Action(action) || c.ConnectedUser.ID != vc.userID(login) || c.LeaseOwner != "" || !c.LeaseUntil.IsZero() {
+					t.Fatalf("result %+v, stored %+v", res, c)
+				}
+				e.refreshable(c)
+			})
+			t.Run(vc.vendor+" "+action+" whose write meets a lease taken meanwhile", func(t *testing.T) {
+				e := newEnv(t)
+				key := e.connectApp(vc.vendor, nil).Key
+				login := map[string]string{"reconnect": "admin", "changeUser": "grace"}[action]
+				req := e.authorize(manager, vc.vendor, "app", action, knobs("sandbox_user", login))
+				// The scan takes the lease between the callback's read and
+				// its write, and finishes while the callback waits.
+				var once sync.Once
+				e.store.setApply(func(context.Context, []store.Op) error {
+					once.Do(func() { e.holdLease(key) })
+					return nil
+				})
+				sl := &sleeper{meanwhile: func() { e.finishScan(key) }}
+				e.svc.Sleep = sl.sleep
+
+				if _, err := e.complete(manager, req); err != nil {
+					t.Fatalf("callback whose write met the lease: %v", err)
+				}
+				e.store.setApply(nil)
+				if len(sl.waits) == 0 || sl.total() > maxLeaseWait {
+					t.Fatalf("waits %v", sl.waits)
+				}
+				c := e.conn(key)
+				if c.ConnectedUser.ID != vc.userID(login) || c.LeaseOwner != "" {
+					t.Fatalf("stored %+v", c)
+				}
+				e.refreshable(c)
+			})
+		}
+	}
+
+	t.Run("user level", func(t *testing.T) {
+		e := newEnv(t)
+		e.connectApp("confluence", nil)
+		key := e.connectUser(bob, "confluence", "bob").Key
+		req := e.authorize(bob, "confluence", "user", "reconnect", knobs("sandbox_user", "bob"))
+		e.holdLease(key)
+		sl := &sleeper{meanwhile: func() { e.finishScan(key) }}
+		e.svc.Sleep = sl.sleep
+		if _, err := e.complete(bob, req); err != nil {
+			t.Fatal(err)
+		}
+		if d := e.counts("confluence"); d != (integrations.Details{Total: 1, Connected: 1}) {
+			t.Fatalf("counts %+v", d)
+		}
+	})
+}
+
+// Defect 6, the bound: a lease that outlives the wait (a crashed scan's
+// lapses only after minutes) ends the wait at the bound with 409 conflict,
+// nothing changed. Met before the code exchange, the code is never used;
+// met after it, the fresh grant is revoked where the vendor can.
+func TestCallbackLeaseNeverFreed(t *testing.T) {
+	for _, vc := range vendorCases {
+		t.Run(vc.vendor+" held before the exchange", func(t *testing.T) {
+			e := newEnv(t)
+			key := e.connectApp(vc.vendor, nil).Key
+			req := e.authorize(manager, vc.vendor, "app", "reconnect", nil)
+			e.holdLease(key)
+			held := e.save(key)
+			issued := len(e.http.allIssued())
+			sl := &sleeper{}
+			e.svc.Sleep = sl.sleep
+
+			_, err := e.complete(manager, req)
+			wantProblem(t, err, http.StatusConflict, "conflict")
+			if sl.total() > maxLeaseWait || sl.total() < maxLeaseWait/2 {
+				t.Fatalf("waited %s in all (%d waits), want up to the %s bound", sl.total(), len(sl.waits), maxLeaseWait)
+			}
+			e.unchanged(held)
+			if len(e.http.allIssued()) != issued {
+				t.Fatal("the code was exchanged although the callback gave up")
+			}
+		})
+		t.Run(vc.vendor+" taken after the exchange", func(t *testing.T) {
+			e := newEnv(t)
+			key := e.connectApp(vc.vendor, nil).Key
+			app := e.save(key)
+			req := e.authorize(manager, vc.vendor, "app", "reconnect", nil)
+			var once sync.Once
+			e.store.setSnapshot(func() error {
+				once.Do(func() { e.holdLease(key) })
+				return nil
+			})
+			sl := &sleeper{}
+			e.svc.Sleep = sl.sleep
+
+			_, err := e.complete(manager, req)
+			e.store.setSnapshot(nil)
+			wantProblem(t, err, http.StatusConflict, "conflict")
+			if sl.total() > maxLeaseWait {
+				t.Fatalf("waited %s in all", sl.total())
+			}
+			got := e.conn(key)
+			got.LeaseOwner, got.LeaseUntil, got.Version = "", time.Time{}, app.conn.Version
+			sameConn(t, "connection", got, app.conn)
+			if len(e.vault.tokenPuts()) != 1 { // the first connect's
+				t.Fatal("tokens were written")
+			}
+			if vc.revocable && e.accessWorks(vc.vendor, e.http.lastIssued(t).AccessToken) {
+				t.Fatal("the fresh grant was not revoked")
+			}
+		})
+	}
+}
+
+// The wait never eats the time the request still needs: under a deadline
+// it stops early enough to leave the exchange and the writes their time.
+func TestCallbackLeaseWaitWithinTheDeadline(t *testing.T) {
+	e := newEnv(t)
+	key := e.connectApp("servicenow", nil).Key
+	req := e.authorize(manager, "servicenow", "app", "reconnect", nil)
+	e.holdLease(key)
+	sl := &sleeper{}
+	e.svc.Sleep = sl.sleep
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, err := e.svc.CompleteAuthorization(ctx, manager, req)
+	wantProblem(t, err, http.StatusConflict, "conflict")
+	if sl.total() == 0 || sl.total() > 2*time.Second {
+		t.Fatalf("waited %s in all under a 10 s deadline, want at most 2 s", sl.total())
+	}
+}
