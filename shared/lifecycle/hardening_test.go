@@ -19,6 +19,7 @@ import (
 	"github.com/workplace/connections/shared/lifecycle"
 	"github.com/workplace/connections/shared/problem"
 	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // accessWorks reports whether the vendor's API still takes an access token
@@ -258,14 +259,20 @@ func TestCallbackIssuer(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		for name, iss := range map[string]string{
-			"the other vendor's":             issuers[map[string]string{"servicenow": "confluence", "confluence": "servicenow"}[vc.vendor]],
-			"another instance":               "https://evil.service-now.com",
-			"a trailing slash":               issuers[vc.vendor] + "/",
-			"another case":                   strings.ToUpper(issuers[vc.vendor]),
-			"plain http":                     strings.Replace(issuers[vc.vendor], "https://", "http://", 1),
-			"the sandbox it really talks to": e0SandboxBase,
-			"blank":                          " ",
+		other := map[string]string{"servicenow": "confluence", "confluence": "servicenow"}[vc.vendor]
+		for name, issOf := range map[string]func(e *env) string{
+			"the other vendor's": func(*env) string { return issuers[other] },
+			"another instance":   func(*env) string { return "https://evil.service-now.com" },
+			"a trailing slash":   func(*env) string { return issuers[vc.vendor] + "/" },
+			"another case":       func(*env) string { return strings.ToUpper(issuers[vc.vendor]) },
+			"plain http":         func(*env) string { return strings.Replace(issuers[vc.vendor], "https://", "http://", 1) },
+			"blank":              func(*env) string { return " " },
+			// Where the service reaches the vendor here is not who the
+			// vendor is.
+			"the sandbox's base URL": func(e *env) string {
+				v, _ := vendors.Lookup(vc.vendor)
+				return v.Endpoint(v.Issuer, snInstance, e.sandbox.VendorBaseURLs())
+			},
 		} {
 			t.Run(vc.vendor+" iss of "+name, func(t *testing.T) {
 				e := newEnv(t)
@@ -273,9 +280,7 @@ func TestCallbackIssuer(t *testing.T) {
 				app := e.save(connection.AppKey(account, vc.vendor))
 				req := e.authorize(manager, vc.vendor, "app", "reconnect", nil)
 				issued := len(e.http.allIssued())
-				if iss == e0SandboxBase {
-					iss = e.sandbox.Server.URL
-				}
+				iss := issOf(e)
 				req.Issuer = iss
 				_, err := e.complete(manager, req)
 				wantProblem(t, err, http.StatusBadRequest, "issuer_mismatch")
@@ -299,10 +304,6 @@ func TestCallbackIssuer(t *testing.T) {
 		})
 	}
 }
-
-// e0SandboxBase stands for the sandbox's own URL in a table built before
-// the sandbox runs.
-const e0SandboxBase = "<sandbox>"
 
 // ---- defect 6: a repair that meets the scan's lease ----
 
