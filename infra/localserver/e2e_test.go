@@ -539,7 +539,9 @@ func TestLocalBadInput(t *testing.T) {
 		{"callback made-up state", "POST", "/v1/account/integrations/servicenow/oauth2/callback", &ada, `{"state":"9b2f6c1e0d4a7b3c8e5f1a2d6c9b0e4f","code":"abc"}`, 400, "invalid_state"},
 		{"callback huge state", "POST", "/v1/account/integrations/servicenow/oauth2/callback", &ada, `{"state":"` + strings.Repeat("a", 600) + `","code":"abc"}`, 400, "invalid_state"},
 		{"callback without state", "POST", "/v1/account/integrations/servicenow/oauth2/callback", &ada, `{"code":"abc"}`, 400, "invalid_state"},
-		{"callback without code or error", "POST", "/v1/account/integrations/servicenow/oauth2/callback", &ada, `{"state":"abc"}`, 400, "invalid_body"},
+		{"callback without code or error", "POST", "/v1/account/integrations/servicenow/oauth2/callback", &ada, `{"state":"` + strings.Repeat("ab", 32) + `"}`, 400, "invalid_body"},
+		{"callback truncated state, no code", "POST", "/v1/account/integrations/servicenow/oauth2/callback", &ada, `{"state":"abc"}`, 400, "invalid_state"},
+		{"callback state not hex", "POST", "/v1/account/integrations/servicenow/oauth2/callback", &ada, `{"state":"` + strings.Repeat("AB", 32) + `","code":"abc"}`, 400, "invalid_state"},
 		{"callback not JSON", "POST", "/v1/account/integrations/servicenow/oauth2/callback", &ada, `state=abc&code=def`, 400, "invalid_body"},
 		{"callback empty", "POST", "/v1/account/integrations/servicenow/oauth2/callback", &ada, "", 400, "invalid_body"},
 		{"callback of an unknown vendor", "POST", "/v1/account/integrations/jira/oauth2/callback", &ada, `{"state":"abc","code":"def"}`, 404, "unknown_vendor"},
@@ -835,6 +837,137 @@ func TestLocalCallbackRefusals(t *testing.T) {
 	if c := e.stored(snKey); c.ID != c0.ID || c.Generation != c0.Generation+1 {
 		t.Fatalf("reconnect after the outage: %+v", c)
 	}
+	e.assertNoLeaks()
+}
+
+// forward posts to the callback route every parameter the vendor sent the
+// browser back with, plus extra ones, as a frontend that forwards the whole
+// query does.
+func (e *env) forward(w who, vendor string, back url.Values, extra map[string]string) reply {
+	e.t.Helper()
+	body := map[string]string{}
+	for k := range back {
+		body[k] = back.Get(k)
+	}
+	for k, v := range extra {
+		body[k] = v
+	}
+	b, _ := json.Marshal(body)
+	return e.call(http.MethodPost, "/v1/account/integrations/"+vendor+"/oauth2/callback", &w, string(b))
+}
+
+// errorDetails decodes an error answer's object (code, message and any
+// extra field).
+func errorDetails(e *env, r reply) map[string]any {
+	e.t.Helper()
+	var body struct {
+		Error map[string]any `json:"error"`
+	}
+	if err := json.Unmarshal(r.body, &body); err != nil || body.Error == nil {
+		e.t.Fatalf("not an error answer: %s", r.body)
+	}
+	return body.Error
+}
+
+// TestLocalCallbackHardening drives the callback-hardening rules and the
+// sandbox knobs sandbox_no_refresh and sandbox_scope through the HTTP API,
+// as the README's walkthrough does: a grant without a refresh token or
+// without a required scope is refused and nothing is stored; a forwarded
+// query with parameters the service does not know works; an iss of another
+// server is refused; an authorization error that is not the person's "no"
+// is a vendor error.
+func TestLocalCallbackHardening(t *testing.T) {
+	e := newEnv(t, nil)
+	e.saveServiceNowSettings(ada)
+	before := e.listRaw(ada, "?includeUserLevelConnectionData=true")
+	untouched := func(what string) {
+		t.Helper()
+		if got := e.listRaw(ada, "?includeUserLevelConnectionData=true"); got != before {
+			t.Fatalf("%s changed the list:\n%s\n%s", what, before, got)
+		}
+		for _, v := range []string{"servicenow", "confluence"} {
+			if _, err := e.deps.Store.GetConnection(context.Background(), connection.AppKey("a1", v)); err == nil {
+				t.Fatalf("%s stored a %s connection", what, v)
+			}
+		}
+	}
+	refused := func(r reply, status int, code, field, value, what string) {
+		t.Helper()
+		e.wantError(r, status, code, what)
+		if got := errorDetails(e, r)[field]; got != value {
+			t.Fatalf("%s: %s = %v, want %q; body %s", what, field, got, value, r.body)
+		}
+	}
+
+	// sandbox_no_refresh=1: no refresh token in the token response.
+	for _, v := range []string{"servicenow", "confluence"} {
+		back := e.approve(e.authURL(ada, v, "app", ""), url.Values{"sandbox_no_refresh": {"1"}})
+		refused(e.callback(ada, v, back), 502, "vendor_error", "reason", "no_refresh_token", v+" without a refresh token")
+		untouched(v + " without a refresh token")
+	}
+	// sandbox_scope: only some of the requested scopes granted.
+	back := e.approve(e.authURL(ada, "servicenow", "app", ""), url.Values{"sandbox_scope": {""}})
+	refused(e.callback(ada, "servicenow", back), 502, "vendor_error", "reason", "scope_not_granted", "ServiceNow granting no scope")
+	back = e.approve(e.authURL(ada, "confluence", "app", ""), url.Values{"sandbox_scope": {"read:me offline_access"}})
+	refused(e.callback(ada, "confluence", back), 502, "vendor_error", "reason", "scope_not_granted", "Confluence granting read:me offline_access")
+	back = e.approve(e.authURL(ada, "confluence", "app", ""), url.Values{"sandbox_scope": {"read:confluence-content.all read:confluence-space.summary search:confluence read:me"}})
+	refused(e.callback(ada, "confluence", back), 502, "vendor_error", "reason", "no_refresh_token", "Confluence without offline_access")
+	untouched("narrowed grants")
+	// A scope that was never requested is the sandbox's 400, not a grant.
+	u, _ := url.Parse(e.authURL(ada, "confluence", "app", ""))
+	q := u.Query()
+	q.Set("sandbox_scope", "write:confluence-content")
+	u.RawQuery = q.Encode()
+	e.want(e.call(http.MethodGet, u.String(), nil, ""), http.StatusBadRequest, "sandbox_scope naming an unrequested scope")
+
+	// The whole forwarded query, with what a vendor may add: works.
+	back = e.approve(e.authURL(ada, "servicenow", "app", ""), nil)
+	r := e.forward(ada, "servicenow", back, map[string]string{"iss": "https://acme.service-now.com", "session_state": "5c1e.9a"})
+	e.want(r, http.StatusOK, "callback with iss and session_state")
+	e.harvest(connection.AppKey("a1", "servicenow"))
+	back = e.approve(e.authURL(ada, "confluence", "app", ""), url.Values{"sandbox_scope": {
+		"offline_access read:me search:confluence read:confluence-space.summary read:confluence-content.all"}})
+	e.want(e.forward(ada, "confluence", back, map[string]string{"iss": "https://auth.atlassian.com"}), http.StatusOK, "Confluence granting every scope, with iss")
+	e.harvest(connection.AppKey("a1", "confluence"))
+	before = e.listRaw(ada, "?includeUserLevelConnectionData=true")
+	snBefore := e.stored(connection.AppKey("a1", "servicenow"))
+	same := func(what string) {
+		t.Helper()
+		if got := e.listRaw(ada, "?includeUserLevelConnectionData=true"); got != before {
+			t.Fatalf("%s changed the list:\n%s\n%s", what, before, got)
+		}
+		if got := e.stored(snBefore.Key); got != snBefore {
+			t.Fatalf("%s changed the connection", what)
+		}
+	}
+
+	// An iss of another server: refused before the code is used.
+	back = e.approve(e.authURL(ada, "servicenow", "app", "reconnect"), nil)
+	e.wantError(e.forward(ada, "servicenow", back, map[string]string{"iss": "https://evil.example.com"}), 400, "issuer_mismatch", "callback with a foreign iss")
+	same("a foreign iss")
+	e.wantError(e.forward(ada, "servicenow", back, nil), 400, "invalid_state", "the same callback again")
+
+	// Authorization errors: the person's "no" and a configuration problem.
+	back = e.approve(e.authURL(ada, "servicenow", "app", "reconnect"), url.Values{"sandbox_deny": {"1"}})
+	refused(e.forward(ada, "servicenow", back, nil), 400, "authorization_denied", "vendorError", "access_denied", "denied consent")
+	back = e.approve(e.authURL(ada, "servicenow", "app", "reconnect"), nil)
+	back.Del("code")
+	back.Set("error", "invalid_scope")
+	refused(e.forward(ada, "servicenow", back, nil), 502, "vendor_error", "vendorError", "invalid_scope", "invalid_scope from the vendor")
+	same("authorization errors")
+
+	// Truncated states.
+	back = e.approve(e.authURL(ada, "servicenow", "app", "reconnect"), nil)
+	for _, cut := range []url.Values{
+		{"state": {back.Get("state")[:20]}},
+		{"state": {back.Get("state")[:63]}, "code": {back.Get("code")}},
+	} {
+		e.wantError(e.forward(ada, "servicenow", cut, nil), 400, "invalid_state", "truncated state")
+	}
+	same("truncated states")
+	// The intact one still works.
+	e.want(e.forward(ada, "servicenow", back, nil), http.StatusOK, "the intact state")
+	e.harvest(snBefore.Key)
 	e.assertNoLeaks()
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -22,6 +23,13 @@ var (
 
 // authorize approves (or, with sandbox_deny, refuses) at once. instance is
 // the path instance of a dialect with instances ("" otherwise).
+//
+// Knobs on the authorization URL: sandbox_user (who approves),
+// sandbox_site (which instance or sites), sandbox_deny=1 (the user
+// refuses), sandbox_no_refresh=1 (the token response carries no refresh
+// token, as from a strict server that dropped offline_access) and
+// sandbox_scope=<space-separated scopes> (only these of the requested
+// scopes are granted; the token response's scope says so).
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, vendorID string, d *dialect, instance string) {
 	if !allow(w, r, http.MethodGet) {
 		return
@@ -69,6 +77,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, vendorID stri
 		badAuthorize(w, err.Error())
 		return
 	}
+	noRefresh := isOn(q.Get("sandbox_no_refresh"))
+	if q.Has("sandbox_scope") {
+		if scope, err = narrowScope(scope, q.Get("sandbox_scope")); err != nil {
+			badAuthorize(w, err.Error())
+			return
+		}
+	}
 	challenge := q.Get("code_challenge")
 	if challenge != "" || q.Get("code_challenge_method") != "" {
 		if q.Get("code_challenge_method") != "S256" {
@@ -85,11 +100,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, vendorID stri
 	if state := q.Get("state"); state != "" {
 		back.Set("state", state)
 	}
-	switch strings.ToLower(q.Get("sandbox_deny")) {
-	case "1", "true", "yes":
+	if isOn(q.Get("sandbox_deny")) {
 		back.Set("error", "access_denied")
 		back.Set("error_description", "The user denied the authorization request (sandbox_deny).")
-	default:
+	} else {
 		code := newToken()
 		s.mu.Lock()
 		s.sweepLocked()
@@ -104,6 +118,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, vendorID stri
 			},
 			redirectURI: redirectURI,
 			challenge:   challenge,
+			noRefresh:   noRefresh,
 			expires:     s.now().Add(CodeTTL),
 		}
 		s.mu.Unlock()
@@ -142,6 +157,31 @@ func parseSites(raw string, d *dialect, instance string) ([]string, error) {
 		return nil, errors.New("sandbox_site names one " + d.name + " instance")
 	}
 	return sites, nil
+}
+
+// narrowScope is the scope granted under sandbox_scope: the knob's scopes,
+// each of which must have been requested (a server never grants what it was
+// not asked for), in the knob's order. An empty knob grants nothing.
+func narrowScope(requested, knob string) (string, error) {
+	var granted []string
+	for _, sc := range strings.Fields(knob) {
+		if !hasScope(requested, sc) {
+			return "", fmt.Errorf("sandbox_scope names %q, which was not requested (requested: %s)", sc, requested)
+		}
+		if !slices.Contains(granted, sc) {
+			granted = append(granted, sc)
+		}
+	}
+	return strings.Join(granted, " "), nil
+}
+
+// isOn reads a boolean knob: 1, true or yes.
+func isOn(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes":
+		return true
+	}
+	return false
 }
 
 func badAuthorize(w http.ResponseWriter, msg string) {

@@ -44,8 +44,12 @@
 //
 // and, on the authorization URL, sandbox_user=<login> (who approves; default
 // admin), sandbox_site=<name> (ServiceNow: the approving instance, default the
-// path instance; Atlassian: a comma list of sites, default acme) and
-// sandbox_deny=1 (the user refuses: error=access_denied).
+// path instance; Atlassian: a comma list of sites, default acme),
+// sandbox_deny=1 (the user refuses: error=access_denied),
+// sandbox_no_refresh=1 (the token response carries no refresh token) and
+// sandbox_scope=<space-separated scopes> (only these of the requested scopes
+// are granted, and the token response's scope says so; Atlassian issues a
+// refresh token only when offline_access is among them).
 //
 // All state is in memory and safe for concurrent use. Tokens are 256 random
 // bits and never logged.

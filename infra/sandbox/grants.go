@@ -9,7 +9,7 @@ type grant struct {
 	sites        []string // with instances: exactly the approving instance
 	user         string
 	clientID     string
-	scope        string
+	scope        string // granted (sandbox_scope narrows the requested one)
 	authorizedAt time.Time
 
 	refresh       string // current refresh token; "" when none was issued
@@ -34,6 +34,7 @@ type authCode struct {
 	grant
 	redirectURI string
 	challenge   string // S256 code challenge; "" when none
+	noRefresh   bool   // sandbox_no_refresh: the exchange issues no refresh token
 	expires     time.Time
 }
 

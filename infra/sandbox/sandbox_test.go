@@ -317,3 +317,87 @@ func TestLifetimesFor(t *testing.T) {
 		t.Error("sandbox defaults differ from the vendor registry")
 	}
 }
+
+// sandbox_no_refresh=1: the code exchange answers without a refresh token,
+// whatever the dialect's rule; everything else about the grant works.
+func TestNoRefreshKnob(t *testing.T) {
+	for _, vc := range vendorCases {
+		t.Run(vc.id, func(t *testing.T) {
+			e := newEnv(t, Config{})
+			cfg := vc.cfg(e)
+			tok := e.connect(cfg, append(slices.Clone(vc.opts), knob("sandbox_no_refresh", "1"))...)
+			if tok.AccessToken == "" || tok.RefreshToken != "" {
+				t.Fatalf("exchange with sandbox_no_refresh: access %t, refresh %q", tok.AccessToken != "", tok.RefreshToken)
+			}
+			if got, want := tok.Extra("scope"), strings.Join(cfg.Scopes, " "); got != want {
+				t.Fatalf("scope %v, want the requested %q", got, want)
+			}
+			if st := e.get(vc.identity, tok.AccessToken, nil); st != http.StatusOK {
+				t.Fatalf("identity lookup with the access token: %d", st)
+			}
+			// Without the knob (or with it off) a refresh token comes back.
+			for _, off := range []string{"", "0"} {
+				opts := slices.Clone(vc.opts)
+				if off != "" {
+					opts = append(opts, knob("sandbox_no_refresh", off))
+				}
+				if tok := e.connect(cfg, opts...); tok.RefreshToken == "" {
+					t.Fatalf("sandbox_no_refresh=%q: no refresh token", off)
+				}
+			}
+		})
+	}
+}
+
+// sandbox_scope grants only the scopes it names, and the token response
+// says so; Atlassian without offline_access issues no refresh token.
+func TestScopeKnob(t *testing.T) {
+	t.Run("servicenow", func(t *testing.T) {
+		e := newEnv(t, Config{})
+		cfg := e.serviceNow("acme", "c", "s")
+		cfg.Scopes = []string{"useraccount", "incident_read"}
+		tok := e.connect(cfg, knob("sandbox_scope", "incident_read"))
+		if tok.Extra("scope") != "incident_read" || tok.RefreshToken == "" {
+			t.Fatalf("scope %v, refresh %t", tok.Extra("scope"), tok.RefreshToken != "")
+		}
+		// Refreshing keeps the grant's narrowed scope.
+		if got := e.mustRefresh(cfg, tok.RefreshToken).Extra("scope"); got != "incident_read" {
+			t.Fatalf("refreshed scope %v", got)
+		}
+	})
+	t.Run("confluence without offline_access", func(t *testing.T) {
+		e := newEnv(t, Config{})
+		cfg := e.atlassian(oauth2.AuthStyleInHeader)
+		tok := e.connect(cfg, atlassianOpts(knob("sandbox_scope", "read:me  search:confluence"))...)
+		if tok.Extra("scope") != "read:me search:confluence" || tok.RefreshToken != "" {
+			t.Fatalf("scope %v, refresh %t", tok.Extra("scope"), tok.RefreshToken != "")
+		}
+	})
+	t.Run("confluence without read:me", func(t *testing.T) {
+		e := newEnv(t, Config{})
+		cfg := e.atlassian(oauth2.AuthStyleInHeader)
+		tok := e.connect(cfg, atlassianOpts(knob("sandbox_scope", "offline_access search:confluence"))...)
+		if tok.Extra("scope") != "offline_access search:confluence" || tok.RefreshToken == "" {
+			t.Fatalf("scope %v, refresh %t", tok.Extra("scope"), tok.RefreshToken != "")
+		}
+		// The narrowed grant is what the API enforces.
+		if st := e.get("/_sandbox/confluence/me", tok.AccessToken, nil); st != http.StatusForbidden {
+			t.Fatalf("/me without read:me: %d", st)
+		}
+	})
+	t.Run("empty grants nothing", func(t *testing.T) {
+		e := newEnv(t, Config{})
+		tok := e.connect(e.serviceNow("acme", "c", "s"), knob("sandbox_scope", ""))
+		if s, ok := tok.Extra("scope").(string); !ok || s != "" {
+			t.Fatalf("scope %#v, want present and empty", tok.Extra("scope"))
+		}
+	})
+	t.Run("a scope that was not requested", func(t *testing.T) {
+		e := newEnv(t, Config{})
+		cfg := e.atlassian(oauth2.AuthStyleInHeader)
+		status, loc, body := e.openAuthorize(cfg.AuthCodeURL("st", atlassianOpts(knob("sandbox_scope", "read:me write:confluence-content"))...))
+		if status != http.StatusBadRequest || loc != "" || !strings.Contains(body, "write:confluence-content") {
+			t.Fatalf("%d %q %s", status, loc, body)
+		}
+	})
+}

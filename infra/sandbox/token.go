@@ -79,7 +79,7 @@ func (s *Server) exchangeLocked(vendorID string, d *dialect, instance, clientID 
 
 	g := c.grant
 	g.authorizedAt = now
-	if d.alwaysRefresh || hasScope(g.scope, "offline_access") {
+	if !c.noRefresh && (d.alwaysRefresh || hasScope(g.scope, "offline_access")) {
 		g.refresh = newToken()
 		g.refreshIssued = now
 		s.refresh[g.refresh] = &g

@@ -101,8 +101,19 @@ func headers() map[string]string {
 	return map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"}
 }
 
-// DecodeBody parses a JSON body strictly (unknown fields are an error).
-func DecodeBody(req Request, v any) error {
+// DecodeBody parses a JSON body strictly: one JSON object of the
+// documented shape, and an unknown field is 400 invalid_body. Bodies our own
+// frontend composes use it, so that a misspelt field is an error rather
+// than a setting silently not saved.
+func DecodeBody(req Request, v any) error { return decodeBody(req, v, true) }
+
+// DecodeTolerantBody parses a JSON body like DecodeBody but ignores unknown
+// fields: for bodies that carry what a third party sent (the OAuth callback
+// page forwards every query parameter of the vendor's redirect, which grows
+// the day a vendor adds iss or session_state).
+func DecodeTolerantBody(req Request, v any) error { return decodeBody(req, v, false) }
+
+func decodeBody(req Request, v any, strict bool) error {
 	body := req.Body
 	if req.IsBase64Encoded {
 		b, err := base64.StdEncoding.DecodeString(body)
@@ -116,7 +127,9 @@ func DecodeBody(req Request, v any) error {
 		return Errorf(http.StatusBadRequest, "invalid_body", "the body must be a JSON object of the documented shape")
 	}
 	dec := json.NewDecoder(strings.NewReader(body))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		return Errorf(http.StatusBadRequest, "invalid_body", "the body must be a JSON object of the documented shape")
 	}

@@ -225,6 +225,51 @@ func TestDecodeBody(t *testing.T) {
 	}
 }
 
+// The callback body is what a frontend forwards of the vendor's redirect
+// query, whatever the vendor added (iss, session_state, …): unknown fields
+// are ignored, everything else is as strict as DecodeBody.
+func TestDecodeTolerantBody(t *testing.T) {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	cases := []struct {
+		name   string
+		body   string
+		base64 bool
+		want   callbackBody // zero: invalid_body expected
+	}{
+		{"object", `{"state":"s1","code":"c1"}`, false, callbackBody{"s1", "c1"}},
+		{"forwarded query", `{"state":"s1","code":"c1","iss":"https://auth.example.com","session_state":"x.y"}`, false, callbackBody{"s1", "c1"}},
+		{"unknown field of any type", `{"state":"s1","n":1,"o":{"a":[1,{"b":null}]},"t":true,"z":null}`, false, callbackBody{State: "s1"}},
+		{"unknown field first", `{"admin":true,"state":"s1"}`, false, callbackBody{State: "s1"}},
+		{"base64 of unknown field", b64(`{"state":"s","x":1}`), true, callbackBody{State: "s"}},
+		{"empty", "", false, callbackBody{}},
+		{"malformed", `{"state":`, false, callbackBody{}},
+		{"malformed unknown field", `{"state":"s","x":}`, false, callbackBody{}},
+		{"wrong type", `{"state":1}`, false, callbackBody{}},
+		{"array", `[{"state":"s"}]`, false, callbackBody{}},
+		{"null", `null`, false, callbackBody{}},
+		{"two objects", `{"state":"a"}{"state":"b"}`, false, callbackBody{}},
+		{"trailing garbage", `{"state":"a"}x`, false, callbackBody{}},
+		{"form encoded", `state=a&code=b`, false, callbackBody{}},
+		{"bad base64", "%%%", true, callbackBody{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got callbackBody
+			err := apigw.DecodeTolerantBody(apigw.Request{Body: tc.body, IsBase64Encoded: tc.base64}, &got)
+			if tc.want == (callbackBody{}) {
+				wantProblem(t, err, http.StatusBadRequest, "invalid_body")
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestErrorf(t *testing.T) {
 	e := apigw.Errorf(http.StatusNotFound, "unknown_vendor", "no such vendor")
 	if e.Status != 404 || e.Code != "unknown_vendor" || e.Message != "no such vendor" || e.Error() != "unknown_vendor: no such vendor" {

@@ -711,3 +711,30 @@ func TestOnlyDueConnectionsAreRead(t *testing.T) {
 		t.Fatalf("reads (get, lease, list, snapshot, due) = %v, want only the due connection", got)
 	}
 }
+
+// A connection stored without a refresh token (by a callback from before
+// they were refused) never looks healthy: its keep-alive finds it dead —
+// expired, with a notice — instead of failing as an "outage" run after run.
+func TestStoredWithoutRefreshTokenIsDead(t *testing.T) {
+	e := newEnv(t, memstore.New())
+	c := e.connectApp("confluence")
+	toks := e.tokens(c)
+	toks.RefreshToken = ""
+	version, err := vault.PutTokens(t.Context(), e.vault, c.SecretName, toks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SecretVersion = version
+	if err := e.store.Apply(t.Context(), store.UpdateConnection{Conn: c}); err != nil {
+		t.Fatal(err)
+	}
+
+	rep := e.run(at(45))
+	if rep.Expired != 1 || rep.Refreshed != 0 || rep.Notices != 1 {
+		t.Fatalf("report = %+v", rep)
+	}
+	if cur := e.conn(c.Key); !cur.Expired || !cur.VendorErrorSince.IsZero() {
+		t.Fatalf("after the scan: %+v", cur)
+	}
+	e.wantNotices(manager, "confluence", connection.NoticeDisconnected)
+}

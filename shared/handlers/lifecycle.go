@@ -45,6 +45,9 @@ func IntegrationSettings(d *Deps) apigw.Handler {
 	svc := d.Lifecycle()
 	return d.route("integration-settings", func(ctx context.Context, req apigw.Request, who apigw.Identity) (apigw.Response, error) {
 		var body lifecycle.SettingsRequest
+		// Strict, unlike the callback: our own frontend composes this body,
+		// and a misspelt field ("clientSecert") ignored would leave the
+		// caller believing a secret or setting saved that was not.
 		if err := apigw.DecodeBody(req, &body); err != nil {
 			return apigw.Response{}, err
 		}
@@ -76,7 +79,10 @@ func OAuthCallback(d *Deps) apigw.Handler {
 	svc := d.Lifecycle()
 	return d.route("oauth-callback", func(ctx context.Context, req apigw.Request, who apigw.Identity) (apigw.Response, error) {
 		var body lifecycle.CallbackRequest
-		if err := apigw.DecodeBody(req, &body); err != nil {
+		// Tolerant: the callback page forwards every query parameter the
+		// vendor sent (iss, session_state, …); what the service does not
+		// know is ignored, and iss is checked when present.
+		if err := apigw.DecodeTolerantBody(req, &body); err != nil {
 			return apigw.Response{}, err
 		}
 		body.Vendor = req.PathParameters["vendor"]

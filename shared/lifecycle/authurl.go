@@ -12,6 +12,10 @@ import (
 	"github.com/workplace/connections/shared/provider"
 )
 
+// stateBytes is the randomness of a state: 256 bits, sent as lower-case
+// hex (the callback refuses any other shape before a lookup).
+const stateBytes = 32
+
 // AuthURLRequest is GET …/{vendor}/oauth2/url.
 type AuthURLRequest struct {
 	Vendor string
@@ -75,7 +79,7 @@ func (s *Service) StartAuthorization(ctx context.Context, who Caller, r AuthURLR
 		ttl = 10 * time.Minute
 	}
 	st := connection.AuthState{
-		Nonce:     randomHex(32), // 256 bits
+		Nonce:     randomHex(stateBytes),
 		Account:   who.Account,
 		UserID:    who.UserID,
 		Email:     who.Email,

@@ -28,6 +28,9 @@ type CallbackRequest struct {
 	Code             string `json:"code,omitempty"`
 	Error            string `json:"error,omitempty"`
 	ErrorDescription string `json:"error_description,omitempty"`
+	// Issuer is the authorization response's iss (RFC 9207), when the
+	// vendor sent one.
+	Issuer string `json:"iss,omitempty"`
 }
 
 // CallbackResult is the answer of a successful callback.
@@ -40,12 +43,36 @@ type CallbackResult struct {
 	Connection  integrations.View `json:"connection"`
 }
 
+// wellFormedState reports whether s has the shape of the states
+// StartAuthorization issues: stateBytes random bytes, lower-case hex.
+func wellFormedState(s string) bool {
+	if len(s) != 2*stateBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 func invalidState() error {
 	return problem.New(http.StatusBadRequest, "invalid_state", "the authorization is unknown, expired, already used or not yours; start again")
 }
 
 func vendorError(v vendors.Vendor, what string) error {
 	return problem.New(http.StatusBadGateway, "vendor_error", "%s did not complete the %s; nothing was changed, try again", v.Name, what)
+}
+
+// deficientGrant is 502 vendor_error for a grant without a refresh token or
+// a required scope.
+func deficientGrant(v vendors.Vendor, reason string, missing []string) error {
+	msg := fmt.Sprintf("%s issued no refresh token, so the connection could not be kept alive", v.Name)
+	if reason == provider.ReasonScopeNotGranted {
+		msg = fmt.Sprintf("%s did not grant the scopes this integration needs (%s)", v.Name, strings.Join(missing, ", "))
+	}
+	return problem.New(http.StatusBadGateway, "vendor_error", "%s; nothing was changed. Try again, and approve every permission asked for", msg).With("reason", reason)
 }
 
 // CompleteAuthorization finishes an authorization: it consumes the state
@@ -58,7 +85,9 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 	if err != nil {
 		return CallbackResult{}, err
 	}
-	if r.State == "" || len(r.State) > 512 {
+	if !wellFormedState(r.State) {
+		// Truncated, padded, or never ours: unknown, whatever else the
+		// body holds or lacks. Nothing is looked up.
 		return CallbackResult{}, invalidState()
 	}
 	if r.Code == "" && r.Error == "" {
@@ -76,10 +105,26 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 		return CallbackResult{}, invalidState()
 	}
 	log := s.log(ctx).With("flow", string(st.Flow), "action", string(st.Action))
+	if !v.IssuerMatches(r.Issuer, st.Instance) {
+		// A mix-up (RFC 9207): the response comes from another
+		// authorization server than the one this state was sent to. The
+		// code goes nowhere and the state stays spent.
+		log.WarnContext(ctx, "authorization response of another issuer", "issPresent", r.Issuer != "")
+		return CallbackResult{}, problem.New(http.StatusBadRequest, "issuer_mismatch",
+			"the authorization response does not come from %s's authorization server; nothing was changed, start again", v.Name)
+	}
 	if r.Error != "" {
+		// Only access_denied is the person saying no. Every other code
+		// (invalid_request, unauthorized_client, invalid_scope,
+		// server_error, …) is a configuration or vendor problem.
 		code := provider.ErrorCode(r.Error)
-		log.InfoContext(ctx, "authorization denied at the vendor", "vendorError", code)
-		return CallbackResult{}, problem.New(http.StatusBadRequest, "authorization_denied", "%s did not authorize the connection (%s)", v.Name, code).With("vendorError", code)
+		if code == "access_denied" {
+			log.InfoContext(ctx, "authorization denied at the vendor", "vendorError", code)
+			return CallbackResult{}, problem.New(http.StatusBadRequest, "authorization_denied", "%s did not authorize the connection (%s)", v.Name, code).With("vendorError", code)
+		}
+		log.WarnContext(ctx, "authorization failed at the vendor", "vendorError", code)
+		return CallbackResult{}, problem.New(http.StatusBadGateway, "vendor_error",
+			"%s could not authorize the connection (%s): a configuration or vendor problem, not a refusal; nothing was changed", v.Name, code).With("vendorError", code)
 	}
 	if st.Flow == connection.LevelApp && !who.AppManager {
 		return CallbackResult{}, problem.New(http.StatusForbidden, "forbidden", "only app managers can connect %s for the account", v.Name)
@@ -98,12 +143,32 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 	if err != nil {
 		return CallbackResult{}, err
 	}
+	lw := s.leaseWaiter(ctx)
+	if st.Action != connection.ActionConnect {
+		// A repair that meets the scan at work on the connection waits for
+		// it before the code is used: if the wait runs out, the code is
+		// still unspent at the vendor.
+		if err := s.awaitLease(ctx, lw, v, connKey(who, v, st.Flow)); err != nil {
+			log.InfoContext(ctx, "authorization refused", "code", "conflict", "waited", lw.waited.String())
+			return CallbackResult{}, err
+		}
+	}
 	tok, err := client.Exchange(ctx, r.Code, st.Verifier)
 	if err != nil {
 		log.WarnContext(ctx, "code exchange failed", "error", err.Error())
 		return CallbackResult{}, vendorError(v, "authorization")
 	}
-	res, err := s.apply(ctx, v, client, set, st, who, tok)
+	if reason, missing := provider.Deficient(v, tok); reason != "" {
+		// Stored, such a grant would look healthy until its first refresh
+		// failed (as an outage, never as a dead grant).
+		log.WarnContext(ctx, "grant refused: it lacks what every grant needs", "reason", reason, "missingScopes", missing)
+		s.discard(ctx, client, tok)
+		return CallbackResult{}, deficientGrant(v, reason, missing)
+	}
+	res, err := s.apply(ctx, v, client, set, st, who, tok, lw)
+	if lw.waited > 0 {
+		log.InfoContext(ctx, "waited for a lease on the connection", "waited", lw.waited.String())
+	}
 	if err != nil {
 		if !errors.As(err, new(maybeStored)) {
 			s.discard(ctx, client, tok)
@@ -133,117 +198,242 @@ func (m maybeStored) Unwrap() error { return m.error }
 // apply checks who authorized and where, and writes the outcome. An error
 // other than maybeStored means nothing was stored (the caller discards the
 // new tokens).
-func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.Client, set *connection.Settings, st connection.AuthState, who Caller, tok *oauth2.Token) (CallbackResult, error) {
+//
+// A repair never races the expiry scan: while the connection's lease is
+// held it waits (lw bounds the wait), and a write that meets a change the
+// scan made meanwhile (a lease taken, a refresh saved) reads the connection
+// again and applies to it. A change by another repair (a new generation) is
+// 409 conflict.
+func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.Client, set *connection.Settings, st connection.AuthState, who Caller, tok *oauth2.Token, lw *leaseWaiter) (CallbackResult, error) {
 	ident, err := client.Identify(ctx, tok)
 	if err != nil {
 		s.log(ctx).WarnContext(ctx, "identity lookup failed", "error", err.Error())
 		return CallbackResult{}, vendorError(v, "identity lookup")
 	}
-	key := connection.AppKey(who.Account, v.ID)
-	if st.Flow == connection.LevelUser {
-		key = connection.UserKey(who.Account, v.ID, who.UserID)
-	}
-	snaps, err := s.Store.Snapshot(ctx, who.Account, who.UserID, []string{v.ID})
-	if err != nil {
-		return CallbackResult{}, err
-	}
-	snap := snaps[v.ID]
-	existing := snap.App
-	if st.Flow == connection.LevelUser {
-		existing = snap.User
-		if snap.App == nil {
-			return CallbackResult{}, problem.New(http.StatusConflict, "app_not_connected", "%s is no longer connected for the account", v.Name)
-		}
-	}
-	instance, siteID, err := chooseSite(v, ident, set, st, snap.App, existing)
-	if err != nil {
-		return CallbackResult{}, err
-	}
+	key := connKey(who, v, st.Flow)
 	now := s.now()
 	person := connection.Person{UserID: who.UserID, Email: who.Email, Name: who.Name}
 	exp := lifetime.Authorized(v, set, tok, now)
 	tokens := exp.Tokens(tok)
-	res := CallbackResult{Vendor: v.ID, Flow: st.Flow, Action: st.Action, Status: connection.StatusConnected}
+	version := ""    // the secret version holding tok, once written
+	generation := -1 // the generation a repair started from
+	for attempt := 1; ; attempt++ {
+		snaps, err := s.Store.Snapshot(ctx, who.Account, who.UserID, []string{v.ID})
+		if err != nil {
+			return CallbackResult{}, err
+		}
+		snap := snaps[v.ID]
+		existing := snap.App
+		if st.Flow == connection.LevelUser {
+			existing = snap.User
+			if snap.App == nil {
+				return CallbackResult{}, problem.New(http.StatusConflict, "app_not_connected", "%s is no longer connected for the account", v.Name)
+			}
+		}
+		instance, siteID, err := chooseSite(v, ident, set, st, snap.App, existing)
+		if err != nil {
+			return CallbackResult{}, err
+		}
+		res := CallbackResult{Vendor: v.ID, Flow: st.Flow, Action: st.Action, Status: connection.StatusConnected}
 
-	var ops []store.Op // besides the connection's own write
-	var conn connection.Connection
-	switch st.Action {
-	case connection.ActionConnect:
-		if existing != nil {
-			return CallbackResult{}, problem.New(http.StatusConflict, "already_connected", "%s was connected meanwhile", v.Name)
-		}
-		conn = connection.Connection{Key: key, ID: randomHex(16), CreatedAt: now}
-		conn.SecretName = vault.ConnectionSecretName(s.SecretPrefix, key.Account, key.Vendor, string(key.Level), key.UserID)
-		if key.Level == connection.LevelUser {
-			ops = append(ops, store.AdjustCounts{Account: key.Account, Vendor: key.Vendor, Total: 1, Connected: 1},
-				// Only under an app connection that still exists.
-				store.CheckConnection{Key: connection.AppKey(key.Account, key.Vendor)})
-		}
-	default:
-		if existing == nil {
-			return CallbackResult{}, problem.New(http.StatusConflict, "not_connected", "%s is no longer connected; connect it instead", v.Name)
-		}
-		if st.Action == connection.ActionReconnect && existing.ConnectedUser.ID != ident.User.ID {
-			return CallbackResult{}, problem.New(http.StatusConflict, "user_mismatch",
-				"%s was authorized by a different %s user than the connected one; use Change User to switch people", v.Name, v.Name)
-		}
-		if existing.LeaseOwner != "" && existing.LeaseUntil.After(now) {
-			// The expiry scan is working on it (a refresh, a notice): let
-			// it finish rather than race its notice of the old generation.
-			return CallbackResult{}, problem.New(http.StatusConflict, "conflict", "%s is being refreshed right now; try again in a moment", v.Name)
-		}
-		conn = *existing
-		res.UserChanged = existing.ConnectedUser.ID != ident.User.ID
-		// The old generation's notices go with the repair.
-		ops = append(ops, store.DeleteNotices(*existing)...)
-		conn.Generation++
-		if key.Level == connection.LevelUser && existing.Expired {
-			ops = append(ops, store.AdjustCounts{Account: key.Account, Vendor: key.Vendor, Connected: 1})
-		}
-	}
-	conn.Instance, conn.SiteID = instance, siteID
-	conn.ConnectedUser = ident.User
-	conn.ConnectedBy = person
-	conn.GrantedAt, conn.LastRefreshedAt = now, now
-	exp.Apply(&conn)
-	conn.Expired, conn.ExpiredAt, conn.ExpiredReason = false, time.Time{}, ""
-	conn.VendorErrorSince = time.Time{}
-	conn.UpdatedAt = now
-	conn.NextCheckAt = lifetime.NextCheck(v, conn, s.WarningWindow, false)
-
-	// Tokens first: a failure after this leaves the item pointing at the
-	// previous version, which still holds the previous tokens.
-	version, err := vault.PutTokens(ctx, s.Vault, conn.SecretName, tokens)
-	if err != nil {
-		return CallbackResult{}, fmt.Errorf("store tokens: %w", err)
-	}
-	conn.SecretVersion = version
-	if existing == nil {
-		ops = append([]store.Op{store.CreateConnection{Conn: conn}}, ops...)
-	} else {
-		ops = append([]store.Op{store.UpdateConnection{Conn: conn}}, ops...)
-	}
-	err = s.Store.Apply(ctx, ops...)
-	if errors.Is(err, store.ErrConflict) && s.wrote(ctx, conn) {
-		// Our own write, retried by the SDK after its answer was lost:
-		// the retry met the condition our first attempt had changed.
-		err = nil
-	}
-	if err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			if st.Action == connection.ActionConnect {
+		var ops []store.Op // besides the connection's own write
+		var conn connection.Connection
+		switch st.Action {
+		case connection.ActionConnect:
+			if existing != nil {
 				return CallbackResult{}, problem.New(http.StatusConflict, "already_connected", "%s was connected meanwhile", v.Name)
 			}
-			return CallbackResult{}, problem.New(http.StatusConflict, "conflict", "%s changed meanwhile; nothing was changed, try again", v.Name)
+			conn = connection.Connection{Key: key, ID: randomHex(16), CreatedAt: now}
+			conn.SecretName = vault.ConnectionSecretName(s.SecretPrefix, key.Account, key.Vendor, string(key.Level), key.UserID)
+			if key.Level == connection.LevelUser {
+				ops = append(ops, store.AdjustCounts{Account: key.Account, Vendor: key.Vendor, Total: 1, Connected: 1},
+					// Only under an app connection that still exists.
+					store.CheckConnection{Key: connection.AppKey(key.Account, key.Vendor)})
+			}
+		default:
+			if existing == nil {
+				return CallbackResult{}, problem.New(http.StatusConflict, "not_connected", "%s is no longer connected; connect it instead", v.Name)
+			}
+			if generation >= 0 && existing.Generation != generation {
+				// Another repair won meanwhile.
+				return CallbackResult{}, changedMeanwhile(v)
+			}
+			generation = existing.Generation
+			if st.Action == connection.ActionReconnect && existing.ConnectedUser.ID != ident.User.ID {
+				return CallbackResult{}, problem.New(http.StatusConflict, "user_mismatch",
+					"%s was authorized by a different %s user than the connected one; use Change User to switch people", v.Name, v.Name)
+			}
+			if leased(*existing, s.now()) {
+				// The expiry scan is working on it (a refresh, a notice):
+				// let it finish rather than race its notice of the old
+				// generation, then apply to what it saved.
+				if !lw.wait(ctx) {
+					return CallbackResult{}, busy(v)
+				}
+				continue
+			}
+			conn = *existing
+			res.UserChanged = existing.ConnectedUser.ID != ident.User.ID
+			// The old generation's notices go with the repair.
+			ops = append(ops, store.DeleteNotices(*existing)...)
+			conn.Generation++
+			if key.Level == connection.LevelUser && existing.Expired {
+				ops = append(ops, store.AdjustCounts{Account: key.Account, Vendor: key.Vendor, Connected: 1})
+			}
 		}
-		// Not a refusal: the write may have happened (a timeout after the
-		// commit), so its tokens may be in use and must not be discarded.
-		return CallbackResult{}, maybeStored{fmt.Errorf("save connection: %w", err)}
+		conn.Instance, conn.SiteID = instance, siteID
+		conn.ConnectedUser = ident.User
+		conn.ConnectedBy = person
+		conn.GrantedAt, conn.LastRefreshedAt = now, now
+		exp.Apply(&conn)
+		conn.Expired, conn.ExpiredAt, conn.ExpiredReason = false, time.Time{}, ""
+		conn.VendorErrorSince = time.Time{}
+		conn.UpdatedAt = now
+		conn.NextCheckAt = lifetime.NextCheck(v, conn, s.WarningWindow, false)
+
+		if version == "" {
+			// Tokens first: a failure after this leaves the item pointing at
+			// the previous version, which still holds the previous tokens.
+			// Written once, however often the item write is tried.
+			version, err = vault.PutTokens(ctx, s.Vault, conn.SecretName, tokens)
+			if err != nil {
+				return CallbackResult{}, fmt.Errorf("store tokens: %w", err)
+			}
+		}
+		conn.SecretVersion = version
+		if existing == nil {
+			ops = append([]store.Op{store.CreateConnection{Conn: conn}}, ops...)
+		} else {
+			ops = append([]store.Op{store.UpdateConnection{Conn: conn}}, ops...)
+		}
+		err = s.Store.Apply(ctx, ops...)
+		if errors.Is(err, store.ErrConflict) && s.wrote(ctx, conn) {
+			// Our own write, retried by the SDK after its answer was lost:
+			// the retry met the condition our first attempt had changed.
+			err = nil
+		}
+		if err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				if st.Action == connection.ActionConnect {
+					return CallbackResult{}, problem.New(http.StatusConflict, "already_connected", "%s was connected meanwhile", v.Name)
+				}
+				if attempt < maxRepairWrites {
+					// The connection moved since it was read (the scan
+					// took its lease or saved a refresh, or another repair
+					// won): read it again.
+					continue
+				}
+				return CallbackResult{}, changedMeanwhile(v)
+			}
+			// Not a refusal: the write may have happened (a timeout after the
+			// commit), so its tokens may be in use and must not be discarded.
+			return CallbackResult{}, maybeStored{fmt.Errorf("save connection: %w", err)}
+		}
+		if res.UserChanged && existing != nil {
+			s.revokeOld(ctx, client, *existing)
+		}
+		return res, nil
 	}
-	if res.UserChanged && existing != nil {
-		s.revokeOld(ctx, client, *existing)
+}
+
+// maxRepairWrites bounds the writes of one repair that meets changes of
+// the connection (each is a scan's lease or save: few).
+const maxRepairWrites = 5
+
+func changedMeanwhile(v vendors.Vendor) error {
+	return problem.New(http.StatusConflict, "conflict", "%s changed meanwhile; nothing was changed, try again", v.Name)
+}
+
+// busy is 409 conflict for a repair that waited its bound for the scan's
+// lease on the connection. Not 503 with Retry-After: the state is spent, so
+// the same request can never succeed; the person starts again.
+func busy(v vendors.Vendor) error {
+	return problem.New(http.StatusConflict, "conflict",
+		"%s is being refreshed right now and that did not finish in time; nothing was changed, start again in a moment", v.Name)
+}
+
+// connKey is the key of the connection a callback connects or repairs.
+func connKey(who Caller, v vendors.Vendor, flow connection.Level) connection.Key {
+	if flow == connection.LevelUser {
+		return connection.UserKey(who.Account, v.ID, who.UserID)
 	}
-	return res, nil
+	return connection.AppKey(who.Account, v.ID)
+}
+
+// leased reports whether someone (the expiry scan) holds c's lease at now.
+func leased(c connection.Connection, now time.Time) bool {
+	return c.LeaseUntil.After(now)
+}
+
+// awaitLease waits (bounded by lw) until nobody holds the lease of the
+// connection at k; a connection that is not there is not waited for.
+func (s *Service) awaitLease(ctx context.Context, lw *leaseWaiter, v vendors.Vendor, k connection.Key) error {
+	for {
+		c, err := s.Store.GetConnection(ctx, k)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !leased(c, s.now()) {
+			return nil
+		}
+		if !lw.wait(ctx) {
+			return busy(v)
+		}
+	}
+}
+
+// leaseWaiter is one callback's budget of waiting for leases.
+type leaseWaiter struct {
+	sleep  func(ctx context.Context, d time.Duration) error
+	left   time.Duration
+	waited time.Duration
+}
+
+const (
+	// leasePoll is how often a waiting callback looks at the lease again.
+	leasePoll = 500 * time.Millisecond
+	// leaseReserve is what a wait always leaves of the request's deadline
+	// for the code exchange, the identity lookup and the writes.
+	leaseReserve = 8 * time.Second
+)
+
+func (s *Service) leaseWaiter(ctx context.Context) *leaseWaiter {
+	lw := &leaseWaiter{sleep: s.Sleep, left: s.LeaseWait}
+	if lw.left <= 0 {
+		lw.left = 10 * time.Second
+	}
+	if d, ok := ctx.Deadline(); ok {
+		lw.left = min(lw.left, time.Until(d)-leaseReserve)
+	}
+	if lw.sleep == nil {
+		lw.sleep = sleepCtx
+	}
+	return lw
+}
+
+// wait waits one poll; false once the budget is spent or ctx has ended.
+func (lw *leaseWaiter) wait(ctx context.Context) bool {
+	if lw.left <= 0 {
+		return false
+	}
+	d := min(leasePoll, lw.left)
+	lw.left -= d
+	lw.waited += d
+	return lw.sleep(ctx, d) == nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // wrote reports whether the stored connection is the one just written (it

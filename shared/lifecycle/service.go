@@ -36,6 +36,14 @@ type Service struct {
 	WarningWindow        time.Duration
 	SecretRecoveryDays   int
 	StateTTL             time.Duration // default 10 minutes
+
+	// LeaseWait bounds how long a callback waits, in all, for a lease on
+	// the connection it repairs (the expiry scan holds one while it
+	// refreshes): default 10 s, well under API Gateway's 29 s.
+	LeaseWait time.Duration
+	// Sleep waits d or until ctx ends (nil: a timer). Tests replace it so
+	// that they never sleep.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Caller is who is asking.

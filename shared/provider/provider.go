@@ -103,7 +103,12 @@ var ErrRefused = errors.New("provider: refresh token refused")
 
 // Refresh uses a refresh token. A dead grant is ErrRefused; anything else
 // (outage, timeout, bad client secret) is a plain error, to retry later.
+// No refresh token at all (a grant stored before such grants were refused)
+// is a dead grant too: nothing can renew it.
 func (c *Client) Refresh(ctx context.Context, refreshToken string) (*oauth2.Token, error) {
+	if refreshToken == "" {
+		return nil, fmt.Errorf("%w (no refresh token)", ErrRefused)
+	}
 	src := c.OAuth.TokenSource(c.ctx(ctx), &oauth2.Token{RefreshToken: refreshToken})
 	tok, err := src.Token()
 	if err == nil {

@@ -81,10 +81,26 @@ type Vendor struct {
 	AuthURL   string
 	TokenURL  string
 	RevokeURL string // empty: the vendor offers no revocation
+	// Issuer is the authorization server's issuer identifier (RFC 9207),
+	// a template like the endpoints but expanded without base overrides:
+	// it names the server, it is not where the server is reached. A
+	// callback's iss, when present, must equal it exactly.
+	Issuer string
+	// SendsIssuer: the vendor sends iss with every authorization response
+	// (RFC 9207 authorization_response_iss_parameter_supported), so a
+	// callback without one is refused too.
+	SendsIssuer bool
 
-	Scopes     []string
-	AuthParams map[string]string // extra authorization parameters
-	PKCE       bool              // the vendor accepts S256 code challenges
+	Scopes []string
+	// RequiredScopes are the scopes a grant must have (a subset of Scopes):
+	// a token response whose scope field leaves one out is refused
+	// (scope_not_granted) and the grant revoked. An absent scope field means
+	// the requested scope was granted (RFC 6749 §5.1). Every vendor must
+	// issue a refresh token with the code exchange (the service lives on
+	// refreshing); a response without one is refused (no_refresh_token).
+	RequiredScopes []string
+	AuthParams     map[string]string // extra authorization parameters
+	PKCE           bool              // the vendor accepts S256 code challenges
 	// ClientSecretInBody: the client authenticates with client_id and
 	// client_secret in the form body rather than HTTP Basic, at the token
 	// endpoint and at revocation alike (x/oauth2's AuthStyleInParams or
@@ -119,15 +135,29 @@ var Registry = []Vendor{
 	// Authorization: Basic header on an instance is a user's login, so the
 	// client's id and secret never go there.
 	{
-		ID:                 "servicenow",
-		Name:               "ServiceNow",
-		Type:               TypeSupportAndTicketing,
-		Credentials:        PerAccount,
-		Bases:              map[string]string{},
-		AuthURL:            "{instance}/oauth_auth.do",
-		TokenURL:           "{instance}/oauth_token.do",
-		RevokeURL:          "{instance}/oauth_revoke_token.do",
+		ID:          "servicenow",
+		Name:        "ServiceNow",
+		Type:        TypeSupportAndTicketing,
+		Credentials: PerAccount,
+		Bases:       map[string]string{},
+		AuthURL:     "{instance}/oauth_auth.do",
+		TokenURL:    "{instance}/oauth_token.do",
+		RevokeURL:   "{instance}/oauth_revoke_token.do",
+		// The instance is the authorization server. ServiceNow documents
+		// its redirect as ?code=…&state=… with no iss
+		// (https://www.servicenow.com/docs/r/zurich/platform-security/authentication/authorization-workflow.html),
+		// so iss is checked only when one comes.
+		Issuer:      "{instance}",
+		SendsIssuer: false,
+		// ServiceNow answers the scope it granted: "useraccount", e.g.
+		// {"access_token":…,"refresh_token":…,"scope":"useraccount",
+		// "token_type":"Bearer","expires_in":1799}
+		// (https://support.servicenow.com/kb?id=kb_article_view&sysparm_article=KB0693393),
+		// and the authorization-code workflow renews access with "the
+		// refresh token previously issued by the token endpoint"
+		// (https://www.servicenow.com/docs/r/platform-security/authentication/authorization-workflow.html).
 		Scopes:             []string{"useraccount"},
+		RequiredScopes:     []string{"useraccount"},
 		PKCE:               true,
 		ClientSecretInBody: true,
 		InstanceHosts:      []string{"*.service-now.com"},
@@ -170,7 +200,25 @@ var Registry = []Vendor{
 		},
 		AuthURL:  "{auth}/authorize",
 		TokenURL: "{auth}/oauth/token",
+		// Atlassian's authorization server is auth.atlassian.com. It
+		// documents its redirect as carrying the code (and the state) only,
+		// with no iss and no published issuer metadata
+		// (https://developer.atlassian.com/cloud/oauth/getting-started/implementing-oauth-3lo),
+		// so iss is checked only when one comes.
+		Issuer:      "{auth}",
+		SendsIssuer: false,
 		Scopes: []string{
+			"read:confluence-content.all", "read:confluence-space.summary",
+			"search:confluence", "read:me", "offline_access",
+		},
+		// All of them: the Confluence scopes are what the integration is
+		// for, read:me is the identity lookup's, and offline_access is the
+		// one that brings the refresh token. Atlassian's token response
+		// carries "scope", the granted scopes as one space-separated string
+		// (offline_access among them when granted), and a refresh token only
+		// when offline_access was granted
+		// (https://developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens/).
+		RequiredScopes: []string{
 			"read:confluence-content.all", "read:confluence-space.summary",
 			"search:confluence", "read:me", "offline_access",
 		},
@@ -316,6 +364,18 @@ func matchHost(pattern, host string) bool {
 		}
 	}
 	return true
+}
+
+// IssuerMatches checks a callback's iss against the vendor's issuer at
+// instance, by simple string comparison (RFC 9207 §2.4). An empty iss
+// passes unless the vendor always sends one; a vendor without a declared
+// issuer matches no iss.
+func (v Vendor) IssuerMatches(iss, instance string) bool {
+	if iss == "" {
+		return !v.SendsIssuer
+	}
+	want := v.Endpoint(v.Issuer, instance, nil)
+	return want != "" && iss == want
 }
 
 // IsRefusal reports whether a token endpoint answer (status, OAuth error

@@ -323,6 +323,14 @@ func TestRegistryComplete(t *testing.T) {
 			if len(v.Scopes) == 0 {
 				t.Error("no scopes")
 			}
+			if len(v.RequiredScopes) == 0 {
+				t.Error("no required scopes: a grant narrowed by the user or the vendor would be stored as healthy")
+			}
+			for _, sc := range v.RequiredScopes {
+				if !slices.Contains(v.Scopes, sc) {
+					t.Errorf("required scope %q is never requested", sc)
+				}
+			}
 			if v.Identity == "" {
 				t.Error("no identity lookup named")
 			}
@@ -364,7 +372,10 @@ func TestRegistryComplete(t *testing.T) {
 					t.Errorf("CheckInstance(%q) = %q, %v", instance, got, err)
 				}
 			}
-			for what, tmpl := range map[string]string{"AuthURL": v.AuthURL, "TokenURL": v.TokenURL, "RevokeURL": v.RevokeURL} {
+			if v.Issuer == "" {
+				t.Error("no issuer: an iss in a callback could never match")
+			}
+			for what, tmpl := range map[string]string{"AuthURL": v.AuthURL, "TokenURL": v.TokenURL, "RevokeURL": v.RevokeURL, "Issuer": v.Issuer} {
 				if tmpl == "" {
 					continue
 				}
@@ -384,4 +395,46 @@ func TestRegistryComplete(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestIssuerMatches(t *testing.T) {
+	sn := mustLookup(t, "servicenow")
+	cf := mustLookup(t, "confluence")
+	const inst = "https://acme.service-now.com"
+	sandbox := map[string]string{"servicenow.instance": "http://127.0.0.1:3000/_sandbox/servicenow/{name}", "confluence.auth": "http://127.0.0.1:3000/_sandbox/confluence"}
+	cases := []struct {
+		name     string
+		v        vendors.Vendor
+		iss      string
+		instance string
+		want     bool
+	}{
+		{"servicenow, none", sn, "", inst, true},
+		{"servicenow, its instance", sn, inst, inst, true},
+		{"servicenow, another instance", sn, "https://evil.service-now.com", inst, false},
+		{"servicenow, trailing slash", sn, inst + "/", inst, false},
+		{"servicenow, other case", sn, "https://ACME.service-now.com", inst, false},
+		{"servicenow, Atlassian's", sn, "https://auth.atlassian.com", inst, false},
+		{"servicenow, the sandbox it is reached at", sn, sn.Endpoint("{instance}", inst, sandbox), inst, false},
+		{"confluence, none", cf, "", "", true},
+		{"confluence, Atlassian's", cf, "https://auth.atlassian.com", "https://acme.atlassian.net", true},
+		{"confluence, the site", cf, "https://acme.atlassian.net", "https://acme.atlassian.net", false},
+		{"confluence, the sandbox it is reached at", cf, cf.Endpoint("{auth}", "", sandbox), "", false},
+		{"always sends iss, none", withIssuer(sn, "{instance}", true), "", inst, false},
+		{"always sends iss, right", withIssuer(sn, "{instance}", true), inst, inst, true},
+		{"no declared issuer, none", withIssuer(sn, "", false), "", inst, true},
+		{"no declared issuer, any", withIssuer(sn, "", false), inst, inst, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.v.IssuerMatches(tc.iss, tc.instance); got != tc.want {
+				t.Fatalf("IssuerMatches(%q, %q) = %t, want %t", tc.iss, tc.instance, got, tc.want)
+			}
+		})
+	}
+}
+
+func withIssuer(v vendors.Vendor, issuer string, sends bool) vendors.Vendor {
+	v.Issuer, v.SendsIssuer = issuer, sends
+	return v
 }
