@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/workplace/connections/shared/vault"
 )
 
 // Config is everything the functions and the local server read from the
@@ -68,7 +70,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		AppReconnectPath:  get("APP_RECONNECT_PATH", "/manage/apps/integrations"),
 		MailFrom:          get("MAIL_FROM", "no-reply@example.com"),
 	}
-	c.AtlassianClientSecretName = get("ATLASSIAN_CLIENT_SECRET_NAME", c.SecretPrefix+"/deployment/confluence/client")
+	c.AtlassianClientSecretName = get("ATLASSIAN_CLIENT_SECRET_NAME", vault.DeploymentSecretName(c.SecretPrefix, "confluence"))
+	for _, kind := range []string{vault.TokensDir, vault.ClientsDir} {
+		// Those names are the service's own (and IAM lets functions that
+		// must never see app credentials read or write them).
+		if vault.Under(c.SecretPrefix, kind, c.AtlassianClientSecretName) {
+			return c, fmt.Errorf("ATLASSIAN_CLIENT_SECRET_NAME must not be under %s/%s/", c.SecretPrefix, kind)
+		}
+	}
 	if v := get("ALLOWED_INSTANCE_HOSTS", ""); v != "" {
 		for _, h := range strings.Split(v, ",") {
 			if h = strings.TrimSpace(h); h != "" {

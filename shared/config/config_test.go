@@ -150,6 +150,9 @@ func TestFromEnvRejects(t *testing.T) {
 		{"SECRET_RECOVERY_DAYS", "week"},
 		{"OUTAGE_GRACE", "3 days"},
 		{"SCAN_BUDGET", "60"},
+		// The service's own kinds of secret are not the deployment's app.
+		{"ATLASSIAN_CLIENT_SECRET_NAME", "connections/tokens/a1/confluence/app"},
+		{"ATLASSIAN_CLIENT_SECRET_NAME", "connections/clients/a1/confluence"},
 		{"LOG_LEVEL", "loud"},
 		{"VENDOR_BASE_URLS", "servicenow=http://x"},
 		{"VENDOR_BASE_URLS", "servicenow.instance"},
