@@ -37,8 +37,16 @@ type Config struct {
 	SecretRecoveryDays int           // SECRET_RECOVERY_DAYS
 	OutageGrace        time.Duration // OUTAGE_GRACE
 	ScanBudget         time.Duration // SCAN_BUDGET
-	LogLevel           slog.Level    // LOG_LEVEL
+	// RequestTimeout bounds the work of one API request (REQUEST_TIMEOUT):
+	// it must end, with a JSON answer, before the function's own timeout
+	// and API Gateway's 30 s integration timeout do.
+	RequestTimeout time.Duration
+	LogLevel       slog.Level // LOG_LEVEL
 }
+
+// DefaultRequestTimeout is REQUEST_TIMEOUT's default: well under the API
+// functions' 20 s timeout (template.yaml) and API Gateway's 30 s.
+const DefaultRequestTimeout = 15 * time.Second
 
 // Claims are the JWT claim names identity is read from.
 type Claims struct {
@@ -102,6 +110,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.ScanBudget, err = time.ParseDuration(get("SCAN_BUDGET", "60s")); err != nil {
 		return c, fmt.Errorf("SCAN_BUDGET: %w", err)
+	}
+	if c.RequestTimeout, err = time.ParseDuration(get("REQUEST_TIMEOUT", DefaultRequestTimeout.String())); err != nil || c.RequestTimeout <= 0 {
+		return c, fmt.Errorf("REQUEST_TIMEOUT must be a positive Go duration, e.g. 15s")
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "INFO"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: %w", err)
