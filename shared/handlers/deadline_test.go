@@ -37,11 +37,11 @@ import (
 	"github.com/workplace/connections/shared/vault/memvault"
 )
 
-// apiCaller is who calls, as the JWT claims of the default claim names.
-type apiCaller struct{ account, user, role string }
+// jwtCaller is who calls, as the JWT claims of the default claim names.
+type jwtCaller struct{ account, user, role string }
 
-// apiEvent is the API Gateway event of a request to one of the routes.
-func apiEvent(t *testing.T, who apiCaller, method, path, query, body string) (handlers.Route, apigw.Request) {
+// routeEvent is the API Gateway event of a request to one of the routes.
+func routeEvent(t *testing.T, who jwtCaller, method, path, query, body string) (handlers.Route, apigw.Request) {
 	t.Helper()
 	for _, r := range handlers.Routes {
 		params, ok := matchPath(r.Path, path)
@@ -197,13 +197,13 @@ type slowWorld struct {
 }
 
 var (
-	manager = apiCaller{"a1", "u1", "appManager"}
-	member  = apiCaller{"a1", "u2", "member"}
+	slowManager = jwtCaller{"a1", "u1", "appManager"}
+	slowMember  = jwtCaller{"a1", "u2", "slowMember"}
 )
 
 const (
-	snBody       = `{"instanceUrl":"https://acme.service-now.com","clientId":"c1","clientSecret":"first-secret"}`
-	snBodyRotate = `{"instanceUrl":"https://acme.service-now.com","clientId":"c1","clientSecret":"second-secret"}`
+	slowSettings        = `{"instanceUrl":"https://acme.service-now.com","clientId":"c1","clientSecret":"first-secret"}`
+	slowSettingsRotated = `{"instanceUrl":"https://acme.service-now.com","clientId":"c1","clientSecret":"second-secret"}`
 )
 
 func newSlowWorld(t *testing.T) *slowWorld {
@@ -244,9 +244,9 @@ func (w *slowWorld) block(method string, n int) {
 }
 
 // call runs a request as one Lambda invocation.
-func (w *slowWorld) call(who apiCaller, method, path, query, body string) apigw.Response {
+func (w *slowWorld) call(who jwtCaller, method, path, query, body string) apigw.Response {
 	w.t.Helper()
-	r, req := apiEvent(w.t, who, method, path, query, body)
+	r, req := routeEvent(w.t, who, method, path, query, body)
 	w.inv = newInvocation(time.Hour)
 	resp, err := r.Handler(w.d)(w.inv, req)
 	if err != nil {
@@ -256,7 +256,7 @@ func (w *slowWorld) call(who apiCaller, method, path, query, body string) apigw.
 }
 
 // ok runs a request that must succeed.
-func (w *slowWorld) ok(who apiCaller, method, path, query, body string) string {
+func (w *slowWorld) ok(who jwtCaller, method, path, query, body string) string {
 	w.t.Helper()
 	resp := w.call(who, method, path, query, body)
 	if resp.StatusCode/100 != 2 {
@@ -288,7 +288,7 @@ func (w *slowWorld) wantUnavailable(resp apigw.Response) {
 }
 
 // connect runs an authorization of vendor at flow as who, on the sandbox.
-func (w *slowWorld) connect(who apiCaller, vendor, flow string) apigw.Response {
+func (w *slowWorld) connect(who jwtCaller, vendor, flow string) apigw.Response {
 	w.t.Helper()
 	base := "/v1/account/integrations/" + vendor
 	var u struct{ URL string }
@@ -315,17 +315,17 @@ func TestRequestDeadlineAnswersUnavailable(t *testing.T) {
 	t.Run("settings: the client secret write hangs", func(t *testing.T) {
 		w := newSlowWorld(t)
 		w.block("Put", 1)
-		w.wantUnavailable(w.call(manager, "PUT", "/v1/account/integrations/servicenow/settings", "", snBody))
+		w.wantUnavailable(w.call(slowManager, "PUT", "/v1/account/integrations/servicenow/settings", "", slowSettings))
 		if s := settingsOf(w); s != nil {
 			t.Fatalf("settings stored: %+v", s)
 		}
 	})
 	t.Run("settings: the settings write hangs", func(t *testing.T) {
 		w := newSlowWorld(t)
-		w.ok(manager, "PUT", "/v1/account/integrations/servicenow/settings", "", snBody)
+		w.ok(slowManager, "PUT", "/v1/account/integrations/servicenow/settings", "", slowSettings)
 		before := settingsOf(w)
 		w.block("Apply", 1)
-		w.wantUnavailable(w.call(manager, "PUT", "/v1/account/integrations/servicenow/settings", "", snBodyRotate))
+		w.wantUnavailable(w.call(slowManager, "PUT", "/v1/account/integrations/servicenow/settings", "", slowSettingsRotated))
 		after := settingsOf(w)
 		if after.Version != before.Version || after.ClientSecretVersion != before.ClientSecretVersion {
 			t.Fatalf("settings moved: %+v → %+v", before, after)
@@ -337,47 +337,47 @@ func TestRequestDeadlineAnswersUnavailable(t *testing.T) {
 	t.Run("list: the read hangs", func(t *testing.T) {
 		w := newSlowWorld(t)
 		w.block("Snapshot", 1)
-		w.wantUnavailable(w.call(manager, "GET", "/v1/account/integrations", "", ""))
+		w.wantUnavailable(w.call(slowManager, "GET", "/v1/account/integrations", "", ""))
 	})
 	t.Run("authorization URL: the client secret read hangs", func(t *testing.T) {
 		w := newSlowWorld(t)
-		w.ok(manager, "PUT", "/v1/account/integrations/servicenow/settings", "", snBody)
+		w.ok(slowManager, "PUT", "/v1/account/integrations/servicenow/settings", "", slowSettings)
 		w.block("Get", 1)
-		w.wantUnavailable(w.call(manager, "GET", "/v1/account/integrations/servicenow/oauth2/url", "flow=app", ""))
+		w.wantUnavailable(w.call(slowManager, "GET", "/v1/account/integrations/servicenow/oauth2/url", "flow=app", ""))
 	})
 	for _, vendor := range []string{"servicenow", "confluence"} {
 		t.Run("callback of "+vendor+": the tokens write hangs", func(t *testing.T) {
 			w := newSlowWorld(t)
-			w.ok(manager, "PUT", "/v1/account/integrations/servicenow/settings", "", snBody)
+			w.ok(slowManager, "PUT", "/v1/account/integrations/servicenow/settings", "", slowSettings)
 			w.block("Put", 1)
-			w.wantUnavailable(w.connect(manager, vendor, "app"))
+			w.wantUnavailable(w.connect(slowManager, vendor, "app"))
 			if _, err := w.st.GetConnection(t.Context(), connection.AppKey("a1", vendor)); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("a connection was stored: %v", err)
 			}
 			// Nothing half-made: connecting again works.
 			w.block("", 0)
-			if resp := w.connect(manager, vendor, "app"); resp.StatusCode != http.StatusOK {
+			if resp := w.connect(slowManager, vendor, "app"); resp.StatusCode != http.StatusOK {
 				t.Fatalf("connect after the timeout: %d %s", resp.StatusCode, resp.Body)
 			}
 		})
 	}
 	t.Run("callback: the connection write hangs", func(t *testing.T) {
 		w := newSlowWorld(t)
-		w.ok(manager, "PUT", "/v1/account/integrations/servicenow/settings", "", snBody)
+		w.ok(slowManager, "PUT", "/v1/account/integrations/servicenow/settings", "", slowSettings)
 		w.block("Apply", 1)
-		w.wantUnavailable(w.connect(manager, "servicenow", "app"))
+		w.wantUnavailable(w.connect(slowManager, "servicenow", "app"))
 		if _, err := w.st.GetConnection(t.Context(), connection.AppKey("a1", "servicenow")); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("a connection was stored: %v", err)
 		}
 		w.block("", 0)
-		if resp := w.connect(manager, "servicenow", "app"); resp.StatusCode != http.StatusOK {
+		if resp := w.connect(slowManager, "servicenow", "app"); resp.StatusCode != http.StatusOK {
 			t.Fatalf("connect after the timeout: %d %s", resp.StatusCode, resp.Body)
 		}
 	})
 	t.Run("disconnect: the removal hangs", func(t *testing.T) {
 		w := newSlowWorld(t)
-		w.ok(manager, "PUT", "/v1/account/integrations/servicenow/settings", "", snBody)
-		if resp := w.connect(manager, "servicenow", "app"); resp.StatusCode != http.StatusOK {
+		w.ok(slowManager, "PUT", "/v1/account/integrations/servicenow/settings", "", slowSettings)
+		if resp := w.connect(slowManager, "servicenow", "app"); resp.StatusCode != http.StatusOK {
 			t.Fatalf("connect: %d %s", resp.StatusCode, resp.Body)
 		}
 		before, err := w.st.GetConnection(t.Context(), connection.AppKey("a1", "servicenow"))
@@ -385,7 +385,7 @@ func TestRequestDeadlineAnswersUnavailable(t *testing.T) {
 			t.Fatal(err)
 		}
 		w.block("Apply", 1)
-		w.wantUnavailable(w.call(manager, "DELETE", "/v1/account/integrations/servicenow", "flow=app", ""))
+		w.wantUnavailable(w.call(slowManager, "DELETE", "/v1/account/integrations/servicenow", "flow=app", ""))
 		after, err := w.st.GetConnection(t.Context(), before.Key)
 		if err != nil || after.Version != before.Version {
 			t.Fatalf("the connection changed: %+v, %v", after, err)
@@ -396,15 +396,15 @@ func TestRequestDeadlineAnswersUnavailable(t *testing.T) {
 	})
 	t.Run("disconnect: scheduling the secret's deletion hangs after the removal", func(t *testing.T) {
 		w := newSlowWorld(t)
-		w.ok(manager, "PUT", "/v1/account/integrations/servicenow/settings", "", snBody)
-		if resp := w.connect(manager, "servicenow", "app"); resp.StatusCode != http.StatusOK {
+		w.ok(slowManager, "PUT", "/v1/account/integrations/servicenow/settings", "", slowSettings)
+		if resp := w.connect(slowManager, "servicenow", "app"); resp.StatusCode != http.StatusOK {
 			t.Fatalf("connect: %d %s", resp.StatusCode, resp.Body)
 		}
 		c, _ := w.st.GetConnection(t.Context(), connection.AppKey("a1", "servicenow"))
 		w.block("Delete", 1)
 		// The disconnect happened: it says so, and the secret left behind
 		// is logged.
-		resp := w.call(manager, "DELETE", "/v1/account/integrations/servicenow", "flow=app", "")
+		resp := w.call(slowManager, "DELETE", "/v1/account/integrations/servicenow", "flow=app", "")
 		if !w.g.reached || resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("disconnect: reached %v, %d %s", w.g.reached, resp.StatusCode, resp.Body)
 		}
@@ -418,7 +418,7 @@ func TestRequestDeadlineAnswersUnavailable(t *testing.T) {
 	t.Run("notifications: the read hangs", func(t *testing.T) {
 		w := newSlowWorld(t)
 		w.block("ListNotices", 1)
-		w.wantUnavailable(w.call(member, "GET", "/v1/me/notifications", "", ""))
+		w.wantUnavailable(w.call(slowMember, "GET", "/v1/me/notifications", "", ""))
 	})
 }
 
@@ -463,7 +463,7 @@ func TestRequestDeadline(t *testing.T) {
 				defer cancel()
 				end, _ = ctx.Deadline()
 			}
-			r, req := apiEvent(t, manager, "GET", "/v1/account/integrations", "", "")
+			r, req := routeEvent(t, slowManager, "GET", "/v1/account/integrations", "", "")
 			start := time.Now()
 			resp, err := r.Handler(d)(ctx, req)
 			stop := time.Now()

@@ -268,37 +268,17 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 	}
 	scan := handlers.ExpiryScan(depsOf("expiry-scan"))
 
-	type caller struct{ account, user, role string }
-	ada, bob, carol := caller{"a1", "u1", "appManager"}, caller{"a1", "u2", "member"}, caller{"a1", "u3", "appManager"}
-	call := func(who caller, method, path, query, body string, want int) string {
+	ada, bob, carol := jwtCaller{"a1", "u1", "appManager"}, jwtCaller{"a1", "u2", "member"}, jwtCaller{"a1", "u3", "appManager"}
+	call := func(who jwtCaller, method, path, query, body string, want int) string {
 		t.Helper()
-		for _, r := range handlers.Routes {
-			params, ok := matchPath(r.Path, path)
-			if !ok || r.Method != method {
-				continue
-			}
-			q, _ := url.ParseQuery(query)
-			qs := map[string]string{}
-			for k := range q {
-				qs[k] = q.Get(k)
-			}
-			req := apigw.Request{
-				RouteKey: r.RouteKey(), RawPath: path, RawQueryString: query, QueryStringParameters: qs,
-				PathParameters: params, Body: body,
-			}
-			req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{
-				"account_id": who.account, "sub": who.user, "email": who.user + "@acme.example", "name": who.user, "role": who.role,
-			}}}
-			resp, err := routes[r.RouteKey()](ctx, req)
-			if err != nil || resp.StatusCode != want {
-				t.Fatalf("%s %s?%s as %s: %d %s (%v), want %d", method, path, query, who.user, resp.StatusCode, resp.Body, err, want)
-			}
-			return resp.Body
+		r, req := routeEvent(t, who, method, path, query, body)
+		resp, err := routes[r.RouteKey()](ctx, req)
+		if err != nil || resp.StatusCode != want {
+			t.Fatalf("%s %s?%s as %s: %d %s (%v), want %d", method, path, query, who.user, resp.StatusCode, resp.Body, err, want)
 		}
-		t.Fatalf("no route %s %s", method, path)
-		return ""
+		return resp.Body
 	}
-	connect := func(who caller, vendor, flow, action, login string) {
+	connect := func(who jwtCaller, vendor, flow, action, login string) {
 		t.Helper()
 		base := "/v1/account/integrations/" + vendor
 		q := "flow=" + flow
