@@ -357,6 +357,7 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 		}
 		done[fn] = true
 		gs := grants[ids[fn]]
+		t.Logf("%s: %d grants, %d distinct calls", fn, len(gs), len(rec.calls[fn]))
 		var denied []string
 		for c := range rec.calls[fn] {
 			if !allows(gs, c.Action, c.Resource) {
