@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -23,11 +24,16 @@ import (
 	"github.com/workplace/connections/shared/handlers"
 )
 
-// Server is the local HTTP server's handler.
+// Server is the local HTTP server's handler. It routes by itself rather
+// than through http.ServeMux, which answers a path with "." or ".."
+// segments or "//" (and a subtree root without its slash) with an HTML
+// redirect: here every unknown or unclean path is the API's JSON 404, and
+// a known path asked with another method is a JSON 405 whose Allow header
+// lists the methods it has.
 type Server struct {
 	deps   *handlers.Deps
 	routes []boundRoute
-	mux    *http.ServeMux
+	extra  Extra
 }
 
 type boundRoute struct {
@@ -44,46 +50,81 @@ type Extra struct {
 
 // New builds the server over the handlers' dependencies.
 func New(d *handlers.Deps, routes []handlers.Route, extra Extra) *Server {
-	s := &Server{deps: d, mux: http.NewServeMux()}
+	s := &Server{deps: d, extra: extra}
 	for _, r := range routes {
 		s.routes = append(s.routes, boundRoute{Route: r, invoke: lambda.NewHandler(r.Handler(d))})
 	}
-	if extra.Sandbox != nil {
-		s.mux.Handle("/_sandbox/", extra.Sandbox)
-	}
-	if extra.Local != nil {
-		s.mux.Handle("/_local/", extra.Local)
-	}
-	if extra.Console != nil {
-		s.mux.Handle("/console", extra.Console)
-		s.mux.Handle("/console/", extra.Console)
-	}
-	s.mux.HandleFunc("/", s.api)
 	return s
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// consolePages are the console's paths; they answer GET and HEAD.
+var consolePages = map[string]bool{"/console": true, "/console/": true, "/console/callback": true}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case !clean(p):
+		writeError(w, http.StatusNotFound, "not_found", "no route for this path: it is not in its clean form (no \".\", \"..\" or empty segments)")
+	case s.extra.Sandbox != nil && strings.HasPrefix(p, "/_sandbox/"):
+		s.extra.Sandbox.ServeHTTP(w, r)
+	case s.extra.Local != nil && strings.HasPrefix(p, "/_local/"):
+		s.extra.Local.ServeHTTP(w, r)
+	case s.extra.Console != nil && consolePages[p]:
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, r, []string{http.MethodGet, http.MethodHead})
+			return
+		}
+		s.extra.Console.ServeHTTP(w, r)
+	default:
+		s.api(w, r)
+	}
+}
+
+// clean reports whether p is an absolute path in its clean form: no "."
+// or ".." segment and no empty one, except that it may end with "/".
+func clean(p string) bool {
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	segs := strings.Split(p[1:], "/")
+	for i, seg := range segs {
+		if seg == "." || seg == ".." || seg == "" && i != len(segs)-1 {
+			return false
+		}
+	}
+	return true
+}
 
 // api routes a request to the Lambda handler of its route.
 func (s *Server) api(w http.ResponseWriter, r *http.Request) {
-	var pathMatched bool
+	var allowed []string
 	for _, rt := range s.routes {
 		params, ok := match(rt.Path, r.URL.Path)
 		if !ok {
 			continue
 		}
-		pathMatched = true
 		if rt.Method != r.Method {
+			allowed = append(allowed, rt.Method)
 			continue
 		}
 		s.invoke(w, r, rt, params)
 		return
 	}
-	if pathMatched {
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path)
+	if len(allowed) > 0 {
+		methodNotAllowed(w, r, allowed)
 		return
 	}
 	writeError(w, http.StatusNotFound, "not_found", "no route "+r.Method+" "+r.URL.Path)
+}
+
+// methodNotAllowed answers 405 with the path's methods in Allow.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, methods []string) {
+	methods = slices.Clone(methods)
+	slices.Sort(methods)
+	methods = slices.Compact(methods)
+	allow := strings.Join(methods, ", ")
+	w.Header().Set("Allow", allow)
+	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path+"; use "+allow)
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
@@ -92,10 +133,11 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }
 
-// match matches an API Gateway path template against a path.
+// match matches an API Gateway path template against a path, segment by
+// segment (a trailing slash is another path).
 func match(tmpl, path string) (map[string]string, bool) {
-	ts := strings.Split(strings.Trim(tmpl, "/"), "/")
-	ps := strings.Split(strings.Trim(path, "/"), "/")
+	ts := strings.Split(strings.TrimPrefix(tmpl, "/"), "/")
+	ps := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	if len(ts) != len(ps) {
 		return nil, false
 	}
@@ -181,7 +223,7 @@ func Event(r *http.Request, rt handlers.Route, params map[string]string, claims 
 }
 
 // invoke calls the route's handler exactly as Lambda would (JSON in, JSON
-// out) and writes its answer.
+// out, and the deadline of the function's Timeout) and writes its answer.
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request, rt boundRoute, params map[string]string) {
 	ev, err := Event(r, rt.Route, params, s.deps.Config.Claims)
 	if err != nil {
@@ -189,7 +231,9 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, rt boundRoute, p
 		return
 	}
 	payload, _ := json.Marshal(ev)
-	out, err := rt.invoke.Invoke(r.Context(), payload)
+	ctx, cancel := context.WithTimeout(r.Context(), handlers.FunctionTimeout)
+	defer cancel()
+	out, err := rt.invoke.Invoke(ctx, payload)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", "the handler failed")
 		return

@@ -1,6 +1,7 @@
 package localserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -30,9 +31,8 @@ func Tools(d *handlers.Deps, outbox *memmail.Outbox) http.Handler {
 	mux.HandleFunc("POST /_local/expiry-scan", scan)
 	mux.HandleFunc("/_local/", func(w http.ResponseWriter, r *http.Request) {
 		// A known tool asked with the wrong method is 405, as on the API.
-		if m, ok := toolMethods[r.URL.Path]; ok {
-			w.Header().Set("Allow", m)
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path+"; use "+m)
+		if ms, ok := toolMethods[r.URL.Path]; ok {
+			methodNotAllowed(w, r, ms)
 			return
 		}
 		writeError(w, http.StatusNotFound, "not_found", "no local tool "+r.Method+" "+r.URL.Path)
@@ -40,14 +40,20 @@ func Tools(d *handlers.Deps, outbox *memmail.Outbox) http.Handler {
 	return mux
 }
 
-// toolMethods are the tools' paths and methods.
-var toolMethods = map[string]string{
-	"/_local/outbox":      http.MethodGet,
-	"/_local/expiry-scan": http.MethodPost,
+// toolMethods are the tools' paths and methods (a GET pattern serves HEAD
+// too).
+var toolMethods = map[string][]string{
+	"/_local/outbox":      {http.MethodGet, http.MethodHead},
+	"/_local/expiry-scan": {http.MethodPost},
 }
 
+// scanGrace is what the scan's Lambda has beyond its budget (template.yaml:
+// 840 s of budget in a 900 s Timeout).
+const scanGrace = time.Minute
+
 // ExpiryScanTool runs the expiry-scan handler, as Lambda would, on a
-// scheduled event whose time is the body's "time" (default now).
+// scheduled event whose time is the body's "time" (default now), with the
+// deadline its Lambda would have: the scan's budget and a minute.
 func ExpiryScanTool(d *handlers.Deps) http.HandlerFunc {
 	h := handlers.ExpiryScan(d)
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -75,7 +81,14 @@ func ExpiryScanTool(d *handlers.Deps) http.HandlerFunc {
 			Source: "aws.events", AccountID: "local", Time: at, Region: "local",
 			Resources: []string{"local/expiry-scan"}, Detail: json.RawMessage("{}"),
 		}
-		out, err := Invoke(r.Context(), h, ev)
+		ctx, cancel := context.WithTimeout(r.Context(), d.Config.ScanBudget+scanGrace)
+		defer cancel()
+		out, err := Invoke(ctx, h, ev)
+		if err != nil && ctx.Err() != nil {
+			w.Header().Set("Retry-After", handlers.RetryAfter)
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "the scan did not finish in time: a service it depends on was too slow to answer; what it did not reach stays due")
+			return
+		}
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, "internal", "the scan failed: see the server log")
 			return

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/workplace/connections/shared/safehttp"
+	"github.com/workplace/connections/shared/vault"
 )
 
 // Config is everything the functions and the local server read from the
@@ -45,8 +46,16 @@ type Config struct {
 	SecretRecoveryDays int           // SECRET_RECOVERY_DAYS
 	OutageGrace        time.Duration // OUTAGE_GRACE
 	ScanBudget         time.Duration // SCAN_BUDGET
-	LogLevel           slog.Level    // LOG_LEVEL
+	// RequestTimeout bounds the work of one API request (REQUEST_TIMEOUT):
+	// it must end, with a JSON answer, before the function's own timeout
+	// and API Gateway's 30 s integration timeout do.
+	RequestTimeout time.Duration
+	LogLevel       slog.Level // LOG_LEVEL
 }
+
+// DefaultRequestTimeout is REQUEST_TIMEOUT's default: well under the API
+// functions' 20 s timeout (template.yaml) and API Gateway's 30 s.
+const DefaultRequestTimeout = 15 * time.Second
 
 // Claims are the JWT claim names identity is read from.
 type Claims struct {
@@ -78,7 +87,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		AppReconnectPath:  get("APP_RECONNECT_PATH", "/manage/apps/integrations"),
 		MailFrom:          get("MAIL_FROM", "no-reply@example.com"),
 	}
-	c.AtlassianClientSecretName = get("ATLASSIAN_CLIENT_SECRET_NAME", c.SecretPrefix+"/deployment/confluence/client")
+	c.AtlassianClientSecretName = get("ATLASSIAN_CLIENT_SECRET_NAME", vault.DeploymentSecretName(c.SecretPrefix, "confluence"))
+	for _, kind := range []string{vault.TokensDir, vault.ClientsDir} {
+		// Those names are the service's own (and IAM lets functions that
+		// must never see app credentials read or write them).
+		if vault.Under(c.SecretPrefix, kind, c.AtlassianClientSecretName) {
+			return c, fmt.Errorf("ATLASSIAN_CLIENT_SECRET_NAME must not be under %s/%s/", c.SecretPrefix, kind)
+		}
+	}
 	c.AllowedInstanceHosts = list(get("ALLOWED_INSTANCE_HOSTS", ""))
 	c.PrivateVendorHosts = list(get("PRIVATE_VENDOR_HOSTS", ""))
 	var err error
@@ -98,6 +114,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.ScanBudget, err = time.ParseDuration(get("SCAN_BUDGET", "60s")); err != nil {
 		return c, fmt.Errorf("SCAN_BUDGET: %w", err)
+	}
+	if c.RequestTimeout, err = time.ParseDuration(get("REQUEST_TIMEOUT", DefaultRequestTimeout.String())); err != nil || c.RequestTimeout <= 0 {
+		return c, fmt.Errorf("REQUEST_TIMEOUT must be a positive Go duration, e.g. 15s")
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "INFO"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: %w", err)

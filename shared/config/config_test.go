@@ -36,6 +36,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		SecretRecoveryDays:        7,
 		OutageGrace:               72 * time.Hour,
 		ScanBudget:                60 * time.Second,
+		RequestTimeout:            15 * time.Second,
 		LogLevel:                  slog.LevelInfo,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -65,6 +66,7 @@ func TestFromEnvValues(t *testing.T) {
 		"SECRET_RECOVERY_DAYS":   "30",
 		"OUTAGE_GRACE":           "24h",
 		"SCAN_BUDGET":            "5m",
+		"REQUEST_TIMEOUT":        "12s",
 		"LOG_LEVEL":              "debug",
 	}))
 	if err != nil {
@@ -94,6 +96,7 @@ func TestFromEnvValues(t *testing.T) {
 		{"SecretRecoveryDays", c.SecretRecoveryDays, 30},
 		{"OutageGrace", c.OutageGrace, 24 * time.Hour},
 		{"ScanBudget", c.ScanBudget, 5 * time.Minute},
+		{"RequestTimeout", c.RequestTimeout, 12 * time.Second},
 		{"LogLevel", c.LogLevel, slog.LevelDebug},
 	}
 	for _, ch := range checks {
@@ -157,6 +160,12 @@ func TestFromEnvRejects(t *testing.T) {
 		{"SECRET_RECOVERY_DAYS", "week"},
 		{"OUTAGE_GRACE", "3 days"},
 		{"SCAN_BUDGET", "60"},
+		{"REQUEST_TIMEOUT", "20"},
+		{"REQUEST_TIMEOUT", "0s"},
+		{"REQUEST_TIMEOUT", "-5s"},
+		// The service's own kinds of secret are not the deployment's app.
+		{"ATLASSIAN_CLIENT_SECRET_NAME", "connections/tokens/a1/confluence/app"},
+		{"ATLASSIAN_CLIENT_SECRET_NAME", "connections/clients/a1/confluence"},
 		{"LOG_LEVEL", "loud"},
 		{"VENDOR_BASE_URLS", "servicenow=http://x"},
 		{"VENDOR_BASE_URLS", "servicenow.instance"},

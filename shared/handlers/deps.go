@@ -50,11 +50,51 @@ func NewLogger(level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// route wraps a use case: it reads the caller, logs one line per request
-// (account, route, status; never bodies, which may carry codes or secrets)
-// and turns errors into documented answers.
+// FunctionTimeout is the Timeout of the API functions (template.yaml's
+// Globals): Lambda stops a function then and API Gateway answers with an
+// error of its own, not JSON. The local server gives each request this
+// deadline, as Lambda does.
+const FunctionTimeout = 20 * time.Second
+
+// DeadlineMargin is kept between a request's deadline and its invocation's:
+// time to give up the work and answer.
+const DeadlineMargin = 2 * time.Second
+
+// RetryAfter is the Retry-After of a 503 unavailable, in seconds.
+const RetryAfter = "5"
+
+// requestContext bounds the work of a request: REQUEST_TIMEOUT from now,
+// and never later than DeadlineMargin before the invocation's own deadline
+// (Lambda's, from the function's Timeout).
+func (d *Deps) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	timeout := d.Config.RequestTimeout
+	if timeout <= 0 {
+		timeout = config.DefaultRequestTimeout
+	}
+	deadline := time.Now().Add(timeout)
+	if end, ok := ctx.Deadline(); ok && end.Add(-DeadlineMargin).Before(deadline) {
+		deadline = end.Add(-DeadlineMargin)
+	}
+	return context.WithDeadline(ctx, deadline)
+}
+
+// unavailable is the answer of a request whose deadline passed: a service
+// it depends on (DynamoDB, Secrets Manager, a vendor) did not answer in
+// time. Whatever it had done is as the use case left it on any failure.
+func unavailable() *problem.Problem {
+	return problem.New(http.StatusServiceUnavailable, "unavailable",
+		"the request did not finish in time: a service it depends on was too slow to answer. A change it asked for may or may not have been made; read the current state, then try again")
+}
+
+// route wraps a use case: it reads the caller, bounds the work in time,
+// logs one line per request (account, route, status; never bodies, which
+// may carry codes or secrets) and turns errors into documented answers —
+// a request whose deadline passed is 503 unavailable with Retry-After,
+// before Lambda's timeout could answer for it.
 func (d *Deps) route(name string, fn func(ctx context.Context, req apigw.Request, who apigw.Identity) (apigw.Response, error)) apigw.Handler {
 	return func(ctx context.Context, req apigw.Request) (apigw.Response, error) {
+		ctx, cancel := d.requestContext(ctx)
+		defer cancel()
 		log := d.Log.With("route", name)
 		who, err := apigw.Caller(req, d.Config.Claims, d.Config.AppManagerRole)
 		if err != nil {
@@ -69,10 +109,20 @@ func (d *Deps) route(name string, fn func(ctx context.Context, req apigw.Request
 		resp, err := fn(ctx, req, who)
 		if err != nil {
 			var p *problem.Problem
-			if !errors.As(err, &p) {
+			isProblem := errors.As(err, &p)
+			switch {
+			case ctx.Err() != nil && (!isProblem || p.Status >= 500):
+				// Abandoned at the deadline: whatever failed, it failed
+				// because time ran out.
+				log.ErrorContext(ctx, "request deadline passed", "error", err.Error())
+				err = unavailable()
+			case !isProblem:
 				log.ErrorContext(ctx, "internal error", "error", err.Error())
 			}
 			resp = apigw.Fail(ctx, err)
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				resp.Headers["Retry-After"] = RetryAfter
+			}
 		}
 		lvl := slog.LevelInfo
 		if resp.StatusCode >= 500 {

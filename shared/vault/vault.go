@@ -62,11 +62,26 @@ func GetTokens(ctx context.Context, v Vault, name, version string) (Tokens, erro
 	return t, err
 }
 
+// Secrets are of three kinds, each under its own name prefix so that IAM can
+// give every function exactly the kinds it uses (template.yaml scopes each
+// policy to "<prefix>/<kind>/*"): no name of one kind can start with the
+// prefix of another, whatever the ids in it.
+const (
+	// TokensDir holds the connections' tokens: <prefix>/tokens/….
+	TokensDir = "tokens"
+	// ClientsDir holds the accounts' OAuth client secrets: <prefix>/clients/….
+	ClientsDir = "clients"
+	// DeploymentDir holds this deployment's own OAuth app credentials,
+	// which an operator creates: <prefix>/deployment/….
+	DeploymentDir = "deployment"
+)
+
 // ConnectionSecretName names the secret of a connection:
-// <prefix>/<account>/<vendor>/app or <prefix>/<account>/<vendor>/user/<userId>.
+// <prefix>/tokens/<account>/<vendor>/app or
+// <prefix>/tokens/<account>/<vendor>/user/<userId>.
 // Ids are escaped so any claim value (auth0|123) makes a valid, unique name.
 func ConnectionSecretName(prefix, account, vendor, level, userID string) string {
-	n := prefix + "/" + NamePart(account) + "/" + NamePart(vendor) + "/" + level
+	n := prefix + "/" + TokensDir + "/" + NamePart(account) + "/" + NamePart(vendor) + "/" + level
 	if level == "user" {
 		n += "/" + NamePart(userID)
 	}
@@ -89,7 +104,21 @@ func NamePart(id string) string {
 	return b.String()
 }
 
-// ClientSecretName names the secret holding an account's OAuth client secret.
+// ClientSecretName names the secret holding an account's OAuth client
+// secret of a vendor: <prefix>/clients/<account>/<vendor>.
 func ClientSecretName(prefix, account, vendor string) string {
-	return prefix + "/" + NamePart(account) + "/" + NamePart(vendor) + "/client"
+	return prefix + "/" + ClientsDir + "/" + NamePart(account) + "/" + NamePart(vendor)
+}
+
+// DeploymentSecretName is the default name of the secret holding this
+// deployment's OAuth app credentials of a vendor:
+// <prefix>/deployment/<vendor>/client.
+func DeploymentSecretName(prefix, vendor string) string {
+	return prefix + "/" + DeploymentDir + "/" + NamePart(vendor) + "/client"
+}
+
+// Under reports whether name is a secret of the given kind (one of the
+// *Dir constants) under prefix.
+func Under(prefix, kind, name string) bool {
+	return strings.HasPrefix(name, prefix+"/"+kind+"/")
 }

@@ -1,0 +1,400 @@
+package handlers_test
+
+// Every function runs, as its Lambda would, on DynamoDB, Secrets Manager and
+// SES (moto) through clients that record each AWS action and the resource
+// it acts on. Then each recorded call must be allowed by that function's
+// role in template.yaml, and each grant of the role must have been used:
+// the roles are neither too narrow for the code nor wider than it.
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ses"
+
+	"github.com/workplace/connections/infra/sandbox/sandboxtest"
+	"github.com/workplace/connections/shared/apigw"
+	"github.com/workplace/connections/shared/awstest"
+	"github.com/workplace/connections/shared/config"
+	"github.com/workplace/connections/shared/handlers"
+	"github.com/workplace/connections/shared/mail/sesmail"
+	"github.com/workplace/connections/shared/notices"
+	"github.com/workplace/connections/shared/provider"
+	"github.com/workplace/connections/shared/store/dynamostore"
+	"github.com/workplace/connections/shared/vault/secretsvault"
+	"github.com/workplace/connections/shared/vendors"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// The account and region the recorded ARNs are in.
+const (
+	iamRegion  = "us-east-1"
+	iamAccount = "123456789012"
+)
+
+// recorder keeps, per function, the AWS calls made: action → resources.
+type recorder struct {
+	mu    sync.Mutex
+	calls map[string]map[grant]bool
+}
+
+func (r *recorder) add(fn, action string, resources ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.calls[fn] == nil {
+		r.calls[fn] = map[grant]bool{}
+	}
+	for _, res := range resources {
+		r.calls[fn][grant{action, res}] = true
+	}
+}
+
+func tableARN(table *string, index *string) string {
+	a := "arn:aws:dynamodb:" + iamRegion + ":" + iamAccount + ":table/" + aws.ToString(table)
+	if index != nil {
+		a += "/index/" + *index
+	}
+	return a
+}
+
+// secretARN is the ARN of a secret named name: Secrets Manager adds a
+// random six-character suffix.
+func secretARN(name *string) string {
+	return "arn:aws:secretsmanager:" + iamRegion + ":" + iamAccount + ":secret:" + aws.ToString(name) + "-AbC123"
+}
+
+// recDynamo is a DynamoDB client that records what IAM authorises: a
+// transaction by the item actions in it.
+type recDynamo struct {
+	r   *recorder
+	fn  string
+	api dynamostore.API
+}
+
+func (d recDynamo) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	d.r.add(d.fn, "dynamodb:GetItem", tableARN(in.TableName, nil))
+	return d.api.GetItem(ctx, in, o...)
+}
+
+func (d recDynamo) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	d.r.add(d.fn, "dynamodb:PutItem", tableARN(in.TableName, nil))
+	return d.api.PutItem(ctx, in, o...)
+}
+
+func (d recDynamo) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	d.r.add(d.fn, "dynamodb:UpdateItem", tableARN(in.TableName, nil))
+	return d.api.UpdateItem(ctx, in, o...)
+}
+
+func (d recDynamo) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	d.r.add(d.fn, "dynamodb:DeleteItem", tableARN(in.TableName, nil))
+	return d.api.DeleteItem(ctx, in, o...)
+}
+
+func (d recDynamo) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	d.r.add(d.fn, "dynamodb:Query", tableARN(in.TableName, in.IndexName))
+	return d.api.Query(ctx, in, o...)
+}
+
+func (d recDynamo) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	for table := range in.RequestItems {
+		d.r.add(d.fn, "dynamodb:BatchGetItem", tableARN(&table, nil))
+	}
+	return d.api.BatchGetItem(ctx, in, o...)
+}
+
+func (d recDynamo) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	for _, it := range in.TransactItems {
+		switch {
+		case it.Put != nil:
+			d.r.add(d.fn, "dynamodb:PutItem", tableARN(it.Put.TableName, nil))
+		case it.Update != nil:
+			d.r.add(d.fn, "dynamodb:UpdateItem", tableARN(it.Update.TableName, nil))
+		case it.Delete != nil:
+			d.r.add(d.fn, "dynamodb:DeleteItem", tableARN(it.Delete.TableName, nil))
+		case it.ConditionCheck != nil:
+			d.r.add(d.fn, "dynamodb:ConditionCheckItem", tableARN(it.ConditionCheck.TableName, nil))
+		}
+	}
+	return d.api.TransactWriteItems(ctx, in, o...)
+}
+
+// recSecrets is a Secrets Manager client that records each action on the
+// secret it names.
+type recSecrets struct {
+	r  *recorder
+	fn string
+	c  secretsvault.Client
+}
+
+func (s recSecrets) CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, o ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
+	s.r.add(s.fn, "secretsmanager:CreateSecret", secretARN(in.Name))
+	return s.c.CreateSecret(ctx, in, o...)
+}
+
+func (s recSecrets) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, o ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	s.r.add(s.fn, "secretsmanager:DescribeSecret", secretARN(in.SecretId))
+	return s.c.DescribeSecret(ctx, in, o...)
+}
+
+func (s recSecrets) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, o ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	s.r.add(s.fn, "secretsmanager:PutSecretValue", secretARN(in.SecretId))
+	return s.c.PutSecretValue(ctx, in, o...)
+}
+
+func (s recSecrets) RestoreSecret(ctx context.Context, in *secretsmanager.RestoreSecretInput, o ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error) {
+	s.r.add(s.fn, "secretsmanager:RestoreSecret", secretARN(in.SecretId))
+	return s.c.RestoreSecret(ctx, in, o...)
+}
+
+func (s recSecrets) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, o ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	s.r.add(s.fn, "secretsmanager:GetSecretValue", secretARN(in.SecretId))
+	return s.c.GetSecretValue(ctx, in, o...)
+}
+
+func (s recSecrets) DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, o ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error) {
+	s.r.add(s.fn, "secretsmanager:DeleteSecret", secretARN(in.SecretId))
+	return s.c.DeleteSecret(ctx, in, o...)
+}
+
+// recSES records sends on the sender's identity; GetSendQuota has no
+// resource.
+type recSES struct {
+	r  *recorder
+	fn string
+	c  sesmail.Client
+}
+
+func (s recSES) SendEmail(ctx context.Context, in *ses.SendEmailInput, o ...func(*ses.Options)) (*ses.SendEmailOutput, error) {
+	s.r.add(s.fn, "ses:SendEmail", "arn:aws:ses:"+iamRegion+":"+iamAccount+":identity/"+aws.ToString(in.Source))
+	return s.c.SendEmail(ctx, in, o...)
+}
+
+func (s recSES) GetSendQuota(ctx context.Context, in *ses.GetSendQuotaInput, o ...func(*ses.Options)) (*ses.GetSendQuotaOutput, error) {
+	s.r.add(s.fn, "ses:GetSendQuota", "*")
+	return s.c.GetSendQuota(ctx, in, o...)
+}
+
+// iamMatch reports whether an IAM pattern (* any run, ? one character)
+// matches s.
+func iamMatch(pattern, s string) bool {
+	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
+	return regexp.MustCompile(re).MatchString(s)
+}
+
+// allows reports whether one of gs lets action act on resource.
+func allows(gs []grant, action, resource string) bool {
+	for _, g := range gs {
+		if iamMatch(g.Action, action) && iamMatch(g.Resource, resource) {
+			return true
+		}
+	}
+	return false
+}
+
+// unusedOK are grants no flow below reaches, by function and action, each
+// with the path that needs it.
+var unusedOK = map[string]map[string]string{
+	"integration-settings": {"dynamodb:GetItem": "reads the settings back when a conditional write whose answer was lost meets itself"},
+	"oauth-url":            {"dynamodb:GetItem": "reads the state back when a put whose answer was lost meets itself"},
+}
+
+// TestFunctionsStayInsideTheirIAM runs every route and the scan through
+// their flows — settings, connect, reconnect, change of user, user level,
+// list, keep-alive, notices and their emails, dismiss, disconnect and a
+// connect that restores the secret a disconnect scheduled for deletion —
+// for every vendor of the registry.
+func TestFunctionsStayInsideTheirIAM(t *testing.T) {
+	moto := awstest.Moto(t)
+	ac := moto.Config(t)
+	ctx := t.Context()
+	table, prefix := awstest.Unique("iam"), awstest.Unique("iam")
+	const from = "no-reply@acme.example"
+	if err := dynamostore.CreateTable(ctx, dynamodb.NewFromConfig(ac), table); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ses.NewFromConfig(ac).VerifyEmailIdentity(ctx, &ses.VerifyEmailIdentityInput{EmailAddress: aws.String(from)}); err != nil {
+		t.Fatal(err)
+	}
+	clock := sandboxtest.NewClock(time.Date(2027, 1, 4, 9, 0, 0, 0, time.UTC))
+	sb := sandboxtest.StartSandbox(t, clock.Now)
+	var bases []string
+	for k, v := range sb.VendorBaseURLs() {
+		bases = append(bases, k+"="+v)
+	}
+	env := map[string]string{
+		"TABLE_NAME": table, "SECRET_PREFIX": prefix, "MAIL_FROM": from,
+		"OAUTH_REDIRECT_URL": sandboxtest.RedirectURL, "VENDOR_BASE_URLS": strings.Join(bases, ","),
+		"PRIVATE_VENDOR_HOSTS": strings.TrimPrefix(sb.Server.URL, "http://"),
+	}
+	cfg, err := config.FromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{calls: map[string]map[grant]bool{}}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	depsOf := func(fn string) *handlers.Deps {
+		return &handlers.Deps{
+			Config: cfg,
+			Backends: handlers.Backends{
+				Store:  dynamostore.New(recDynamo{rec, fn, awstest.Serialized(dynamodb.NewFromConfig(ac))}, table),
+				Vault:  secretsvault.New(recSecrets{rec, fn, secretsmanager.NewFromConfig(ac)}),
+				Mailer: sesmail.New(recSES{rec, fn, ses.NewFromConfig(ac)}, from),
+			},
+			HTTP: sb.Server.Client(), Now: clock.Now, Log: quiet,
+		}
+	}
+	// The operator creates the deployment's app credentials (not a function).
+	app, _ := json.Marshal(provider.Credentials{ClientID: "atl-app", ClientSecret: "atl-app-secret"})
+	if _, err := secretsvault.New(secretsmanager.NewFromConfig(ac)).Put(ctx, cfg.AtlassianClientSecretName, app); err != nil {
+		t.Fatal(err)
+	}
+	routes := map[string]apigw.Handler{}
+	for _, r := range handlers.Routes {
+		routes[r.RouteKey()] = r.Handler(depsOf(r.Function))
+	}
+	scan := handlers.ExpiryScan(depsOf("expiry-scan"))
+
+	ada, bob, carol := jwtCaller{"a1", "u1", "appManager"}, jwtCaller{"a1", "u2", "member"}, jwtCaller{"a1", "u3", "appManager"}
+	call := func(who jwtCaller, method, path, query, body string, want int) string {
+		t.Helper()
+		r, req := routeEvent(t, who, method, path, query, body)
+		resp, err := routes[r.RouteKey()](ctx, req)
+		if err != nil || resp.StatusCode != want {
+			t.Fatalf("%s %s?%s as %s: %d %s (%v), want %d", method, path, query, who.user, resp.StatusCode, resp.Body, err, want)
+		}
+		return resp.Body
+	}
+	connect := func(who jwtCaller, vendor, flow, action, login string) {
+		t.Helper()
+		base := "/v1/account/integrations/" + vendor
+		q := "flow=" + flow
+		if action != "" {
+			q += "&action=" + action
+		}
+		var u struct{ URL string }
+		if err := json.Unmarshal([]byte(call(who, "GET", base+"/oauth2/url", q, "", 200)), &u); err != nil {
+			t.Fatal(err)
+		}
+		back := sb.Approve(t, vendor, u.URL, url.Values{"sandbox_user": {login}})
+		body, _ := json.Marshal(map[string]string{"state": back.State, "code": back.Code})
+		call(who, "POST", base+"/oauth2/callback", "", string(body), 200)
+	}
+	runScan := func(after time.Duration) {
+		t.Helper()
+		clock.Advance(after)
+		rep, err := scan(ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.scheduler", Time: clock.Now()})
+		if err != nil || !rep.Complete {
+			t.Fatalf("scan: %+v %v", rep, err)
+		}
+	}
+
+	for _, v := range vendors.Registry {
+		if v.NeedsSettings() {
+			// Twice: the second writes a new version of the client secret.
+			for _, secret := range []string{"first-secret", "second-secret"} {
+				call(ada, "PUT", "/v1/account/integrations/"+v.ID+"/settings", "",
+					`{"instanceUrl":"https://acme.service-now.com","clientId":"c1","clientSecret":"`+secret+`"}`, 200)
+			}
+		}
+		connect(ada, v.ID, "app", "", "ada")
+		connect(bob, v.ID, "user", "", "bob")
+		connect(ada, v.ID, "app", "reconnect", "ada")
+		connect(carol, v.ID, "app", "changeUser", "carol")
+	}
+	call(ada, "GET", "/v1/account/integrations", "includeUserLevelConnectionData=true", "", 200)
+	call(bob, "GET", "/v1/account/integrations", "", "", 200)
+	// Keep-alive refreshes, then warnings, then expiries: notices and emails.
+	for _, d := range []time.Duration{50, 45, 6, 300} {
+		runScan(d * 24 * time.Hour)
+	}
+	var inbox []notices.Notification
+	if err := json.Unmarshal([]byte(call(carol, "GET", "/v1/me/notifications", "", "", 200)), &inbox); err != nil || len(inbox) == 0 {
+		t.Fatalf("carol's notices: %v %v", inbox, err)
+	}
+	call(carol, "POST", "/v1/me/notifications/"+inbox[0].ID+"/dismiss", "", "", 204)
+	for _, v := range vendors.Registry {
+		base := "/v1/account/integrations/" + v.ID
+		call(bob, "DELETE", base, "flow=user", "", 204)
+		// The same secret name again: restored from its scheduled deletion.
+		connect(ada, v.ID, "app", "reconnect", "carol")
+		connect(bob, v.ID, "user", "", "bob")
+		call(ada, "DELETE", base, "flow=app&cascade=true", "", 204)
+	}
+
+	ids := functionIDs(t)
+	real := cfnValues{
+		vars: map[string]string{
+			"AWS::Partition": "aws", "AWS::Region": iamRegion, "AWS::AccountId": iamAccount,
+			"SecretPrefix": prefix, "MailFrom": from, "MailIdentity": "",
+			"ConnectionsTable.Arn": tableARN(&table, nil),
+		},
+		conds: map[string]bool{"HasMailIdentity": false},
+	}
+	grants := functionGrants(t, read(t, "../../template.yaml"), real)
+	fns := []string{"expiry-scan"}
+	for _, r := range handlers.Routes {
+		fns = append(fns, r.Function)
+	}
+	sort.Strings(fns)
+	done := map[string]bool{}
+	for _, fn := range fns {
+		if done[fn] {
+			continue
+		}
+		done[fn] = true
+		gs := grants[ids[fn]]
+		t.Logf("%s: %d grants, %d distinct calls", fn, len(gs), len(rec.calls[fn]))
+		var denied []string
+		for c := range rec.calls[fn] {
+			if !allows(gs, c.Action, c.Resource) {
+				denied = append(denied, c.String())
+			}
+		}
+		sort.Strings(denied)
+		if len(denied) > 0 {
+			t.Errorf("%s makes calls its role does not allow:\n  %s", fn, strings.Join(denied, "\n  "))
+		}
+		var unused []string
+		for _, g := range gs {
+			used := false
+			for c := range rec.calls[fn] {
+				if iamMatch(g.Action, c.Action) && iamMatch(g.Resource, c.Resource) {
+					used = true
+					break
+				}
+			}
+			if _, ok := unusedOK[fn][g.Action]; !used && !ok {
+				unused = append(unused, g.String())
+			}
+		}
+		sort.Strings(unused)
+		if len(unused) > 0 {
+			t.Errorf("%s is granted what no flow used:\n  %s", fn, strings.Join(unused, "\n  "))
+		}
+	}
+	if t.Failed() {
+		for _, fn := range fns {
+			var cs []string
+			for c := range rec.calls[fn] {
+				cs = append(cs, c.String())
+			}
+			sort.Strings(cs)
+			t.Logf("%s called:\n  %s", fn, strings.Join(cs, "\n  "))
+		}
+	}
+}
