@@ -49,6 +49,14 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DueFollowsUpdates", testDueFollowsUpdates},
 		{"Lease", testLease},
 		{"LeaseConcurrent", testLeaseConcurrent},
+		{"CreateConcurrent", testConcurrentCreate},
+		{"UpdateConcurrent", testConcurrentUpdate},
+		{"SettingsConcurrent", testConcurrentSettings},
+		{"StateConsumeConcurrent", testConcurrentConsume},
+		{"NoticeCreateConcurrent", testConcurrentNoticeCreate},
+		{"ConnectsConcurrent", testConcurrentConnects},
+		{"ConnectsRaceAppRemoval", testConnectsRaceAppRemoval},
+		{"TransactionsIsolated", testConcurrentTransactionsIsolated},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
