@@ -81,7 +81,8 @@ type Call struct {
 type Injector struct {
 	mu    sync.Mutex
 	armed bool
-	at    int
+	at    int    // fail call at; 0: the first call named name
+	name  string // with at == 0
 	kind  Kind
 	calls []Call
 }
@@ -94,7 +95,15 @@ func New() *Injector { return &Injector{} }
 func (in *Injector) Arm(n int, kind Kind) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.armed, in.at, in.kind, in.calls = true, n, kind, nil
+	in.armed, in.at, in.name, in.kind, in.calls = true, n, "", kind, nil
+}
+
+// ArmFirst makes the first call named name (counted from now) fail as
+// kind, and forgets the calls made so far.
+func (in *Injector) ArmFirst(name string, kind Kind) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.armed, in.at, in.name, in.kind, in.calls = true, 0, name, kind, nil
 }
 
 // Reset forgets the calls made so far and fails nothing: what follows is
@@ -134,7 +143,10 @@ func (in *Injector) begin(name, detail string) (n int, kind Kind, inject bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	n = len(in.calls) + 1
-	inject = in.armed && n == in.at
+	inject = in.armed && (n == in.at || in.at == 0 && name == in.name)
+	if inject && in.at == 0 {
+		in.at = n // only the first of that name
+	}
 	c := Call{N: n, Name: name, Detail: detail, Injected: inject, Kind: in.kind, Performed: !inject || in.kind == LostAnswer}
 	in.calls = append(in.calls, c)
 	return n, in.kind, inject
