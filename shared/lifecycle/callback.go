@@ -215,6 +215,8 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 	// previous version, which still holds the previous tokens.
 	version, err := vault.PutTokens(ctx, s.Vault, conn.SecretName, tokens)
 	if err != nil {
+		// The write may have happened with its answer lost.
+		s.log(ctx).WarnContext(ctx, "tokens not stored; a secret version nothing uses may have been written", "secret", conn.SecretName, "error", err.Error())
 		return CallbackResult{}, fmt.Errorf("store tokens: %w", err)
 	}
 	conn.SecretVersion = version
@@ -230,6 +232,7 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 		err = nil
 	}
 	if err != nil {
+		s.log(ctx).WarnContext(ctx, "connection not saved; its new secret version may be unused", "secret", conn.SecretName, "version", version, "error", err.Error())
 		if errors.Is(err, store.ErrConflict) {
 			if st.Action == connection.ActionConnect {
 				return CallbackResult{}, problem.New(http.StatusConflict, "already_connected", "%s was connected meanwhile", v.Name)

@@ -144,9 +144,13 @@ func (s *Sender) Ensure(ctx context.Context, v vendors.Vendor, c connection.Conn
 		s.log().WarnContext(ctx, "no email address for the notice; in-app only", "connection", c.Key.String(), "kind", string(kind))
 	}
 	if err := s.Store.MarkNoticeSent(ctx, n.Account, n.UserID, n.ID, s.Owner, now); err != nil {
+		if stored.Email != "" {
+			// The outbox's at-least-once edge: the next run sends it again.
+			return false, fmt.Errorf("email sent but not marked sent, so it may go out again: %w", err)
+		}
 		return false, err
 	}
-	s.log().InfoContext(ctx, "notice sent", "account", c.Account, "vendor", c.Vendor, "level", string(c.Level), "kind", string(kind))
+	s.log().InfoContext(ctx, "notice sent", "account", c.Account, "vendor", c.Vendor, "flow", string(c.Level), "kind", string(kind))
 	return true, nil
 }
 
