@@ -26,7 +26,7 @@ var (
 	// embedded are the in-memory twins: local mode and tests only.
 	embedded = []string{"shared/store/memstore", "shared/vault/memvault", "shared/mail/memmail"}
 	// testSupport are packages that only tests import.
-	testSupport = []string{"shared/awstest", "shared/store/storetest", "shared/vault/vaulttest", "shared/mail/mailtest"}
+	testSupport = []string{"shared/awstest", "shared/faulttest", "shared/store/storetest", "shared/vault/vaulttest", "shared/mail/mailtest"}
 	// wiring builds adapters for the Lambdas: the one shared/ package
 	// besides the adapters that may name AWS services.
 	wiring = []string{"shared/awsdeps"}
@@ -240,6 +240,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"adapter imports an adapter's subpackage", "shared/store/memstore", module + "shared/store/dynamostore/layout", "must not import another adapter"},
 		{"Lambda links an embedded adapter", "shared/awsdeps", module + "shared/store/memstore", "must not link local-only code"},
 		{"Lambda links infra", "shared/handlers", module + "infra/localbackend", "must not link local-only code"},
+		{"Lambda links the fault injector", "shared/handlers", module + "shared/faulttest", "must not link local-only code"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

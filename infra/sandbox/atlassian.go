@@ -21,8 +21,9 @@ var DefaultAtlassian = Lifetimes{Access: time.Hour, Refresh: 90 * day, Absolute:
 // another method is refused, and a code issued with a challenge is
 // exchanged only with its verifier, by the generic code of authorize.go
 // and token.go), a refresh token only for offline_access, rotated at each
-// refresh (Refresh is an inactivity window) under an absolute limit, and
-// 403 invalid_grant for bad codes and refresh tokens.
+// refresh (Refresh is an inactivity window; a rotated token reused after a
+// 10-minute leeway ends the grant) under an absolute limit, and 403
+// invalid_grant for bad codes and refresh tokens.
 var atlassian = dialect{
 	name:           "Atlassian",
 	route:          (*Server).routeAtlassian,
@@ -31,7 +32,13 @@ var atlassian = dialect{
 	jsonBody:       true,
 	basicAuth:      true,
 	rotatesRefresh: true,
-	absolute:       true,
+	// "Once a token has been invalidated, it may not be re-used. Reuse of
+	// old tokens outside the leeway interval invalidates all refresh
+	// tokens, and requires the user to re-consent. The leeway interval is
+	// 10 minutes."
+	// https://community.developer.atlassian.com/t/updated-31-january-2022-action-required-deprecating-persistent-refresh-tokens/54172
+	reuseLeeway: 10 * time.Minute,
+	absolute:    true,
 	invalidCode: func(desc string) reply {
 		return reply{http.StatusForbidden, oauthError{"invalid_grant", desc}}
 	},

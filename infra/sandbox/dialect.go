@@ -1,6 +1,9 @@
 package sandbox
 
-import "net/http"
+import (
+	"net/http"
+	"time"
+)
 
 // dialect is what a family of vendors speaks: its endpoint paths, the
 // rules of its authorization requests, the shape of its token answers and
@@ -53,6 +56,11 @@ type dialect struct {
 	// issued at the exchange, so Lifetimes.Refresh counts from the
 	// authorization.
 	rotatesRefresh bool
+	// reuseLeeway: with rotation, a refresh token rotated away still works
+	// this long after (a client that lost the answer may present it
+	// again); presented later, it is taken as stolen and every token of
+	// its grant dies. Zero: a rotated token dies at once.
+	reuseLeeway time.Duration
 	// absolute: Lifetimes.Absolute applies, i.e. a grant dies that long
 	// after the authorization however often it is refreshed.
 	absolute bool

@@ -78,4 +78,38 @@ func (s *Server) sweepLocked() {
 			delete(s.refresh, k)
 		}
 	}
+	// A retired token is kept while its grant lives: its reuse ends it.
+	for k, r := range s.retired {
+		if r.g.revoked || s.refreshExpired(r.g, now) {
+			delete(s.retired, k)
+		}
+	}
+}
+
+// retiredToken is a refresh token rotated away: until until, it still
+// works; presented later, its grant dies.
+type retiredToken struct {
+	g     *grant
+	until time.Time
+}
+
+func (r retiredToken) reusable(now time.Time) bool { return now.Before(r.until) }
+
+// RefreshTokenUser reports, without using the token, for which login a
+// refresh with refreshToken would succeed now: live is false when the
+// token is unknown, rotated away (past its dialect's reuse leeway),
+// revoked or expired. Tests use it to prove a stored token still works
+// without spending it.
+func (s *Server) RefreshTokenUser(refreshToken string) (login string, live bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	g := s.refresh[refreshToken]
+	if r, ok := s.retired[refreshToken]; ok && g == nil && r.reusable(now) {
+		g = r.g
+	}
+	if refreshToken == "" || g == nil || g.revoked || s.refreshExpired(g, now) {
+		return "", false
+	}
+	return g.user, true
 }

@@ -40,9 +40,10 @@ func (c *testClock) Advance(d time.Duration) {
 }
 
 type env struct {
-	t     *testing.T
-	srv   *httptest.Server
-	clock *testClock
+	t      *testing.T
+	srv    *httptest.Server
+	server *Server
+	clock  *testClock
 }
 
 // newEnv serves a sandbox (mounted as the local server mounts it) on a
@@ -51,11 +52,12 @@ func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
 	clock := &testClock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
 	cfg.Clock = clock.Now
+	server := New(cfg)
 	mux := http.NewServeMux()
-	mux.Handle("/_sandbox/", New(cfg))
+	mux.Handle("/_sandbox/", server)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, clock: clock}
+	return &env{t: t, srv: srv, server: server, clock: clock}
 }
 
 func (e *env) url(path string) string { return e.srv.URL + path }

@@ -20,6 +20,9 @@ type Server struct {
 	// The grants are what these two point at: no list of them is kept.
 	access  map[string]*accessToken
 	refresh map[string]*grant
+	// retired are refresh tokens rotated away, for their dialect's reuse
+	// leeway and reuse detection.
+	retired map[string]retiredToken
 	clients map[string]string // vendor|instance|client_id → secret fixed at first use
 	outages map[string]int    // vendor → status answered by its endpoints
 	issued  int
@@ -41,6 +44,7 @@ func New(cfg Config) *Server {
 		codes:   map[string]*authCode{},
 		access:  map[string]*accessToken{},
 		refresh: map[string]*grant{},
+		retired: map[string]retiredToken{},
 		clients: map[string]string{},
 		outages: map[string]int{},
 	}

@@ -92,13 +92,26 @@ func (s *Server) exchangeLocked(vendorID string, d *dialect, instance, clientID 
 func (s *Server) refreshLocked(vendorID string, d *dialect, instance, clientID, token string) reply {
 	g := s.refresh[token]
 	now := s.now()
+	if r, ok := s.retired[token]; ok && g == nil && token != "" {
+		if !r.reusable(now) {
+			// Reuse after the leeway: taken as a stolen token, the
+			// whole grant dies.
+			r.g.revoked = true
+			return d.deadRefresh
+		}
+		g = r.g // within the leeway: as good as the grant's current token
+	}
 	if token == "" || g == nil || g.vendor != vendorID || g.instance() != instance || g.clientID != clientID ||
 		g.revoked || s.refreshExpired(g, now) {
 		return d.deadRefresh
 	}
 	if d.rotatesRefresh {
-		// Rotation: the presented token dies at once.
-		delete(s.refresh, token)
+		// Rotation: the grant's current token is retired (it dies at once,
+		// or after the dialect's reuse leeway) for a new one.
+		delete(s.refresh, g.refresh)
+		if d.reuseLeeway > 0 {
+			s.retired[g.refresh] = retiredToken{g: g, until: now.Add(d.reuseLeeway)}
+		}
 		g.refresh = newToken()
 		g.refreshIssued = now
 		s.refresh[g.refresh] = g

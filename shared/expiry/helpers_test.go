@@ -189,6 +189,19 @@ func (e *env) refreshAtVendor(c connection.Connection, refreshToken string) (str
 	return tok.RefreshToken, nil
 }
 
+// rotatedAway asserts the vendor takes a rotated refresh token no more
+// once its reuse leeway is over. It asks the sandbox without using the
+// token: presented after the leeway, it would end the whole grant.
+func (e *env) rotatedAway(refreshToken string) {
+	e.t.Helper()
+	now := e.clock.Now()
+	e.clock.Set(now.Add(11 * time.Minute))
+	defer e.clock.Set(now)
+	if _, live := e.sandbox.Vendor.RefreshTokenUser(refreshToken); live {
+		e.t.Fatal("a rotated refresh token still works after the vendor's reuse leeway")
+	}
+}
+
 // deadAtVendor asserts the sandbox refuses a refresh token for good.
 func (e *env) deadAtVendor(c connection.Connection, refreshToken string) {
 	e.t.Helper()

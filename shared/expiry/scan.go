@@ -16,6 +16,7 @@ import (
 
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/lifetime"
+	"github.com/workplace/connections/shared/logctx"
 	"github.com/workplace/connections/shared/notices"
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/store"
@@ -130,7 +131,8 @@ func (s *Scanner) outOfTime(ctx context.Context, clock func() time.Time, started
 
 // check handles one due connection under its lease.
 func (s *Scanner) check(ctx context.Context, due connection.Connection, now time.Time, owner string, snd *notices.Sender, rep *Report) {
-	log := s.log().With("account", due.Account, "vendor", due.Vendor, "level", string(due.Level), "action", "expiry-scan")
+	log := s.log().With("account", due.Account, "vendor", due.Vendor, "flow", string(due.Level), "action", "expiry-scan")
+	ctx = logctx.With(ctx, log)
 	rep.Checked++
 	v, ok := vendors.Lookup(due.Vendor)
 	if !ok {
@@ -169,6 +171,7 @@ func (s *Scanner) check(ctx context.Context, due connection.Connection, now time
 
 // work is the decision for one connection, holding its lease.
 func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendors.Vendor, c connection.Connection, now time.Time, snd *notices.Sender, rep *Report) error {
+	stored := c.SecretVersion
 	var extra []store.Op
 	switch {
 	case c.Expired:
@@ -226,6 +229,10 @@ func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendors.Vendor, 
 	c.UpdatedAt = now
 	ops := append([]store.Op{store.UpdateConnection{Conn: c}}, extra...)
 	if err := s.Store.Apply(ctx, ops...); err != nil {
+		if c.SecretVersion != stored {
+			log.WarnContext(ctx, "rotated tokens stored but the connection not saved; the next refresh adopts them",
+				"secret", c.SecretName, "version", c.SecretVersion)
+		}
 		return fmt.Errorf("save connection: %w", err)
 	}
 	return nil

@@ -186,7 +186,7 @@ func TestConfluenceMonthlyForAYear(t *testing.T) {
 			if cur.SecretVersion == prev.SecretVersion || tok.RefreshToken == prevTok.RefreshToken || tok.RefreshToken == "" {
 				t.Fatalf("day %v: the rotated refresh token was not stored as a new version", d)
 			}
-			e.deadAtVendor(cur, prevTok.RefreshToken)
+			e.rotatedAway(prevTok.RefreshToken)
 			sameTime(t, "last refreshed", cur.LastRefreshedAt, at(d))
 			sameTime(t, "access expiry (from the scan's time)", cur.AccessTokenExpiresAt, at(d).Add(time.Hour))
 			sameTime(t, "refresh expiry", cur.RefreshTokenExpiresAt, minTime(at(d+90), at(365)))
@@ -348,7 +348,7 @@ func TestAdoptsStoredRotatedTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.deadAtVendor(c, old.RefreshToken)
+	e.rotatedAway(old.RefreshToken)
 	if e.conn(c.Key).SecretVersion != c.SecretVersion {
 		t.Fatal("the connection moved")
 	}
@@ -365,7 +365,7 @@ func TestAdoptsStoredRotatedTokens(t *testing.T) {
 	if now.RefreshToken == live || now.RefreshToken == old.RefreshToken {
 		t.Fatal("the adopted token was not rotated and stored")
 	}
-	e.deadAtVendor(cur, live)
+	e.rotatedAway(live)
 	e.wantEmails(0)
 	e.wantNotices(manager, "confluence")
 }

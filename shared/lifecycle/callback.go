@@ -297,6 +297,8 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 			// Written once, however often the item write is tried.
 			version, err = vault.PutTokens(ctx, s.Vault, conn.SecretName, tokens)
 			if err != nil {
+				// The write may have happened with its answer lost.
+				s.log(ctx).WarnContext(ctx, "tokens not stored; a secret version nothing uses may have been written", "secret", conn.SecretName, "error", err.Error())
 				return CallbackResult{}, fmt.Errorf("store tokens: %w", err)
 			}
 		}
@@ -313,8 +315,12 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 			err = nil
 		}
 		if err != nil {
+			unused := func() {
+				s.log(ctx).WarnContext(ctx, "connection not saved; its new secret version may be unused", "secret", conn.SecretName, "version", version, "error", err.Error())
+			}
 			if errors.Is(err, store.ErrConflict) {
 				if st.Action == connection.ActionConnect {
+					unused()
 					return CallbackResult{}, problem.New(http.StatusConflict, "already_connected", "%s was connected meanwhile", v.Name)
 				}
 				if attempt < maxRepairWrites {
@@ -323,8 +329,10 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 					// won): read it again.
 					continue
 				}
+				unused()
 				return CallbackResult{}, changedMeanwhile(v)
 			}
+			unused()
 			// Not a refusal: the write may have happened (a timeout after the
 			// commit), so its tokens may be in use and must not be discarded.
 			return CallbackResult{}, maybeStored{fmt.Errorf("save connection: %w", err)}

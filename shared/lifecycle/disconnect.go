@@ -120,17 +120,26 @@ func (s *Service) remove(ctx context.Context, v vendors.Vendor, c connection.Con
 		}
 		ops = append(ops, store.AdjustCounts{Account: c.Account, Vendor: c.Vendor, Total: -1, Connected: connected})
 	}
-	if err := s.Store.Apply(ctx, ops...); err != nil {
+	if err := s.Store.Apply(ctx, ops...); err != nil && !s.gone(ctx, c.Key) {
 		if errors.Is(err, store.ErrConflict) {
 			return problem.New(http.StatusConflict, "conflict", "%s changed meanwhile; try again", v.Name)
 		}
 		return fmt.Errorf("delete connection: %w", err)
 	}
+	// Deleted (also when the answer was lost, or the SDK's retry met its
+	// own first attempt): revoke and delete the secret behind it, or
+	// nothing would.
 	s.revoke(ctx, v, c)
 	if err := s.Vault.Delete(ctx, c.SecretName, s.SecretRecoveryDays); err != nil {
-		s.log(ctx).WarnContext(ctx, "could not schedule the secret for deletion", "connection", c.Key.String(), "error", err.Error())
+		s.log(ctx).WarnContext(ctx, "could not schedule the secret for deletion", "connection", c.Key.String(), "secret", c.SecretName, "error", err.Error())
 	}
 	return nil
+}
+
+// gone reports whether a connection is no longer stored.
+func (s *Service) gone(ctx context.Context, k connection.Key) bool {
+	_, err := s.Store.GetConnection(ctx, k)
+	return errors.Is(err, store.ErrNotFound)
 }
 
 // revoke revokes a removed connection's grant at the vendor, best effort.

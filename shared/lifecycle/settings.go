@@ -122,6 +122,7 @@ func (s *Service) SaveSettings(ctx context.Context, who Caller, vendorID string,
 		name := vault.ClientSecretName(s.SecretPrefix, who.Account, v.ID)
 		version, err := s.Vault.Put(ctx, name, []byte(secret))
 		if err != nil {
+			s.log(ctx).WarnContext(ctx, "client secret not stored; a secret version nothing uses may have been written", "secret", name, "error", err.Error())
 			return SettingsView{}, fmt.Errorf("store client secret: %w", err)
 		}
 		next.ClientSecretName, next.ClientSecretVersion = name, version
@@ -137,6 +138,10 @@ func (s *Service) SaveSettings(ctx context.Context, who Caller, vendorID string,
 		}
 	}
 	if err != nil {
+		if secret != "" {
+			s.log(ctx).WarnContext(ctx, "settings not saved; the new client secret version may be unused",
+				"secret", next.ClientSecretName, "version", next.ClientSecretVersion, "error", err.Error())
+		}
 		if errors.Is(err, store.ErrConflict) {
 			return SettingsView{}, problem.New(http.StatusConflict, "conflict", "the settings changed meanwhile; try again")
 		}

@@ -121,12 +121,14 @@ func (s *Sender) Ensure(ctx context.Context, v vendors.Vendor, c connection.Conn
 		}
 		return false, err
 	}
+	emailed := false
 	if stored.Email != "" {
 		if !s.maySend(ctx) {
 			s.release(ctx, n, now)
 			return false, nil
 		}
 		err := s.Mailer.Send(ctx, Email(v, stored, s.Links.URL(stored.Level)))
+		emailed = err == nil
 		if errors.Is(err, mail.ErrThrottled) {
 			s.stopped = true
 			s.log().WarnContext(ctx, "mail throttled; the rest waits for the next run")
@@ -144,9 +146,13 @@ func (s *Sender) Ensure(ctx context.Context, v vendors.Vendor, c connection.Conn
 		s.log().WarnContext(ctx, "no email address for the notice; in-app only", "connection", c.Key.String(), "kind", string(kind))
 	}
 	if err := s.Store.MarkNoticeSent(ctx, n.Account, n.UserID, n.ID, s.Owner, now); err != nil {
+		if emailed {
+			// The outbox's at-least-once edge: the next run sends it again.
+			return false, fmt.Errorf("email sent but not marked sent, so it may go out again: %w", err)
+		}
 		return false, err
 	}
-	s.log().InfoContext(ctx, "notice sent", "account", c.Account, "vendor", c.Vendor, "level", string(c.Level), "kind", string(kind))
+	s.log().InfoContext(ctx, "notice sent", "account", c.Account, "vendor", c.Vendor, "flow", string(c.Level), "kind", string(kind))
 	return true, nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/lifetime"
+	"github.com/workplace/connections/shared/logctx"
 	"github.com/workplace/connections/shared/vault"
 	"github.com/workplace/connections/shared/vendors"
 )
@@ -19,6 +20,15 @@ import (
 //
 // A dead grant is ErrRefused; anything else (outage, timeout, bad client
 // secret, a vault error) is a plain error and c is left unchanged.
+//
+// Vendors that rotate refresh tokens take a rotated-away token back only
+// for a short leeway; presented later it is taken as stolen and the whole
+// grant ends (Atlassian: 10 minutes,
+// https://community.developer.atlassian.com/t/updated-31-january-2022-action-required-deprecating-persistent-refresh-tokens/54172).
+// So a refresh never presents a token that an earlier refresh of c
+// replaced, and a refresh that failed after the vendor may have rotated
+// the token (its answer lost, or the vault write failed) is tried once
+// more at once, inside the leeway, rather than by the next run, past it.
 func (f *Factory) Refresh(ctx context.Context, c *connection.Connection, now time.Time) (vault.Tokens, error) {
 	v, ok := vendors.Lookup(c.Vendor)
 	if !ok {
@@ -28,28 +38,41 @@ func (f *Factory) Refresh(ctx context.Context, c *connection.Connection, now tim
 	if err != nil {
 		return vault.Tokens{}, err
 	}
-	toks, err := vault.GetTokens(ctx, f.Vault, c.SecretName, c.SecretVersion)
-	if err != nil {
-		return vault.Tokens{}, fmt.Errorf("read tokens: %w", err)
-	}
-	tok, err := client.Refresh(ctx, toks.RefreshToken)
-	if errors.Is(err, ErrRefused) {
-		// An earlier refresh may have stored rotated tokens and failed before
-		// pointing the connection at them: adopt that version — only one a
-		// refresh of this very version wrote, never tokens of a refused or
-		// losing authorization (which may be another vendor user's).
-		cur, cerr := vault.GetTokens(ctx, f.Vault, c.SecretName, "")
-		if cerr != nil || cur.RefreshToken == "" || cur.RefreshToken == toks.RefreshToken || cur.RotatedFrom != c.SecretVersion {
-			return vault.Tokens{}, err
-		}
-		if tok, err = client.Refresh(ctx, cur.RefreshToken); err != nil {
-			return vault.Tokens{}, err
-		}
+	rotated, version, exp, err := f.refresh(ctx, v, client, *c, now)
+	if err != nil && v.Refresh.Rotating && !errors.Is(err, ErrRefused) {
+		rotated, version, exp, err = f.refresh(ctx, v, client, *c, now)
 	}
 	if err != nil {
 		return vault.Tokens{}, err
 	}
-	exp := lifetime.Refreshed(v, *c, tok, now)
+	c.SecretVersion = version
+	exp.Apply(c)
+	c.LastRefreshedAt = now
+	c.VendorErrorSince = time.Time{}
+	return rotated, nil
+}
+
+// refresh is one attempt: read the tokens to present, refresh at the
+// vendor, store what it answered.
+func (f *Factory) refresh(ctx context.Context, v vendors.Vendor, client *Client, c connection.Connection, now time.Time) (vault.Tokens, string, lifetime.Expiries, error) {
+	toks, err := vault.GetTokens(ctx, f.Vault, c.SecretName, c.SecretVersion)
+	if err != nil {
+		return vault.Tokens{}, "", lifetime.Expiries{}, fmt.Errorf("read tokens: %w", err)
+	}
+	// An earlier refresh may have stored rotated tokens and failed before
+	// pointing the connection at them: present those (the token they
+	// replaced may end the grant) — only ones a refresh of this very
+	// version wrote, never tokens of a refused or losing authorization
+	// (which may be another vendor user's).
+	if cur, err := vault.GetTokens(ctx, f.Vault, c.SecretName, ""); err == nil &&
+		cur.RotatedFrom == c.SecretVersion && cur.RefreshToken != "" {
+		toks.RefreshToken = cur.RefreshToken
+	}
+	tok, err := client.Refresh(ctx, toks.RefreshToken)
+	if err != nil {
+		return vault.Tokens{}, "", lifetime.Expiries{}, err
+	}
+	exp := lifetime.Refreshed(v, c, tok, now)
 	rotated := exp.Tokens(tok)
 	if rotated.Scope == "" {
 		rotated.Scope = toks.Scope
@@ -57,11 +80,10 @@ func (f *Factory) Refresh(ctx context.Context, c *connection.Connection, now tim
 	rotated.RotatedFrom = c.SecretVersion
 	version, err := vault.PutTokens(ctx, f.Vault, c.SecretName, rotated)
 	if err != nil {
-		return vault.Tokens{}, fmt.Errorf("store rotated tokens: %w", err)
+		// The write may have happened with its answer lost.
+		logctx.From(ctx, nil).WarnContext(ctx, "rotated tokens not stored; a secret version nothing uses may have been written",
+			"secret", c.SecretName, "error", err.Error())
+		return vault.Tokens{}, "", lifetime.Expiries{}, fmt.Errorf("store rotated tokens: %w", err)
 	}
-	c.SecretVersion = version
-	exp.Apply(c)
-	c.LastRefreshedAt = now
-	c.VendorErrorSince = time.Time{}
-	return rotated, nil
+	return rotated, version, exp, nil
 }

@@ -103,13 +103,16 @@ type Sandbox struct {
 	Browser *http.Client
 	// Now is the sandbox's clock; NewService gives it to the service too.
 	Now func() time.Time
+	// Vendor is the sandbox itself, for what tests ask of it directly.
+	Vendor *sandbox.Server
 }
 
 // StartSandbox serves a sandbox on the clock now until the test ends.
 func StartSandbox(tb testing.TB, now func() time.Time) *Sandbox {
 	tb.Helper()
 	mux := http.NewServeMux()
-	mux.Handle(sandbox.Prefix, sandbox.New(sandbox.Config{Clock: now}))
+	vendor := sandbox.New(sandbox.Config{Clock: now})
+	mux.Handle(sandbox.Prefix, vendor)
 	srv := httptest.NewServer(mux)
 	tb.Cleanup(srv.Close)
 	return &Sandbox{
@@ -118,7 +121,8 @@ func StartSandbox(tb testing.TB, now func() time.Time) *Sandbox {
 			Transport:     srv.Client().Transport,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		Now: now,
+		Now:    now,
+		Vendor: vendor,
 	}
 }
 

@@ -25,7 +25,9 @@ func (s *Store) CreateNotice(ctx context.Context, n connection.Notice) (connecti
 	err = s.writeOne(ctx, w)
 	if _, ok := conditionFailed(err); ok {
 		old, err := s.GetNotice(ctx, n.Account, n.UserID, n.ID)
-		return old, false, err
+		// The very record we wrote is our own write, retried by the SDK
+		// after its answer was lost: created, not found.
+		return old, err == nil && newNoticeRecord(old) == r, err
 	}
 	if err != nil {
 		return connection.Notice{}, false, failed("create notice", err)

@@ -17,10 +17,7 @@ import (
 
 // Run runs the contract suite against stores made by newStore.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
+	tests := []testCase{
 		{"ConnectionRoundTrip", testConnectionRoundTrip},
 		{"ConnectionBadKey", testConnectionBadKey},
 		{"CreateTwiceConflicts", testCreateTwice},
@@ -29,7 +26,6 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ApplyIsAtomic", testApplyAtomic},
 		{"ApplyLimits", testApplyLimits},
 		{"ApplyChecks", testApplyChecks},
-		{"CountsUnderConcurrency", testConcurrentCounts},
 		{"Snapshot", testSnapshot},
 		{"SnapshotManyVendors", testSnapshotManyVendors},
 		{"AccountIsolation", testAccountIsolation},
@@ -43,13 +39,42 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"NoticeOtherUser", testNoticeOtherUser},
 		{"NoticeDelete", testNoticeDelete},
 		{"NoticeClaim", testNoticeClaim},
-		{"NoticeClaimConcurrent", testNoticeClaimConcurrent},
 		{"Due", testDue},
 		{"DuePages", testDuePages},
 		{"DueFollowsUpdates", testDueFollowsUpdates},
 		{"Lease", testLease},
-		{"LeaseConcurrent", testLeaseConcurrent},
 	}
+	run(t, newStore, append(tests, concurrencyCases...))
+}
+
+// RunConcurrency runs only the cases that race goroutines against one
+// another on one store.
+func RunConcurrency(t *testing.T, newStore func(t *testing.T) store.Store) {
+	run(t, newStore, concurrencyCases)
+}
+
+type testCase struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}
+
+// concurrencyCases race goroutines on one store: conditional writes of one
+// item, and transactions, must each apply atomically.
+var concurrencyCases = []testCase{
+	{"CountsUnderConcurrency", testConcurrentCounts},
+	{"NoticeClaimConcurrent", testNoticeClaimConcurrent},
+	{"LeaseConcurrent", testLeaseConcurrent},
+	{"CreateConcurrent", testConcurrentCreate},
+	{"UpdateConcurrent", testConcurrentUpdate},
+	{"SettingsConcurrent", testConcurrentSettings},
+	{"StateConsumeConcurrent", testConcurrentConsume},
+	{"NoticeCreateConcurrent", testConcurrentNoticeCreate},
+	{"ConnectsConcurrent", testConcurrentConnects},
+	{"ConnectsRaceAppRemoval", testConnectsRaceAppRemoval},
+	{"TransactionsIsolated", testConcurrentTransactionsIsolated},
+}
+
+func run(t *testing.T, newStore func(t *testing.T) store.Store, tests []testCase) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}

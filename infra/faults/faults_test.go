@@ -1,0 +1,92 @@
+package faults_test
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/workplace/connections/shared/faulttest"
+)
+
+// TestFaults runs each flow clean to count the calls it makes to the
+// store, the vault, the mailer and the vendor, then once for every one of
+// those calls and every kind of failure, failing that call; after each it
+// checks the invariants (world.check), retries, and checks the invariants
+// and the flow's final state again.
+func TestFaults(t *testing.T) {
+	var points, steps atomic.Int64
+	for _, f := range flows {
+		t.Run(f.name, func(t *testing.T) {
+			t.Parallel()
+			clean := newWorld(t)
+			f.setup(clean)
+			clean.started()
+			clean.inj.Reset()
+			if err := f.run(clean); err != nil {
+				t.Fatalf("clean run: %v", err)
+			}
+			calls := clean.inj.Calls()
+			clean.check("clean run", f.removes, calls)
+			f.final(clean, faulttest.Call{})
+			steps.Add(int64(len(calls)))
+			ports := map[string]int{}
+			for _, c := range calls {
+				ports[strings.SplitN(c.Name, ".", 2)[0]]++
+			}
+			t.Logf("%s: %d calls (store %d, vault %d, mail %d, vendor %d): %d injection points",
+				f.name, len(calls), ports["store"], ports["vault"], ports["mail"], len(calls)-ports["store"]-ports["vault"]-ports["mail"],
+				len(calls)*len(faulttest.Kinds))
+			for i, call := range calls {
+				for _, kind := range faulttest.Kinds {
+					points.Add(1)
+					t.Run(fmt.Sprintf("%02d-%s/%s", i+1, call.Name, kind), func(t *testing.T) {
+						injectAt(t, f, i+1, kind, call)
+					})
+				}
+			}
+		})
+	}
+	t.Cleanup(func() {
+		t.Logf("%d flows, %d steps, %d kinds of failure: %d injection points", len(flows), steps.Load(), len(faulttest.Kinds), points.Load())
+	})
+}
+
+// injectAt runs flow f failing its call n as kind; clean is that call in
+// the clean run.
+func injectAt(t *testing.T, f flow, n int, kind faulttest.Kind, clean faulttest.Call) {
+	w := newWorld(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", w.logs.String())
+		}
+	})
+	f.setup(w)
+	w.started()
+	w.inj.Arm(n, kind)
+	runErr := f.run(w)
+	w.inj.Disarm()
+	calls := w.inj.Calls()
+	if len(calls) < n || calls[n-1].Name != clean.Name || !calls[n-1].Injected {
+		t.Fatalf("call %d is not %s as in the clean run: the flow is not deterministic (%d calls)", n, clean.Name, len(calls))
+	}
+	injected := calls[n-1]
+	stage := fmt.Sprintf("after %s failed (%s; the flow answered %v)", describeCall(injected), kind, errText(runErr))
+	w.check(stage, f.removes, calls)
+
+	w.inj.Reset()
+	if err := f.retry(w); err != nil {
+		t.Fatalf("%s: the retry failed: %v", stage, err)
+	}
+	stage = "after the retry of a flow whose " + describeCall(injected) + " failed (" + kind.String() + ")"
+	w.check(stage, f.removes, w.inj.Calls())
+	f.final(w, injected)
+	w.refreshAll(stage)
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "success"
+	}
+	return strings.ReplaceAll(err.Error(), "\n", " ")
+}
