@@ -275,8 +275,9 @@ func (e *env) authURL(w who, vendor, flow, action string) string {
 	if !strings.HasPrefix(out.URL, e.base+"/_sandbox/"+vendor+"/") {
 		e.t.Fatalf("authorization URL %s does not go to the %s sandbox", out.URL, vendor)
 	}
-	if !out.ExpiresAt.Equal(e.clock.Now().Add(10 * time.Minute)) {
-		e.t.Fatalf("authorization URL expires at %s, want 10 minutes after %s", out.ExpiresAt, e.clock.Now())
+	// The server's clock: the test's, moved by POST /_local/clock if so.
+	if now := e.deps.Now(); !out.ExpiresAt.Equal(now.Add(10 * time.Minute)) {
+		e.t.Fatalf("authorization URL expires at %s, want 10 minutes after %s", out.ExpiresAt, now)
 	}
 	u, _ := url.Parse(out.URL)
 	if st := u.Query().Get("state"); len(st) < 32 {
@@ -382,9 +383,12 @@ func (e *env) harvest(k connection.Key) {
 	e.secret(toks.RefreshToken, "a refresh token of "+k.String())
 }
 
-// scan runs POST /_local/expiry-scan at an explicit time.
+// scan runs POST /_local/expiry-scan at an explicit time. A scheduled scan
+// of a day runs when the clock says that day, and the sandbox's tokens
+// live on that clock: the clock moves to at first.
 func (e *env) scan(at time.Time) expiry.Report {
 	e.t.Helper()
+	e.clock.Set(at)
 	r := e.call(http.MethodPost, "/_local/expiry-scan", nil, `{"time":"`+at.Format(time.RFC3339)+`"}`)
 	e.want(r, http.StatusOK, "expiry scan at "+at.Format(time.RFC3339))
 	rep := decode[expiry.Report](e, r)
@@ -1025,7 +1029,6 @@ func TestLocalExpiryNoticesAndReconnect(t *testing.T) {
 	if m, ok := byTo["bob@acme.example"]; !ok || !strings.Contains(m.Text, "https://app.acme.example/profile/external-apps") {
 		t.Fatalf("user-level warning to bob: %+v", byTo)
 	}
-	e.clock.Set(t0.Add(91 * day))
 	if v := find(e, e.list(ada, ""), "servicenow"); v.Status != connection.StatusExpiring || v.RefreshTokenExpired {
 		t.Fatalf("list in the warning window: %+v", v)
 	}
@@ -1057,7 +1060,6 @@ func TestLocalExpiryNoticesAndReconnect(t *testing.T) {
 		}
 	}
 	e.harvest(cfKey) // kept alive again on day 95
-	e.clock.Set(t0.Add(101 * day))
 	v := find(e, e.list(ada, "?includeUserLevelConnectionData=true"), "servicenow")
 	if !v.Integrated || !v.RefreshTokenExpired || v.Status != connection.StatusExpired || *v.ConnectionDetails != (integrations.Details{Total: 1, Connected: 0}) {
 		t.Fatalf("list after the expiry: %+v", v)
@@ -1085,7 +1087,7 @@ func TestLocalExpiryNoticesAndReconnect(t *testing.T) {
 	if ns := e.notifications(bob); len(ns) != 0 {
 		t.Fatalf("bob's popups after dismissing: %+v", ns)
 	}
-	e.scan(t0.Add(102 * day))
+	e.scan(t0.Add(105 * day))
 	if ns := e.notifications(bob); len(ns) != 0 {
 		t.Fatalf("a dismissed popup came back: %+v", ns)
 	}
@@ -1095,7 +1097,7 @@ func TestLocalExpiryNoticesAndReconnect(t *testing.T) {
 	if re.Connection.RefreshTokenExpired || re.Connection.Status != connection.StatusConnected {
 		t.Fatalf("reconnect answer: %+v", re.Connection)
 	}
-	if v := find(e, e.list(ada, ""), "servicenow"); v.RefreshTokenExpired || v.Status != connection.StatusConnected || !v.RefreshTokenExpiresAt.Equal(t0.Add(201*day)) {
+	if v := find(e, e.list(ada, ""), "servicenow"); v.RefreshTokenExpired || v.Status != connection.StatusConnected || !v.RefreshTokenExpiresAt.Equal(t0.Add(205*day)) {
 		t.Fatalf("list after the reconnect: %+v", v)
 	}
 	if ns := e.notifications(ada); len(ns) != 0 {
@@ -1129,7 +1131,7 @@ func TestLocalExpiryNoticesAndReconnect(t *testing.T) {
 		t.Fatalf("day 150: %+v", rep)
 	}
 	e.harvest(cfKey)
-	e.scan(t0.Add(192 * day))
+	e.scan(t0.Add(196 * day))
 	if got := e.outbox(); len(got) != 6 {
 		t.Fatalf("outbox in the new generation's window: %d messages", len(got))
 	}

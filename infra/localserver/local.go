@@ -27,7 +27,10 @@ type Options struct {
 	// HTTP is the client the service uses to call vendors (tests hand in
 	// one that reaches an httptest server); default a plain client.
 	HTTP *http.Client
-	Now  func() time.Time
+	// Now is the real clock under the server's one clock (default
+	// time.Now): POST /_local/clock sets an offset from it. The returned
+	// Deps.Now is that clock, moved or not.
+	Now func() time.Time
 	// Log is the service's logger; default the JSON logger on stderr at
 	// LOG_LEVEL. The handlers keep the logger they were built with (the
 	// lifecycle service captures it), so it must be given here: replacing
@@ -73,15 +76,14 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 	if hc == nil {
 		hc = handlers.VendorClient(cfg)
 	}
-	now := o.Now
-	if now == nil {
-		now = time.Now
-	}
+	// The one clock of every route and of the sandbox; POST /_local/clock
+	// moves it.
+	clock := NewClock(o.Now)
 	log := o.Log
 	if log == nil {
 		log = handlers.NewLogger(cfg.LogLevel)
 	}
-	d := &handlers.Deps{Config: cfg, Backends: b.Backends, HTTP: hc, Now: now, Log: log}
+	d := &handlers.Deps{Config: cfg, Backends: b.Backends, HTTP: hc, Now: clock.Now, Log: log}
 	// The sandbox's Atlassian app: the deployment's client credentials.
 	creds, _ := json.Marshal(provider.Credentials{ClientID: "sandbox-atlassian-app", ClientSecret: "sandbox-atlassian-secret"})
 	// Seeded only where none exists: on BACKEND=aws a real one is kept.
@@ -96,9 +98,10 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	sbCfg.Clock = clock.Now
 	s := New(d, handlers.Routes, Extra{
 		Sandbox: sandbox.New(sbCfg),
-		Local:   Tools(d, b.Outbox),
+		Local:   Tools(d, b.Outbox, clock),
 		Console: console.Handler(),
 	})
 	return s, d, nil

@@ -200,7 +200,7 @@ func TestLocalPausedAWSEndpoint(t *testing.T) {
 		Backends: handlers.Backends{Store: dynamostore.New(db, "connections"), Vault: memvault.New(), Mailer: memmail.New()},
 		HTTP:     http.DefaultClient, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	srv := httptest.NewServer(localserver.New(d, handlers.Routes, localserver.Extra{Local: localserver.Tools(d, nil)}))
+	srv := httptest.NewServer(localserver.New(d, handlers.Routes, localserver.Extra{Local: localserver.Tools(d, nil, localserver.NewClock(nil))}))
 	defer srv.Close()
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/account/integrations", nil)
 	req.Header.Set("X-Account-Id", "a1")

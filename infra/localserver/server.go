@@ -158,8 +158,8 @@ func match(tmpl, path string) (map[string]string, bool) {
 }
 
 // Event builds the API Gateway v2 event of a request, with the identity
-// headers as JWT claims.
-func Event(r *http.Request, rt handlers.Route, params map[string]string, claims config.Claims) (events.APIGatewayV2HTTPRequest, error) {
+// headers as JWT claims and now (the server's clock) as the request's time.
+func Event(r *http.Request, rt handlers.Route, params map[string]string, claims config.Claims, now time.Time) (events.APIGatewayV2HTTPRequest, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		return events.APIGatewayV2HTTPRequest{}, err
@@ -196,8 +196,8 @@ func Event(r *http.Request, rt handlers.Route, params map[string]string, claims 
 			RequestID:  time.Now().UTC().Format("20060102T150405.000000000"),
 			DomainName: r.Host,
 			APIID:      "local",
-			Time:       time.Now().UTC().Format("02/Jan/2006:15:04:05 -0700"),
-			TimeEpoch:  time.Now().UnixMilli(),
+			Time:       now.UTC().Format("02/Jan/2006:15:04:05 -0700"),
+			TimeEpoch:  now.UnixMilli(),
 			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
 				Method: r.Method, Path: r.URL.Path, Protocol: r.Proto, SourceIP: r.RemoteAddr, UserAgent: r.UserAgent(),
 			},
@@ -225,7 +225,7 @@ func Event(r *http.Request, rt handlers.Route, params map[string]string, claims 
 // invoke calls the route's handler exactly as Lambda would (JSON in, JSON
 // out, and the deadline of the function's Timeout) and writes its answer.
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request, rt boundRoute, params map[string]string) {
-	ev, err := Event(r, rt.Route, params, s.deps.Config.Claims)
+	ev, err := Event(r, rt.Route, params, s.deps.Config.Claims, s.deps.Now())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_body", "could not read the body")
 		return

@@ -16,8 +16,9 @@ import (
 )
 
 // Tools serves /_local/: the outbox of emails sent (the embedded mailer's,
-// nil on AWS) and the expiry scan on a scheduled event.
-func Tools(d *handlers.Deps, outbox *memmail.Outbox) http.Handler {
+// nil on AWS), the expiry scan on a scheduled event, and the clock (the
+// one d.Now reads).
+func Tools(d *handlers.Deps, outbox *memmail.Outbox, clock *Clock) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_local/outbox", func(w http.ResponseWriter, r *http.Request) {
 		msgs := []mail.Message{}
@@ -29,6 +30,10 @@ func Tools(d *handlers.Deps, outbox *memmail.Outbox) http.Handler {
 	})
 	scan := ExpiryScanTool(d)
 	mux.HandleFunc("POST /_local/expiry-scan", scan)
+	mux.HandleFunc("GET /_local/clock", func(w http.ResponseWriter, r *http.Request) {
+		writeClock(w, clock)
+	})
+	mux.HandleFunc("POST /_local/clock", ClockTool(d, clock))
 	mux.HandleFunc("/_local/", func(w http.ResponseWriter, r *http.Request) {
 		// A known tool asked with the wrong method is 405, as on the API.
 		if ms, ok := toolMethods[r.URL.Path]; ok {
@@ -45,6 +50,60 @@ func Tools(d *handlers.Deps, outbox *memmail.Outbox) http.Handler {
 var toolMethods = map[string][]string{
 	"/_local/outbox":      {http.MethodGet, http.MethodHead},
 	"/_local/expiry-scan": {http.MethodPost},
+	"/_local/clock":       {http.MethodGet, http.MethodHead, http.MethodPost},
+}
+
+// clockView is the answer of GET and POST /_local/clock: the local time
+// now, and whether it has been moved away from the real clock.
+type clockView struct {
+	Time  time.Time `json:"time"`
+	Moved bool      `json:"moved"`
+}
+
+func writeClock(w http.ResponseWriter, clock *Clock) {
+	now, moved := clock.Read()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(clockView{Time: now.UTC(), Moved: moved})
+}
+
+// ClockTool is POST /_local/clock: {"time":"<RFC3339>"} moves the clock
+// of every route and of the sandbox so that it is that time now (an
+// offset from the real clock: time keeps flowing from there);
+// {"time":null} returns to the real clock. It answers as GET does.
+func ClockTool(d *handlers.Deps, clock *Clock) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Time json.RawMessage `json:"time"` // absent: empty; null: "null"
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil || dec.More() || len(body.Time) == 0 {
+			writeError(w, http.StatusBadRequest, "invalid_body", `the body must be {"time":"<RFC3339>"} or {"time":null}`)
+			return
+		}
+		if string(body.Time) == "null" {
+			clock.Reset()
+			d.Log.InfoContext(r.Context(), "local clock back to the real clock")
+			writeClock(w, clock)
+			return
+		}
+		var raw string
+		if err := json.Unmarshal(body.Time, &raw); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_time", "time must be an RFC3339 string, e.g. 2027-01-20T06:00:00Z, or null")
+			return
+		}
+		t, err := time.Parse(time.RFC3339, raw)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_time", "time must be RFC3339, e.g. 2027-01-20T06:00:00Z")
+			return
+		}
+		if err := clock.Set(t); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_time", "time must be within about 290 years of the real clock")
+			return
+		}
+		d.Log.InfoContext(r.Context(), "local clock moved", "time", t.UTC())
+		writeClock(w, clock)
+	}
 }
 
 // scanGrace is what the scan's Lambda has beyond its budget (template.yaml:

@@ -36,11 +36,16 @@
 // JSON) or HTTP Basic. Both verify PKCE S256 when the authorization asked
 // for it, and refuse any other method.
 //
-// Knobs, for every vendor:
+// Knobs and probes, for every vendor (server.go's tools):
 //
 //	POST /_sandbox/{vendor}/revoke?user=<login>   every token of that login dies (204)
 //	POST /_sandbox/{vendor}/outage?status=503     token, revocation and identity endpoints answer 503 (204)
 //	POST /_sandbox/{vendor}/outage?status=0       ends the outage (204)
+//	GET  /_sandbox/{vendor}/introspect            with Authorization: Bearer <access token>: 200
+//	                                              {"active":true,"user":<login>,"site":<name>} while the
+//	                                              vendor's API takes the token, else 401 {"active":false}
+//	GET  /_sandbox/{vendor}/stats                 {"authorizationCode":N,"refreshToken":N}: token
+//	                                              requests received since start, by grant_type
 //
 // and, on the authorization URL, sandbox_user=<login> (who approves; default
 // admin), sandbox_site=<name> (ServiceNow: the approving instance, default the
@@ -50,6 +55,10 @@
 // sandbox_scope=<space-separated scopes> (only these of the requested scopes
 // are granted, and the token response's scope says so; Atlassian issues a
 // refresh token only when offline_access is among them).
+//
+// Every expiry (codes, access and refresh tokens) is judged on Config.Clock,
+// which the local server shares with the service so that moving its clock
+// moves the sandbox's token lifetimes too.
 //
 // All state is in memory and safe for concurrent use. Tokens are 256 random
 // bits and never logged.

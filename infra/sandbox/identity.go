@@ -27,18 +27,29 @@ func (s *Server) apiGrant(w http.ResponseWriter, r *http.Request, vendorID, inst
 // bearerGrant finds the live grant behind the request's Bearer token at
 // this vendor (and, for a dialect with instances, this instance).
 func (s *Server) bearerGrant(r *http.Request, vendorID, instance string) (*grant, bool) {
-	h := r.Header.Get("Authorization")
-	scheme, tok, found := strings.Cut(h, " ")
-	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-		return nil, false
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.access[strings.TrimSpace(tok)]
-	if a == nil || a.g.revoked || a.g.vendor != vendorID || a.g.instance() != instance || !s.now().Before(a.expires) {
+	a := s.liveAccessLocked(r, vendorID)
+	if a == nil || a.g.instance() != instance {
 		return nil, false
 	}
 	return a.g, true
+}
+
+// liveAccessLocked is the access token of the request's Bearer header if
+// the vendor's API accepts it now: issued by this vendor, its grant not
+// revoked, and not past its expiry on the sandbox's clock. nil otherwise.
+func (s *Server) liveAccessLocked(r *http.Request, vendorID string) *accessToken {
+	scheme, tok, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	tok = strings.TrimSpace(tok)
+	if !found || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return nil
+	}
+	a := s.access[tok]
+	if a == nil || a.g.revoked || a.g.vendor != vendorID || !s.now().Before(a.expires) {
+		return nil
+	}
+	return a
 }
 
 // stableHex is a stable hex digest of parts, n characters long.

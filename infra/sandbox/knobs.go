@@ -63,13 +63,24 @@ func (s *Server) knobOutage(w http.ResponseWriter, r *http.Request, vendorID str
 
 // inOutage answers for the vendor's API when an outage is on.
 func (s *Server) inOutage(w http.ResponseWriter, vendorID string) bool {
-	s.mu.Lock()
-	status := s.outages[vendorID]
-	s.mu.Unlock()
+	status := s.outage(vendorID)
 	if status == 0 {
 		return false
 	}
+	writeOutage(w, vendorID, status)
+	return true
+}
+
+// outage is the status the vendor's endpoints answer; 0 when there is no
+// outage.
+func (s *Server) outage(vendorID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.outages[vendorID]
+}
+
+// writeOutage is an endpoint's answer during an outage.
+func writeOutage(w http.ResponseWriter, vendorID string, status int) {
 	writeJSON(w, status, oauthError{"temporarily_unavailable",
 		fmt.Sprintf("sandbox outage: %s answers %d", vendorID, status)})
-	return true
 }

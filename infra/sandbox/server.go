@@ -26,6 +26,8 @@ type Server struct {
 	clients map[string]string // vendor|instance|client_id → secret fixed at first use
 	outages map[string]int    // vendor → status answered by its endpoints
 	issued  int
+
+	stats map[string]*grantCounts // vendor → token requests received; fixed at New, counters atomic
 }
 
 // New builds a sandbox from cfg.
@@ -35,8 +37,10 @@ func New(cfg Config) *Server {
 		now = time.Now
 	}
 	times := map[*dialect]Lifetimes{}
-	for _, d := range dialects {
+	stats := map[string]*grantCounts{}
+	for id, d := range dialects {
 		times[d] = cfg.lifetimes(d)
+		stats[id] = &grantCounts{}
 	}
 	return &Server{
 		now:     now,
@@ -47,7 +51,18 @@ func New(cfg Config) *Server {
 		retired: map[string]retiredToken{},
 		clients: map[string]string{},
 		outages: map[string]int{},
+		stats:   stats,
 	}
+}
+
+// tools are the sandbox's own routes, the same for every vendor:
+// /_sandbox/{vendor}/{name}. They are not the vendor's API but knobs that
+// change how it behaves and probes that tell what it saw.
+var tools = map[string]func(s *Server, w http.ResponseWriter, r *http.Request, vendorID string){
+	"revoke":     (*Server).knobRevoke, // knobs.go
+	"outage":     (*Server).knobOutage, // knobs.go
+	"introspect": (*Server).introspect, // introspect.go
+	"stats":      (*Server).serveStats, // stats.go
 }
 
 // ServeHTTP routes a request (see the package documentation).
@@ -73,16 +88,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rest := segs[1:]
 	if len(rest) == 1 {
-		switch rest[0] {
-		case "revoke":
-			s.knobRevoke(w, r, vendorID)
-			return
-		case "outage":
-			s.knobOutage(w, r, vendorID)
+		if tool, ok := tools[rest[0]]; ok {
+			tool(s, w, r, vendorID)
 			return
 		}
 	}
-	// Everything but the knobs is the vendor's dialect's.
+	// Everything but the tools is the vendor's dialect's.
 	if !d.route(s, w, r, vendorID, d, rest) {
 		s.notFound(w, r)
 	}

@@ -24,11 +24,28 @@ type reply struct {
 
 // token serves a token endpoint. instance is the path instance of a
 // dialect with instances ("" otherwise).
+//
+// Every POST whose body can be read is counted by its grant_type
+// (stats.go) before anything else is decided, so the count is of requests
+// received, answered with tokens, a refusal or an outage's status alike.
 func (s *Server) token(w http.ResponseWriter, r *http.Request, vendorID string, d *dialect, instance string) {
-	if s.inOutage(w, vendorID) || !allow(w, r, http.MethodPost) {
+	outage := s.outage(vendorID)
+	if outage == 0 && !allow(w, r, http.MethodPost) {
 		return
 	}
-	params, err := readParams(w, r, d.jsonBody)
+	// Without an outage the method is POST here; during one, any method
+	// gets the outage's answer, and only a POST is read and counted.
+	var params map[string]string
+	var err error
+	if r.Method == http.MethodPost {
+		if params, err = readParams(w, r, d.jsonBody); err == nil {
+			s.countTokenRequest(vendorID, params["grant_type"])
+		}
+	}
+	if outage != 0 {
+		writeOutage(w, vendorID, outage)
+		return
+	}
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", err.Error()})
 		return
