@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AccountIsolation", testAccountIsolation},
 		{"ListUserConnectionsPages", testListPages},
 		{"ListUserConnectionsBadToken", testListBadToken},
+		{"PageTokensStayInTheirListing", testForeignTokens},
 		{"SettingsVersions", testSettings},
 		{"StateSingleUse", testStateSingleUse},
 		{"StateExpiry", testStateExpiry},
