@@ -17,7 +17,7 @@ BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
 GOBUILD_LAMBDA = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w'
 
 LOCAL_TARGETS := $(FUNCTIONS:%=build-fn-%)
-.PHONY: build run test lint fmt-check tidy-check vet staticcheck cfn-lint bench clean $(LOCAL_TARGETS)
+.PHONY: build run test lint fmt-check tidy-check vet staticcheck cfn-lint fuzz bench clean $(LOCAL_TARGETS)
 
 # bin/<name>/bootstrap for each function (make -j builds them in parallel).
 build: $(LOCAL_TARGETS)
@@ -51,9 +51,34 @@ run:
 # Lint, then every test with the race detector. testsummary prints one line
 # per package, the output of every failed test and every build error, and
 # fails on any failure, or on any skipped test in the moto-backed packages.
-# go's own errors (stderr) go through it too, so they stay in order.
+# go's own errors (stderr) go through it too, so they stay in order. Then
+# every fuzz target briefly (the race run above already ran their seed
+# corpora under testdata/fuzz).
 test: lint
 	$(GO) test -json -count=1 -race ./... 2>&1 | $(GO) run ./infra/cmd/testsummary
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
+
+# Fuzzing: go test runs one fuzz target per invocation, so this finds every
+# `func FuzzXxx` in the module's _test.go files and runs each for FUZZTIME,
+# printing one line per target with its executions. A failure prints go's
+# whole output; the failing input is then in the package's
+# testdata/fuzz/FuzzXxx/ (commit it as a regression seed once fixed).
+# Longer runs: make fuzz FUZZTIME=60s (see docs/RELIABILITY.md); one target:
+# go test -run '^$$' -fuzz '^FuzzRoutes$$' -fuzztime 10m ./shared/handlers
+FUZZTIME ?= 10s
+TEST_FUZZTIME ?= 3s
+fuzz:
+	@out=$$(mktemp); trap 'rm -f "$$out"' EXIT; \
+	for file in $$(grep -rlE --include='*_test.go' '^func Fuzz[A-Z]' shared infra | sort); do \
+		pkg=./$$(dirname "$$file"); \
+		for target in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]+)\(.*/\1/p' "$$file"); do \
+			if ! $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$pkg" >"$$out" 2>&1; then \
+				cat "$$out"; echo "FAIL $$target $$pkg"; exit 1; \
+			fi; \
+			execs=$$(grep -oE 'execs: [0-9]+' "$$out" | tail -1 | cut -d' ' -f2); \
+			printf 'ok   %-20s %-32s %10s execs in %s\n' "$$target" "$$pkg" "$${execs:-?}" "$(FUZZTIME)"; \
+		done; \
+	done
 
 # A race-enabled test binary sleeps 1 s at exit by default so that late
 # reports surface; tests here end their goroutines, so skip the sleep (it

@@ -251,7 +251,7 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 		return &handlers.Deps{
 			Config: cfg,
 			Backends: handlers.Backends{
-				Store:  dynamostore.New(recDynamo{rec, fn, awstest.Serialized(dynamodb.NewFromConfig(ac))}, table),
+				Store:  dynamostore.New(recDynamo{rec, fn, awstest.Serialized(moto.DynamoDBClient(t))}, table),
 				Vault:  secretsvault.New(recSecrets{rec, fn, secretsmanager.NewFromConfig(ac)}),
 				Mailer: sesmail.New(recSES{rec, fn, ses.NewFromConfig(ac)}, from),
 			},

@@ -4,6 +4,7 @@
 package lifetime
 
 import (
+	"math"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -37,21 +38,29 @@ func refreshExpiresIn(tok *oauth2.Token) (time.Duration, bool) {
 // secondsExtra reads a positive number of seconds from a token response
 // field (a JSON number, or an integer in a form-encoded response).
 func secondsExtra(tok *oauth2.Token, key string) (time.Duration, bool) {
-	var secs float64
 	switch x := tok.Extra(key).(type) {
 	case float64:
-		secs = x
+		if !(x > 0) { // also NaN
+			return 0, false
+		}
+		return seconds(int64(min(x, float64(maxSeconds)))), true
 	case int64:
-		secs = float64(x)
+		return seconds(x), x > 0
 	case int:
-		secs = float64(x)
-	default:
-		return 0, false
+		return seconds(int64(x)), x > 0
 	}
-	if secs <= 0 {
-		return 0, false
-	}
-	return time.Duration(secs) * time.Second, true
+	return 0, false
+}
+
+// maxSeconds is the longest time.Duration in whole seconds (about 292
+// years). A vendor may send more (a form-encoded expires_in is any int64,
+// a JSON number any float): that is "as good as never", and converting it
+// as it is would overflow into an expiry in the past.
+const maxSeconds = math.MaxInt64 / int64(time.Second)
+
+// seconds is n seconds, at most maxSeconds.
+func seconds(n int64) time.Duration {
+	return time.Duration(min(n, maxSeconds)) * time.Second
 }
 
 // accessExpiry is when the access token dies: expires_in counted from now
@@ -59,7 +68,7 @@ func secondsExtra(tok *oauth2.Token, key string) (time.Duration, bool) {
 // x/oauth2 used to fill tok.Expiry, so that expiries are reproducible.
 func accessExpiry(v vendors.Vendor, tok *oauth2.Token, now time.Time) time.Time {
 	if tok.ExpiresIn > 0 {
-		return now.Add(time.Duration(tok.ExpiresIn) * time.Second)
+		return now.Add(seconds(tok.ExpiresIn))
 	}
 	if d, ok := secondsExtra(tok, "expires_in"); ok {
 		return now.Add(d)

@@ -1,6 +1,7 @@
 package lifetime_test
 
 import (
+	"math"
 	"net/url"
 	"testing"
 	"time"
@@ -123,6 +124,30 @@ func TestAccessExpiry(t *testing.T) {
 	sameTime(t, "vendor default when the answer says nothing", lifetime.Authorized(cf, nil, &oauth2.Token{AccessToken: "a"}, now).Access, now.Add(time.Hour))
 	sn := mustVendor(t, "servicenow")
 	sameTime(t, "ServiceNow default", lifetime.Authorized(sn, nil, &oauth2.Token{AccessToken: "a"}, now).Access, now.Add(30*time.Minute))
+}
+
+// TestHugeLifetimes: a lifetime longer than a time.Duration holds (found
+// by FuzzExpiries) is "as good as never", not an overflow into an expiry
+// in the past that would mark a fresh connection expired at once.
+func TestHugeLifetimes(t *testing.T) {
+	sn := mustVendor(t, "servicenow")
+	cf := mustVendor(t, "confluence")
+	longest := now.Add(time.Duration(math.MaxInt64 / int64(time.Second) * int64(time.Second)))
+	t.Run("JSON refresh_token_expires_in of 1e10 seconds", func(t *testing.T) {
+		e := lifetime.Authorized(sn, nil, token(1800, map[string]any{"refresh_token_expires_in": 1e10}), now)
+		sameTime(t, "refresh", e.Refresh, longest)
+		// Rotating grants stop at their absolute limit however long.
+		e = lifetime.Authorized(cf, nil, token(3600, map[string]any{"refresh_token_expires_in": 1e300}), now)
+		sameTime(t, "Confluence refresh", e.Refresh, now.Add(365*day))
+	})
+	t.Run("form-encoded expires_in beyond int64 nanoseconds", func(t *testing.T) {
+		tok := (&oauth2.Token{AccessToken: "a"}).WithExtra(url.Values{
+			"expires_in": {"99999999999999999"}, "refresh_token_expires_in": {"9223372036854775807"},
+		})
+		e := lifetime.Authorized(sn, nil, tok, now)
+		sameTime(t, "access", e.Access, longest)
+		sameTime(t, "refresh", e.Refresh, longest)
+	})
 }
 
 func TestRefreshed(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,7 +71,7 @@ func (s *Store) ListUserConnections(ctx context.Context, account, vendor, pageTo
 			entries = append(entries, entry[connection.Connection]{it.SK, c})
 		}
 	}
-	return page(entries, pageToken, limit)
+	return page(entries, "users "+strconv.Quote(pk)+" "+strconv.Quote(prefix), pageToken, limit)
 }
 
 // Due pages through a shard's connections whose next check is at or before
@@ -87,7 +88,7 @@ func (s *Store) Due(ctx context.Context, shard int, now time.Time, pageToken str
 			entries = append(entries, entry[connection.Connection]{sk, c})
 		}
 	}
-	return page(entries, pageToken, limit)
+	return page(entries, "due "+want, pageToken, limit)
 }
 
 // AcquireLease takes the lease if it is free, lapsed at now or already the

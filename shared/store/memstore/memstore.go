@@ -7,6 +7,7 @@ package memstore
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -80,9 +81,12 @@ type entry[T any] struct {
 }
 
 // page sorts entries by key and returns those after the token, at most
-// limit of them, and the token of the next page ("" when none follow).
-func page[T any](entries []entry[T], token string, limit int) ([]T, string, error) {
-	after, err := decodeToken(token)
+// limit of them, and the token of the next page ("" when none follow). A
+// token names the listing it belongs to (query: the partition and key
+// prefix, as the DynamoDB store's tokens carry its keys) and is refused by
+// any other listing.
+func page[T any](entries []entry[T], query, token string, limit int) ([]T, string, error) {
+	after, err := decodeToken(query, token)
 	if err != nil {
 		return nil, "", err
 	}
@@ -96,21 +100,36 @@ func page[T any](entries []entry[T], token string, limit int) ([]T, string, erro
 			continue
 		}
 		if len(out) == limit {
-			return out, encodeToken(last), nil
+			return out, encodeToken(query, last), nil
 		}
 		out, last = append(out, e.val), e.key
 	}
 	return out, "", nil
 }
 
-func encodeToken(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+// pageToken is what a token holds: the listing and the last key returned.
+type pageToken struct {
+	Query string `json:"q"`
+	After string `json:"a"`
+}
 
-func decodeToken(token string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || (token != "" && len(b) == 0) {
-		return "", errors.New("memstore: invalid page token")
+func encodeToken(query, key string) string {
+	b, _ := json.Marshal(pageToken{query, key}) // strings only: cannot fail
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+var errToken = errors.New("memstore: invalid page token")
+
+func decodeToken(query, token string) (string, error) {
+	if token == "" {
+		return "", nil
 	}
-	return string(b), nil
+	var k pageToken
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || json.Unmarshal(b, &k) != nil || k.Query != query || k.After == "" {
+		return "", errToken
+	}
+	return k.After, nil
 }
 
 // utc puts times into the form the DynamoDB store returns them in (UTC, no

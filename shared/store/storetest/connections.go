@@ -226,3 +226,72 @@ func testListBadToken(t *testing.T, s store.Store) {
 	_, _, err := s.ListUserConnections(t.Context(), acctA, sn, "not a token!", 1)
 	wantErr(t, "garbage token", err, nil)
 }
+
+// testForeignTokens: a page token works only in the listing that issued
+// it. One of another account, vendor or shard, or of the other kind of
+// listing, is refused rather than read as a position: tokens travel
+// through callers, and a store must not let one step outside its query.
+func testForeignTokens(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const shard = 2
+	for _, acct := range []string{acctA, acctB} {
+		for _, v := range []string{sn, cf} {
+			for _, k := range userKeysInShard(acct, v, shard, 2) {
+				create(t, s, conn(k, t0.Add(-time.Hour)))
+			}
+			for _, k := range userKeysInShard(acct, v, (shard+1)%store.DueShards, 2) {
+				create(t, s, conn(k, t0.Add(-time.Hour)))
+			}
+		}
+	}
+	listToken := func(acct, v string) string {
+		t.Helper()
+		_, next, err := s.ListUserConnections(ctx, acct, v, "", 1)
+		if err != nil || next == "" {
+			t.Fatalf("first page of %s/%s: next %q, %v", acct, v, next, err)
+		}
+		return next
+	}
+	dueToken := func(shard int) string {
+		t.Helper()
+		_, next, err := s.Due(ctx, shard, t0, "", 1)
+		if err != nil || next == "" {
+			t.Fatalf("first due page of shard %d: next %q, %v", shard, next, err)
+		}
+		return next
+	}
+	// Each listing takes its own token.
+	if cs, _, err := s.ListUserConnections(ctx, acctA, sn, listToken(acctA, sn), 0); err != nil || len(cs) != 3 {
+		t.Fatalf("own list token: %v, %v", ids(cs), err)
+	}
+	if cs, _, err := s.Due(ctx, shard, t0, dueToken(shard), 0); err != nil || len(cs) != 7 {
+		t.Fatalf("own due token: %v, %v", ids(cs), err)
+	}
+	foreign := []struct {
+		what string
+		list func() ([]connection.Connection, string, error)
+	}{
+		{"another account's list token", func() ([]connection.Connection, string, error) {
+			return s.ListUserConnections(ctx, acctA, sn, listToken(acctB, sn), 0)
+		}},
+		{"another vendor's list token", func() ([]connection.Connection, string, error) {
+			return s.ListUserConnections(ctx, acctA, sn, listToken(acctA, cf), 0)
+		}},
+		{"a due token on a list", func() ([]connection.Connection, string, error) {
+			return s.ListUserConnections(ctx, acctA, sn, dueToken(shard), 0)
+		}},
+		{"another shard's due token", func() ([]connection.Connection, string, error) {
+			return s.Due(ctx, shard, t0, dueToken((shard+1)%store.DueShards), 0)
+		}},
+		{"a list token on the index", func() ([]connection.Connection, string, error) {
+			return s.Due(ctx, shard, t0, listToken(acctA, sn), 0)
+		}},
+	}
+	for _, f := range foreign {
+		cs, _, err := f.list()
+		if err == nil {
+			t.Errorf("%s: accepted, listed %v", f.what, ids(cs))
+		}
+		wantErr(t, f.what, err, nil)
+	}
+}

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AccountIsolation", testAccountIsolation},
 		{"ListUserConnectionsPages", testListPages},
 		{"ListUserConnectionsBadToken", testListBadToken},
+		{"PageTokensStayInTheirListing", testForeignTokens},
 		{"SettingsVersions", testSettings},
 		{"StateSingleUse", testStateSingleUse},
 		{"StateExpiry", testStateExpiry},
