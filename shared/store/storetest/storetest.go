@@ -49,6 +49,14 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DueFollowsUpdates", testDueFollowsUpdates},
 		{"Lease", testLease},
 		{"LeaseConcurrent", testLeaseConcurrent},
+		{"AuditRoundTrip", testAuditRoundTrip},
+		{"AuditInApply", testAuditInApply},
+		{"AuditOrderAndPages", testAuditOrderAndPages},
+		{"AuditVendorFilter", testAuditVendorFilter},
+		{"AuditAccountIsolation", testAuditAccountIsolation},
+		{"AuditBadCursor", testAuditBadCursor},
+		{"AuditRetention", testAuditRetention},
+		{"AuditWithNoticeOps", testAuditWithNoticeOps},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
