@@ -8,7 +8,7 @@ SHELL := /bin/bash
 GO ?= go
 
 # functions/<name> main packages, one Lambda each.
-FUNCTIONS := list-integrations integration-settings oauth-url oauth-callback disconnect notifications expiry-scan
+FUNCTIONS := list-integrations integration-settings oauth-url oauth-callback disconnect notifications audit expiry-scan
 
 STATICCHECK_VERSION := v0.8.2
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
@@ -29,7 +29,7 @@ $(LOCAL_TARGETS): build-fn-%:
 # ARTIFACTS_DIR set; each writes that function's bootstrap there.
 SAM_TARGETS := build-ListIntegrationsFunction build-IntegrationSettingsFunction \
 	build-OAuthURLFunction build-OAuthCallbackFunction build-DisconnectFunction \
-	build-NotificationsFunction build-ExpiryScanFunction
+	build-NotificationsFunction build-AuditFunction build-ExpiryScanFunction
 .PHONY: $(SAM_TARGETS)
 
 build-ListIntegrationsFunction:    FUNCTION := list-integrations
@@ -38,6 +38,7 @@ build-OAuthURLFunction:            FUNCTION := oauth-url
 build-OAuthCallbackFunction:       FUNCTION := oauth-callback
 build-DisconnectFunction:          FUNCTION := disconnect
 build-NotificationsFunction:       FUNCTION := notifications
+build-AuditFunction:               FUNCTION := audit
 build-ExpiryScanFunction:          FUNCTION := expiry-scan
 
 $(SAM_TARGETS):

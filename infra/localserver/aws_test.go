@@ -15,7 +15,8 @@ import (
 
 // TestLocalServerOnAWSAPIs: BACKEND=aws runs the same server on DynamoDB,
 // Secrets Manager and SES (here moto, through AWS_ENDPOINT_URL): it
-// creates the table, and settings, a connection and the list work.
+// creates the table, and settings, a connection, the list and the audit
+// timeline work.
 func TestLocalServerOnAWSAPIs(t *testing.T) {
 	moto := awstest.Moto(t)
 	t.Setenv("AWS_ENDPOINT_URL", moto.URL)
@@ -85,5 +86,18 @@ func TestLocalServerOnAWSAPIs(t *testing.T) {
 	code, body = do("GET", "/v1/account/integrations?type=supportAndTicketing", "")
 	if code != 200 || !strings.Contains(body, `"integrated":true`) || strings.Contains(body, "s3cret-on-moto") {
 		t.Fatalf("list: %d %s", code, body)
+	}
+	code, body = do("GET", "/v1/account/integrations/audit?vendor=servicenow", "")
+	var page struct {
+		Entries []struct {
+			Action string
+			Actor  struct{ Type, ID string }
+		}
+		NextCursor *string
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &page) != nil || len(page.Entries) != 2 || page.NextCursor != nil ||
+		page.Entries[0].Action != "connected" || page.Entries[1].Action != "settingsChanged" || page.Entries[0].Actor.ID != "u1" ||
+		strings.Contains(body, "s3cret-on-moto") {
+		t.Fatalf("audit: %d %s", code, body)
 	}
 }

@@ -44,6 +44,7 @@ type Config struct {
 	PrivateVendorHosts []string
 
 	SecretRecoveryDays int           // SECRET_RECOVERY_DAYS
+	AuditRetention     time.Duration // AUDIT_RETENTION_DAYS: how long audit entries are kept
 	OutageGrace        time.Duration // OUTAGE_GRACE
 	ScanBudget         time.Duration // SCAN_BUDGET
 	// RequestTimeout bounds the work of one API request (REQUEST_TIMEOUT):
@@ -109,6 +110,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.SecretRecoveryDays, err = strconv.Atoi(get("SECRET_RECOVERY_DAYS", "7")); err != nil || c.SecretRecoveryDays < 7 || c.SecretRecoveryDays > 30 {
 		return c, fmt.Errorf("SECRET_RECOVERY_DAYS must be 7 to 30")
 	}
+	auditDays, err := strconv.Atoi(get("AUDIT_RETENTION_DAYS", "400"))
+	if err != nil || auditDays < 1 || auditDays > 3650 {
+		return c, fmt.Errorf("AUDIT_RETENTION_DAYS must be 1 to 3650")
+	}
+	c.AuditRetention = time.Duration(auditDays) * 24 * time.Hour
 	if c.OutageGrace, err = time.ParseDuration(get("OUTAGE_GRACE", "72h")); err != nil {
 		return c, fmt.Errorf("OUTAGE_GRACE: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/health"
 	"github.com/workplace/connections/shared/lifetime"
 	"github.com/workplace/connections/shared/logctx"
 	"github.com/workplace/connections/shared/notices"
@@ -43,6 +44,9 @@ type Scanner struct {
 	Clock  func() time.Time
 	// PageSize of index reads.
 	PageSize int
+	// AuditRetention is how long the scan's audit entries are kept
+	// (default connection.DefaultAuditRetention).
+	AuditRetention time.Duration
 }
 
 // Report is what a run did.
@@ -71,7 +75,7 @@ func (s *Scanner) Run(ctx context.Context, now time.Time) (Report, error) {
 	owner := "scan-" + rand.Text()
 	var snd *notices.Sender
 	if s.Notices != nil {
-		snd = s.Notices.ForRun(owner)
+		snd = s.Notices.ForActor(owner, connection.ScanActor())
 	}
 	clock := s.Clock
 	if clock == nil {
@@ -169,58 +173,60 @@ func (s *Scanner) check(ctx context.Context, due connection.Connection, now time
 	}
 }
 
-// work is the decision for one connection, holding its lease.
+// work is the decision for one connection, holding its lease. A dead
+// grant goes the one way every finder takes (health.Reaper.Expire).
 func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendors.Vendor, c connection.Connection, now time.Time, snd *notices.Sender, rep *Report) error {
 	stored := c.SecretVersion
 	var extra []store.Op
+	death := func(reason, message string) health.Death {
+		return health.Death{Reason: reason, Message: message, DetectedBy: health.DetectedByScan, Actor: connection.ScanActor()}
+	}
 	switch {
 	case c.Expired:
 		// Already expired; only its notice may still be owed.
+		return s.expire(ctx, log, c, death(health.ReasonExpired, ""), now, snd, rep)
 	case c.IsExpired(now):
-		s.markExpired(&c, "refresh token expired", now, &extra)
-		rep.Expired++
 		log.InfoContext(ctx, "connection expired")
+		return s.expire(ctx, log, c, death(health.ReasonExpired, "refresh token expired"), now, snd, rep)
 	case !lifetime.KeepAliveDue(v, c, now):
 		// Nothing to refresh.
 	default:
+		failingSince := c.VendorErrorSince
 		_, err := s.Clients.Refresh(ctx, &c, now)
 		switch {
 		case errors.Is(err, provider.ErrRefused):
-			s.markExpired(&c, "refresh refused by the vendor", now, &extra)
-			rep.Expired++
 			log.InfoContext(ctx, "refresh refused: connection expired")
+			return s.expire(ctx, log, c, death(health.ReasonRefused, "refresh refused by the vendor"), now, snd, rep)
 		case err != nil:
 			if c.VendorErrorSince.IsZero() {
 				c.VendorErrorSince = now
 			}
 			if now.Sub(c.VendorErrorSince) >= s.OutageGrace {
-				s.markExpired(&c, "vendor failing since "+c.VendorErrorSince.Format(time.RFC3339), now, &extra)
-				rep.Expired++
 				log.ErrorContext(ctx, "refresh keeps failing past the grace period: connection flagged expired", "since", c.VendorErrorSince, "error", err.Error())
-			} else {
-				log.WarnContext(ctx, "refresh failed; retried on the next run", "since", c.VendorErrorSince, "error", err.Error())
+				return s.expire(ctx, log, c, death(health.ReasonOutage, "vendor failing since "+c.VendorErrorSince.Format(time.RFC3339)), now, snd, rep)
 			}
+			log.WarnContext(ctx, "refresh failed; retried on the next run", "since", c.VendorErrorSince, "error", err.Error())
 		default:
 			rep.Refreshed++
 			log.InfoContext(ctx, "kept alive", "refreshTokenExpiresAt", c.RefreshTokenExpiresAt)
+			if !failingSince.IsZero() {
+				// Flagged for failing refreshes, and working again.
+				extra = append(extra, store.AppendAudit{Entry: connection.NewAudit(c, connection.AuditRecovered, connection.ScanActor(), now,
+					s.AuditRetention, map[string]string{"failingSince": failingSince.UTC().Format(time.RFC3339)})})
+			}
 		}
 	}
 
 	owed := true // all notices that are due have gone out
 	warned := false
-	if c.Expired {
-		sent := s.notify(ctx, log, snd, v, c, connection.NoticeDisconnected, now, rep)
-		owed = !sent
-		// The disconnection supersedes the warning of the same generation.
-		extra = append(extra, store.DeleteNotices(c, connection.NoticeExpiring)...)
-	} else if w := lifetime.WarnAt(v, c, s.WarningWindow); !w.IsZero() && !now.Before(w) {
+	if w := lifetime.WarnAt(v, c, s.WarningWindow); !w.IsZero() && !now.Before(w) {
 		sent := s.notify(ctx, log, snd, v, c, connection.NoticeExpiring, now, rep)
 		owed, warned = !sent, sent
 	} else {
 		owed = false
 	}
 	c.NextCheckAt = lifetime.NextCheck(v, c, s.WarningWindow, warned)
-	retry := owed || (!c.Expired && !c.VendorErrorSince.IsZero())
+	retry := owed || !c.VendorErrorSince.IsZero()
 	if retry || (!c.NextCheckAt.IsZero() && c.NextCheckAt.Before(now)) {
 		// Not done, or due already: the next run looks again.
 		c.NextCheckAt = now
@@ -238,12 +244,22 @@ func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendors.Vendor, 
 	return nil
 }
 
-// markExpired flags the connection and moves the counters with it.
-func (s *Scanner) markExpired(c *connection.Connection, reason string, now time.Time, extra *[]store.Op) {
-	c.Expired, c.ExpiredAt, c.ExpiredReason = true, now, reason
-	if c.Level == connection.LevelUser {
-		*extra = append(*extra, store.AdjustCounts{Account: c.Account, Vendor: c.Vendor, Connected: -1})
+// expire hands a dead grant (or an expired connection whose notice may be
+// owed) to the reaper, on this run's sender, and counts what it did.
+func (s *Scanner) expire(ctx context.Context, log *slog.Logger, c connection.Connection, d health.Death, now time.Time, snd *notices.Sender, rep *Report) error {
+	r := (&health.Reaper{Store: s.Store, AuditRetention: s.AuditRetention}).WithSender(snd)
+	out, err := r.Expire(ctx, c, d, now)
+	if out.Marked {
+		rep.Expired++
 	}
+	switch {
+	case out.NoticeErr != nil:
+		rep.Failed++
+		log.ErrorContext(ctx, "notice not delivered; retried on the next run", "kind", string(connection.NoticeDisconnected), "error", out.NoticeErr.Error())
+	case out.NoticeSent && snd != nil:
+		rep.Notices++
+	}
+	return err
 }
 
 // notify delivers one notice; it reports whether it went out. A failure is

@@ -47,6 +47,14 @@ func (f *faultyStore) ListUserConnections(ctx context.Context, account, vendor, 
 	return out, next, err
 }
 
+func (f *faultyStore) ListAudit(ctx context.Context, account, vendor, cursor string, limit int) (out []connection.AuditEntry, next string, err error) {
+	err = f.call("ListAudit", vendor, func() (e error) {
+		out, next, e = f.s.ListAudit(ctx, account, vendor, cursor, limit)
+		return
+	})
+	return out, next, err
+}
+
 func (f *faultyStore) Apply(ctx context.Context, ops ...store.Op) error {
 	return f.call("Apply", describe(ops), func() error { return f.s.Apply(ctx, ops...) })
 }

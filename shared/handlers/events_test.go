@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/workplace/connections/infra/sandbox/sandboxtest"
+	"github.com/workplace/connections/shared/audit"
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/expiry"
@@ -577,6 +578,38 @@ var sampleCases = []sampleCase{
 		wantStatus(t, h.invokeAPI(t, all["notifications-dismiss.json"]), http.StatusNoContent, "")
 		if ns, err := h.d.Store.ListNotices(context.Background(), sampleAccount, sampleUser); err != nil || len(ns) != 0 {
 			t.Fatalf("after dismissing: %+v %v", ns, err)
+		}
+	}},
+	{"audit.json", "200 an empty timeline", func(t *testing.T, h *harness, all map[string][]byte) {
+		resp := h.invokeAPI(t, all["audit.json"])
+		wantStatus(t, resp, http.StatusOK, "")
+		if resp.Body != `{"entries":[],"nextCursor":null}` {
+			t.Fatalf("audit: %s", resp.Body)
+		}
+	}},
+	{"audit.json", "200 the settings saved and a disconnect, newest first, with their actor", func(t *testing.T, h *harness, all map[string][]byte) {
+		h.seedSettings(t, all)
+		h.seedConnection(t, connection.AppKey(sampleAccount, "servicenow"), "https://acme.service-now.com")
+		h.seedConnection(t, connection.UserKey(sampleAccount, "servicenow", sampleUser), "https://acme.service-now.com")
+		wantStatus(t, h.invokeAPI(t, all["disconnect-user.json"]), http.StatusNoContent, "")
+		resp := h.invokeAPI(t, all["audit.json"])
+		wantStatus(t, resp, http.StatusOK, "")
+		var page audit.Page
+		if err := json.Unmarshal([]byte(resp.Body), &page); err != nil {
+			t.Fatal(err)
+		}
+		actor := connection.UserActor(sampleUser)
+		if len(page.Entries) != 2 || page.NextCursor != nil {
+			t.Fatalf("audit: %s", resp.Body)
+		}
+		removed, saved := page.Entries[0], page.Entries[1]
+		if removed.Action != connection.AuditRemoved || removed.Level != connection.LevelUser || removed.User != sampleUser ||
+			removed.Actor != actor || !removed.At.Equal(sampleTime) || removed.Vendor != "servicenow" {
+			t.Fatalf("first entry: %+v", removed)
+		}
+		if saved.Action != connection.AuditSettingsChanged || saved.Level != connection.LevelApp || saved.User != "" || saved.Actor != actor ||
+			saved.Details["changed"] != "instanceUrl,clientId,clientSecret,refreshTokenLifespanDays" {
+			t.Fatalf("second entry: %+v", saved)
 		}
 	}},
 	{"expiry-scan.json", "a complete run at the event's time", func(t *testing.T, h *harness, all map[string][]byte) {

@@ -327,6 +327,16 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 		t.Fatalf("carol's notices: %v %v", inbox, err)
 	}
 	call(carol, "POST", "/v1/me/notifications/"+inbox[0].ID+"/dismiss", "", "", 204)
+	var page struct {
+		Entries    []json.RawMessage
+		NextCursor *string
+	}
+	if err := json.Unmarshal([]byte(call(ada, "GET", "/v1/account/integrations/audit", "limit=5", "", 200)), &page); err != nil ||
+		len(page.Entries) != 5 || page.NextCursor == nil {
+		t.Fatalf("audit page: %+v %v", page, err)
+	}
+	call(ada, "GET", "/v1/account/integrations/audit", "vendor=confluence&cursor="+url.QueryEscape(*page.NextCursor), "", 400)
+	call(ada, "GET", "/v1/account/integrations/audit", "cursor="+url.QueryEscape(*page.NextCursor), "", 200)
 	for _, v := range vendors.Registry {
 		base := "/v1/account/integrations/" + v.ID
 		call(bob, "DELETE", base, "flow=user", "", 204)

@@ -230,10 +230,11 @@ func TestTemplateIAMIsExact(t *testing.T) {
 			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue"),
 			sm(tokens, "GetSecretValue", "DescribeSecret", "CreateSecret", "PutSecretValue", "RestoreSecret")),
 		"disconnect": join(
-			table("GetItem", "Query", "UpdateItem", "DeleteItem", "ConditionCheckItem"),
+			table("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"),
 			sm(clients, "GetSecretValue"),
 			sm(tokens, "GetSecretValue", "DeleteSecret")),
 		"notifications": table("Query", "UpdateItem"),
+		"audit":         table("Query"),
 		"expiry-scan": join(
 			on(symTable+"/index/DueIndex", "dynamodb:Query"),
 			table("GetItem", "PutItem", "UpdateItem", "DeleteItem"),

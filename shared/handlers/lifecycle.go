@@ -29,6 +29,7 @@ func (d *Deps) Lifecycle() *lifecycle.Service {
 		PrivateVendorHosts:   d.Config.PrivateVendorHosts,
 		WarningWindow:        d.Config.WarningWindow,
 		SecretRecoveryDays:   d.Config.SecretRecoveryDays,
+		AuditRetention:       d.Config.AuditRetention,
 	}
 }
 

@@ -22,4 +22,5 @@ var Routes = []Route{
 	{"DELETE", "/v1/account/integrations/{vendor}", "disconnect", Disconnect},
 	{"GET", "/v1/me/notifications", "notifications", Notifications},
 	{"POST", "/v1/me/notifications/{id}/dismiss", "notifications", Notifications},
+	{"GET", "/v1/account/integrations/audit", "audit", AuditTimeline},
 }

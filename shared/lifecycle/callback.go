@@ -217,6 +217,9 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 	tokens := exp.Tokens(tok)
 	version := ""    // the secret version holding tok, once written
 	generation := -1 // the generation a repair started from
+	// The audit entry's id is fixed once: every write of this outcome
+	// records it under the same id (it is the change's event id too).
+	auditID := connection.NewAuditID()
 	for attempt := 1; ; attempt++ {
 		snaps, err := s.Store.Snapshot(ctx, who.Account, who.UserID, []string{v.ID})
 		if err != nil {
@@ -303,6 +306,17 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 			}
 		}
 		conn.SecretVersion = version
+		entry := s.audit(conn, connection.AuditConnected, who, now, identityDetails(nil, "user", "userEmail", ident.User))
+		switch {
+		case existing == nil:
+		case res.UserChanged:
+			entry.Action = connection.AuditUserChanged
+			identityDetails(entry.Details, "previousUser", "previousUserEmail", existing.ConnectedUser)
+		default:
+			entry.Action = connection.AuditReconnected
+		}
+		entry.ID = auditID
+		ops = append(ops, store.AppendAudit{Entry: entry})
 		if existing == nil {
 			ops = append([]store.Op{store.CreateConnection{Conn: conn}}, ops...)
 		} else {

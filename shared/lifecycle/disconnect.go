@@ -48,10 +48,10 @@ func (s *Service) Disconnect(ctx context.Context, who Caller, r DisconnectReques
 		if err != nil {
 			return err
 		}
-		if err := s.remove(ctx, v, conn); err != nil {
+		if err := s.remove(ctx, v, conn, s.audit(conn, connection.AuditRemoved, who, s.now(), nil)); err != nil {
 			return err
 		}
-	} else if err := s.disconnectApp(ctx, v, key, r.Cascade); err != nil {
+	} else if err := s.disconnectApp(ctx, v, who, key, r.Cascade); err != nil {
 		return err
 	}
 	s.log(ctx).InfoContext(ctx, "disconnected", "flow", string(flow), "cascade", r.Cascade)
@@ -62,7 +62,11 @@ func (s *Service) Disconnect(ctx context.Context, who Caller, r DisconnectReques
 // cascading. The removal is conditional on there being no user connection
 // (the counter), so a user connecting meanwhile is either removed too or
 // makes the removal retry; never an orphan under a missing app connection.
-func (s *Service) disconnectApp(ctx context.Context, v vendors.Vendor, key connection.Key, cascade bool) error {
+//
+// Each connection removed gets its "removed" audit entry in the transaction
+// that removes it (the users' marked as part of a cascade).
+func (s *Service) disconnectApp(ctx context.Context, v vendors.Vendor, who Caller, key connection.Key, cascade bool) error {
+	auditID := "" // one entry for the app connection, whatever the attempts
 	for attempt := 0; ; attempt++ {
 		conn, err := s.Store.GetConnection(ctx, key)
 		if errors.Is(err, store.ErrNotFound) {
@@ -79,10 +83,18 @@ func (s *Service) disconnectApp(ctx context.Context, v vendors.Vendor, key conne
 			return problem.New(http.StatusConflict, "has_user_connections",
 				"users are connected to %s; disconnect with cascade=true to remove them too", v.Name)
 		}
-		if err := s.removeUsers(ctx, v, key.Account); err != nil {
+		if err := s.removeUsers(ctx, v, who, key.Account); err != nil {
 			return err
 		}
-		err = s.remove(ctx, v, conn, store.CheckNoUsers{Account: key.Account, Vendor: v.ID})
+		entry := s.audit(conn, connection.AuditRemoved, who, s.now(), nil)
+		if len(users) > 0 {
+			entry.Details = map[string]string{"cascade": "true"}
+		}
+		if auditID == "" {
+			auditID = entry.ID
+		}
+		entry.ID = auditID
+		err = s.remove(ctx, v, conn, entry, store.CheckNoUsers{Account: key.Account, Vendor: v.ID})
 		var p *problem.Problem
 		if err == nil || !errors.As(err, &p) || p.Code != "conflict" || attempt == 2 {
 			return err
@@ -91,7 +103,7 @@ func (s *Service) disconnectApp(ctx context.Context, v vendors.Vendor, key conne
 }
 
 // removeUsers removes every user-level connection of the vendor, page by page.
-func (s *Service) removeUsers(ctx context.Context, v vendors.Vendor, account string) error {
+func (s *Service) removeUsers(ctx context.Context, v vendors.Vendor, who Caller, account string) error {
 	for {
 		// Always read the first page: what was removed is gone from it.
 		users, _, err := s.Store.ListUserConnections(ctx, account, v.ID, "", 50)
@@ -102,16 +114,18 @@ func (s *Service) removeUsers(ctx context.Context, v vendors.Vendor, account str
 			return nil
 		}
 		for _, u := range users {
-			if err := s.remove(ctx, v, u); err != nil {
+			entry := s.audit(u, connection.AuditRemoved, who, s.now(), map[string]string{"cascade": "true"})
+			if err := s.remove(ctx, v, u, entry); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// remove deletes one connection and then cleans up behind it.
-func (s *Service) remove(ctx context.Context, v vendors.Vendor, c connection.Connection, checks ...store.Op) error {
-	ops := append([]store.Op{store.DeleteConnection{Key: c.Key, Version: c.Version}}, checks...)
+// remove deletes one connection, with its audit entry, and then cleans up
+// behind it.
+func (s *Service) remove(ctx context.Context, v vendors.Vendor, c connection.Connection, entry connection.AuditEntry, checks ...store.Op) error {
+	ops := append([]store.Op{store.DeleteConnection{Key: c.Key, Version: c.Version}, store.AppendAudit{Entry: entry}}, checks...)
 	ops = append(ops, store.DeleteNotices(c)...)
 	if c.Level == connection.LevelUser {
 		connected := 0

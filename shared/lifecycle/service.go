@@ -36,6 +36,9 @@ type Service struct {
 	WarningWindow        time.Duration
 	SecretRecoveryDays   int
 	StateTTL             time.Duration // default 10 minutes
+	// AuditRetention is how long audit entries are kept (default
+	// connection.DefaultAuditRetention).
+	AuditRetention time.Duration
 
 	// LeaseWait bounds how long a callback waits, in all, for a lease on
 	// the connection it repairs (the expiry scan holds one while it
@@ -77,3 +80,24 @@ func randomHex(n int) string {
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
+
+// audit is the audit entry of a change a caller made to connection c at
+// `at` (with a new id: a write that is retried keeps the entry it built).
+func (s *Service) audit(c connection.Connection, action connection.AuditAction, who Caller, at time.Time, details map[string]string) connection.AuditEntry {
+	return connection.NewAudit(c, action, connection.UserActor(who.UserID), at, s.AuditRetention, details)
+}
+
+// identityDetails are the audit details naming the vendor user of a grant,
+// under the given keys; empty values are left out.
+func identityDetails(d map[string]string, nameKey, emailKey string, id connection.Identity) map[string]string {
+	if d == nil {
+		d = map[string]string{}
+	}
+	if id.Name != "" {
+		d[nameKey] = id.Name
+	}
+	if id.Email != "" {
+		d[emailKey] = id.Email
+	}
+	return d
+}

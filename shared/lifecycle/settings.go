@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/workplace/connections/shared/connection"
@@ -129,7 +131,15 @@ func (s *Service) SaveSettings(ctx context.Context, who Caller, vendorID string,
 	}
 	next.UpdatedAt = s.now()
 	next.UpdatedBy = who.UserID
-	err = s.Store.Apply(ctx, store.PutSettings{Settings: next})
+	ops := []store.Op{store.PutSettings{Settings: next}}
+	if details := settingsChanges(snap.Settings, next, secret != ""); details != nil {
+		c := connection.Connection{Key: connection.AppKey(who.Account, v.ID)}
+		if snap.App != nil {
+			c.ID = snap.App.ID
+		}
+		ops = append(ops, store.AppendAudit{Entry: s.audit(c, connection.AuditSettingsChanged, who, next.UpdatedAt, details)})
+	}
+	err = s.Store.Apply(ctx, ops...)
 	if errors.Is(err, store.ErrConflict) {
 		// Our own write retried by the SDK after its answer was lost?
 		if cur, gerr := s.Store.GetSettings(ctx, who.Account, v.ID); gerr == nil &&
@@ -149,6 +159,39 @@ func (s *Service) SaveSettings(ctx context.Context, who Caller, vendorID string,
 	}
 	s.log(ctx).InfoContext(ctx, "settings saved", "secretChanged", secret != "")
 	return settingsView(next), nil
+}
+
+// settingsChanges are the audit details of a save: which fields changed
+// ("changed", comma-separated) and the new value of each that is not a
+// secret; nil when nothing changed. A new client secret is named, never
+// shown.
+func settingsChanges(old *connection.Settings, next connection.Settings, secretChanged bool) map[string]string {
+	var prev connection.Settings
+	if old != nil {
+		prev = *old
+	}
+	d := map[string]string{}
+	var changed []string
+	field := func(name, was, is string) {
+		if was != is {
+			changed = append(changed, name)
+			d[name] = is
+		}
+	}
+	field("instanceUrl", prev.InstanceURL, next.InstanceURL)
+	field("clientId", prev.ClientID, next.ClientID)
+	if secretChanged {
+		changed = append(changed, "clientSecret")
+	}
+	if prev.RefreshTokenLifespanDays != next.RefreshTokenLifespanDays {
+		field("refreshTokenLifespanDays", strconv.Itoa(prev.RefreshTokenLifespanDays), strconv.Itoa(next.RefreshTokenLifespanDays))
+	}
+	field("siteUrl", prev.SiteURL, next.SiteURL)
+	if len(changed) == 0 {
+		return nil
+	}
+	d["changed"] = strings.Join(changed, ",")
+	return d
 }
 
 func settingsView(s connection.Settings) SettingsView {

@@ -74,6 +74,13 @@ type Sender struct {
 	Clock  func() time.Time // real time, for pacing sends
 	Wait   func(time.Duration)
 	Log    *slog.Logger
+	// Actor is who the audit entries of this sender's work name (the
+	// expiring notice coming due, each notice sent): the scan, or whoever
+	// found a grant dead. Zero: the scan.
+	Actor connection.Actor
+	// AuditRetention is how long those entries are kept (default
+	// connection.DefaultAuditRetention).
+	AuditRetention time.Duration
 
 	once     sync.Once
 	interval time.Duration
@@ -85,7 +92,22 @@ type Sender struct {
 // ForRun returns a sender with this one's configuration, owner as its
 // claim owner, and fresh pacing and quota state.
 func (s *Sender) ForRun(owner string) *Sender {
-	return &Sender{Store: s.Store, Mailer: s.Mailer, Links: s.Links, Owner: owner, Clock: s.Clock, Wait: s.Wait, Log: s.Log}
+	return &Sender{Store: s.Store, Mailer: s.Mailer, Links: s.Links, Owner: owner, Clock: s.Clock, Wait: s.Wait, Log: s.Log,
+		Actor: s.Actor, AuditRetention: s.AuditRetention}
+}
+
+// ForActor is ForRun for a run whose audit entries name actor.
+func (s *Sender) ForActor(owner string, actor connection.Actor) *Sender {
+	r := s.ForRun(owner)
+	r.Actor = actor
+	return r
+}
+
+func (s *Sender) actor() connection.Actor {
+	if s.Actor.Type == "" {
+		return connection.ScanActor()
+	}
+	return s.Actor
 }
 
 // Ensure makes sure the notice of kind for the connection exists and its
@@ -106,7 +128,7 @@ func (s *Sender) Ensure(ctx context.Context, v vendors.Vendor, c connection.Conn
 		Generation: c.Generation,
 		CreatedAt:  now,
 	}
-	stored, _, err := s.Store.CreateNotice(ctx, n)
+	stored, err := s.record(ctx, v, c, n)
 	if err != nil {
 		return false, err
 	}
@@ -122,6 +144,7 @@ func (s *Sender) Ensure(ctx context.Context, v vendors.Vendor, c connection.Conn
 		return false, err
 	}
 	emailed := false
+	sent := map[string]string{"kind": string(kind), "recipients": "0"}
 	if stored.Email != "" {
 		if !s.maySend(ctx) {
 			s.release(ctx, n, now)
@@ -138,14 +161,21 @@ func (s *Sender) Ensure(ctx context.Context, v vendors.Vendor, c connection.Conn
 		if errors.Is(err, mail.ErrRejected) {
 			// A bad address will not get better: record it as done, loudly.
 			s.log().ErrorContext(ctx, "notice email rejected", "connection", c.Key.String(), "kind", string(kind), "error", err.Error())
+			sent["emailRejected"] = "true"
 		} else if err != nil {
 			s.release(ctx, n, now)
 			return false, fmt.Errorf("send notice: %w", err)
+		} else {
+			sent["recipients"] = "1"
 		}
 	} else {
 		s.log().WarnContext(ctx, "no email address for the notice; in-app only", "connection", c.Key.String(), "kind", string(kind))
 	}
-	if err := s.Store.MarkNoticeSent(ctx, n.Account, n.UserID, n.ID, s.Owner, now); err != nil {
+	// Marked sent by the claim's owner, with its audit entry, in one
+	// transaction: one noticeSent entry per notice.
+	entry := connection.NewAudit(c, connection.AuditNoticeSent, s.actor(), now, s.AuditRetention, sent)
+	if err := s.Store.Apply(ctx, store.NoticeSent{Account: n.Account, UserID: n.UserID, ID: n.ID, Owner: s.Owner, At: now},
+		store.AppendAudit{Entry: entry}); err != nil {
 		if emailed {
 			// The outbox's at-least-once edge: the next run sends it again.
 			return false, fmt.Errorf("email sent but not marked sent, so it may go out again: %w", err)
@@ -154,6 +184,30 @@ func (s *Sender) Ensure(ctx context.Context, v vendors.Vendor, c connection.Conn
 	}
 	s.log().InfoContext(ctx, "notice sent", "account", c.Account, "vendor", c.Vendor, "flow", string(c.Level), "kind", string(kind))
 	return true, nil
+}
+
+// record stores the notice unless it exists, and returns the stored one.
+// The expiring notice coming due is on the audit timeline: its entry is
+// written with the notice, in one transaction, so there is one per
+// connection and token generation however often the scan looks.
+func (s *Sender) record(ctx context.Context, v vendors.Vendor, c connection.Connection, n connection.Notice) (connection.Notice, error) {
+	if n.Kind != connection.NoticeExpiring {
+		stored, _, err := s.Store.CreateNotice(ctx, n)
+		return stored, err
+	}
+	details := map[string]string{}
+	if h := c.HardExpiry(v.Refresh.Rotating); !h.IsZero() {
+		details["expiresAt"] = h.UTC().Format(time.RFC3339)
+	}
+	entry := connection.NewAudit(c, connection.AuditExpiring, s.actor(), n.CreatedAt, s.AuditRetention, details)
+	err := s.Store.Apply(ctx, store.AddNotice{Notice: n}, store.AppendAudit{Entry: entry})
+	if errors.Is(err, store.ErrConflict) {
+		return s.Store.GetNotice(ctx, n.Account, n.UserID, n.ID) // recorded before
+	}
+	if err != nil {
+		return connection.Notice{}, err
+	}
+	return n, nil
 }
 
 // claimFor is how long a claim to send a notice lasts (on the scan's

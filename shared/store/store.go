@@ -18,10 +18,16 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: a condition failed (the item exists, or its version moved).
 	ErrConflict = errors.New("store: conflict")
+	// ErrBadCursor: a listing cursor that this store did not hand out for
+	// this very listing (tampered with, truncated, or from another
+	// account or filter).
+	ErrBadCursor = errors.New("store: invalid cursor")
 )
 
 // Store is the state of the service. Every method is scoped to one account
 // except the expiry index and the states, which are keyed by random values.
+// The audit timeline is written only through Apply (AppendAudit), in the
+// same transaction as the change each entry records.
 type Store interface {
 	// Snapshot reads, for each vendor, the app connection, the given user's
 	// connection, the settings and the counters, in O(1) round trips however
@@ -66,6 +72,14 @@ type Store interface {
 	// ReleaseLease frees a lease the owner holds; a lease taken over by
 	// someone else is left alone.
 	ReleaseLease(ctx context.Context, k connection.Key, owner string) error
+
+	// ListAudit pages through an account's audit timeline, newest first
+	// (by At; entries of the same At by ID, greatest first), of one vendor
+	// when vendor is not "". Entries past their ExpiresAt are left out
+	// (the table's TTL deletes them only eventually). cursor is "" or the
+	// next of a previous page of the same account and vendor filter;
+	// anything else is ErrBadCursor. An empty next means the last page.
+	ListAudit(ctx context.Context, account, vendor, cursor string, limit int) (entries []connection.AuditEntry, next string, err error)
 }
 
 // DueShards is how many shards the expiry index is spread over.
@@ -111,6 +125,23 @@ type CheckConnection struct{ Key connection.Key }
 // no user-level connection exists, even one created concurrently.
 type CheckNoUsers struct{ Account, Vendor string }
 
+// AppendAudit adds an entry to the account's audit timeline (the entry's
+// Account). It is unconditional: written again with the same id (a retried
+// write), it is the same entry.
+type AppendAudit struct{ Entry connection.AuditEntry }
+
+// AddNotice stores a new notice; it fails (ErrConflict) if a notice with
+// its id exists. CreateNotice does the same outside a transaction.
+type AddNotice struct{ Notice connection.Notice }
+
+// NoticeSent records a notice's email as sent at At by the claim's Owner;
+// it fails (ErrConflict) unless the notice exists and Owner holds its
+// claim. MarkNoticeSent does the same outside a transaction.
+type NoticeSent struct {
+	Account, UserID, ID, Owner string
+	At                         time.Time
+}
+
 func (CheckConnection) isOp()  {}
 func (CheckNoUsers) isOp()     {}
 func (CreateConnection) isOp() {}
@@ -119,6 +150,9 @@ func (DeleteConnection) isOp() {}
 func (AdjustCounts) isOp()     {}
 func (PutSettings) isOp()      {}
 func (DeleteNotice) isOp()     {}
+func (AppendAudit) isOp()      {}
+func (AddNotice) isOp()        {}
+func (NoticeSent) isOp()       {}
 
 // Shard is the expiry-index shard of a connection key.
 func Shard(k connection.Key) int {

@@ -84,6 +84,13 @@ func (s *Store) write(op store.Op) (types.TransactWriteItem, error) {
 		return s.check(it, itemExists)
 	case store.CheckNoUsers:
 		return s.check(it, itemAbsent.Or(expression.Name("Total").LessThanEqual(expression.Value(0))))
+	case store.AppendAudit:
+		return s.appendAudit(op.Entry)
+	case store.AddNotice:
+		return s.putItem(newNoticeRecord(op.Notice), itemAbsent)
+	case store.NoticeSent:
+		return s.update(it, expression.Set(expression.Name("SentAt"), expression.Value(layout.Time(op.At))),
+			expression.Name("ClaimOwner").Equal(expression.Value(op.Owner)))
 	}
 	return types.TransactWriteItem{}, fmt.Errorf("unknown op %T", op)
 }

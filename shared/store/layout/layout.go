@@ -6,10 +6,15 @@
 package layout
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/workplace/connections/shared/connection"
@@ -133,6 +138,15 @@ func OpItem(op store.Op) (Item, error) {
 		return ConnItem(op.Key)
 	case store.CheckNoUsers:
 		return CountsItem(op.Account, op.Vendor), nil
+	case store.AppendAudit:
+		return AuditItem(op.Entry)
+	case store.AddNotice:
+		return NoticeItem(op.Notice.Account, op.Notice.UserID, op.Notice.ID), nil
+	case store.NoticeSent:
+		if op.Owner == "" || op.At.IsZero() {
+			return Item{}, errors.New("notice sent without an owner or a time")
+		}
+		return NoticeItem(op.Account, op.UserID, op.ID), nil
 	}
 	return Item{}, fmt.Errorf("unknown op %T", op)
 }
@@ -165,4 +179,97 @@ func SortNotices(ns []connection.Notice) {
 		}
 		return ns[i].ID < ns[j].ID
 	})
+}
+
+// AuditPrefix starts the sort keys of an account's audit entries.
+const AuditPrefix = "AUDIT#"
+
+// AuditSK is the sort key of an audit entry: its time, then its id, so
+// that an account's entries sort by time (and by id within a time).
+func AuditSK(at time.Time, id string) string { return AuditPrefix + Time(at) + "#" + id }
+
+// AuditItem is the item of an audit entry: under its account, at AuditSK.
+// An entry without an account, vendor, action or time, or whose id is not
+// 1 to 64 URL-safe characters, has none.
+func AuditItem(e connection.AuditEntry) (Item, error) {
+	switch {
+	case e.Account == "" || e.Vendor == "" || e.Action == "":
+		return Item{}, errors.New("audit entry without an account, vendor or action")
+	case e.At.IsZero():
+		return Item{}, errors.New("audit entry without a time")
+	case !validAuditID(e.ID):
+		return Item{}, fmt.Errorf("audit entry id %q is not 1 to 64 URL-safe characters", e.ID)
+	}
+	return Item{AccountPK(e.Account), AuditSK(e.At, e.ID)}, nil
+}
+
+func validAuditID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// validAuditSK reports whether sk has the shape of AuditSK.
+func validAuditSK(sk string) bool {
+	rest, ok := strings.CutPrefix(sk, AuditPrefix)
+	if !ok {
+		return false
+	}
+	ts, id, ok := strings.Cut(rest, "#")
+	at, err := time.Parse(TimeLayout, ts)
+	return ok && err == nil && Time(at) == ts && validAuditID(id)
+}
+
+// AuditExpired reports whether an entry is past its retention at now, as
+// DynamoDB's TTL sees it: in whole epoch seconds (a zero ExpiresAt never
+// expires).
+func AuditExpired(e connection.AuditEntry, now time.Time) bool {
+	return !e.ExpiresAt.IsZero() && e.ExpiresAt.Unix() <= now.Unix()
+}
+
+// auditCursor is where a page of an audit listing ended: the sort key of
+// its last entry, with the listing it belongs to and a checksum.
+type auditCursor struct {
+	Account string `json:"a"`
+	Vendor  string `json:"v,omitempty"`
+	SK      string `json:"k"`
+	Sum     string `json:"s"`
+}
+
+func auditCursorSum(account, vendor, sk string) string {
+	h := sha256.Sum256(fmt.Appendf(nil, "audit-cursor|%q|%q|%q", account, vendor, sk))
+	return hex.EncodeToString(h[:8])
+}
+
+// AuditCursor is the opaque cursor of the page after the entry at sk in
+// the listing of account (and vendor, "" for all).
+func AuditCursor(account, vendor, sk string) string {
+	b, _ := json.Marshal(auditCursor{account, vendor, sk, auditCursorSum(account, vendor, sk)}) // strings only: cannot fail
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ParseAuditCursor returns the sort key a cursor of the listing of account
+// (and vendor) resumes after. A cursor that is not one AuditCursor made for
+// this very listing (altered, truncated, of another account or vendor
+// filter) is store.ErrBadCursor. The cursor is not a secret: it only says
+// where in the caller's own timeline to go on.
+func ParseAuditCursor(cursor, account, vendor string) (string, error) {
+	bad := fmt.Errorf("audit cursor: %w", store.ErrBadCursor)
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return "", bad
+	}
+	var c auditCursor
+	if json.Unmarshal(b, &c) != nil || c.Account != account || c.Vendor != vendor || !validAuditSK(c.SK) ||
+		c.Sum != auditCursorSum(c.Account, c.Vendor, c.SK) || AuditCursor(c.Account, c.Vendor, c.SK) != cursor {
+		return "", bad
+	}
+	return c.SK, nil
 }

@@ -57,8 +57,14 @@ func (s *Store) holds(op store.Op) bool {
 		return ok
 	case store.CheckNoUsers:
 		return s.counts[it].Total <= 0
+	case store.AddNotice:
+		_, exists := s.notices[it]
+		return !exists
+	case store.NoticeSent:
+		n, ok := s.notices[it]
+		return ok && n.ClaimOwner == op.Owner
 	}
-	return true // AdjustCounts, DeleteNotice: unconditional
+	return true // AdjustCounts, DeleteNotice, AppendAudit: unconditional
 }
 
 // do performs op.
@@ -86,5 +92,13 @@ func (s *Store) do(op store.Op) {
 		s.settings[it] = st
 	case store.DeleteNotice:
 		delete(s.notices, it)
+	case store.AppendAudit:
+		s.audit[it] = normAudit(op.Entry)
+	case store.AddNotice:
+		s.notices[it] = normNotice(op.Notice)
+	case store.NoticeSent:
+		n := s.notices[it]
+		n.SentAt = op.At.UTC()
+		s.notices[it] = n
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ type Store struct {
 	counts   map[layout.Item]connection.Counts
 	notices  map[layout.Item]connection.Notice
 	states   map[layout.Item]connection.AuthState
+	audit    map[layout.Item]connection.AuditEntry
 }
 
 var _ store.Store = (*Store)(nil)
@@ -39,6 +41,7 @@ func New() *Store {
 		counts:   map[layout.Item]connection.Counts{},
 		notices:  map[layout.Item]connection.Notice{},
 		states:   map[layout.Item]connection.AuthState{},
+		audit:    map[layout.Item]connection.AuditEntry{},
 	}
 }
 
@@ -155,6 +158,18 @@ func normSettings(s connection.Settings) connection.Settings {
 func normNotice(n connection.Notice) connection.Notice {
 	utc(&n.CreatedAt, &n.SentAt, &n.ClaimUntil)
 	return n
+}
+
+// normAudit is an entry as stored: its own copy of the details (none when
+// empty, as DynamoDB drops an empty map).
+func normAudit(e connection.AuditEntry) connection.AuditEntry {
+	utc(&e.At, &e.ExpiresAt)
+	if len(e.Details) == 0 {
+		e.Details = nil
+	} else {
+		e.Details = maps.Clone(e.Details)
+	}
+	return e
 }
 
 func normState(a connection.AuthState) connection.AuthState {

@@ -44,6 +44,14 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DuePages", testDuePages},
 		{"DueFollowsUpdates", testDueFollowsUpdates},
 		{"Lease", testLease},
+		{"AuditRoundTrip", testAuditRoundTrip},
+		{"AuditInApply", testAuditInApply},
+		{"AuditOrderAndPages", testAuditOrderAndPages},
+		{"AuditVendorFilter", testAuditVendorFilter},
+		{"AuditAccountIsolation", testAuditAccountIsolation},
+		{"AuditBadCursor", testAuditBadCursor},
+		{"AuditRetention", testAuditRetention},
+		{"AuditWithNoticeOps", testAuditWithNoticeOps},
 	}
 	run(t, newStore, append(tests, concurrencyCases...))
 }
