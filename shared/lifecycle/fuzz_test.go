@@ -20,6 +20,7 @@ import (
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/store/memstore"
 	"github.com/workplace/connections/shared/vault/memvault"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // noNetwork is a transport that reaches no vendor: a fuzzed request that
@@ -109,7 +110,7 @@ var oauthCode = regexp.MustCompile(`^(invalid_request|invalid_client|invalid_gra
 // invalid_body), and vendor errors other than access_denied become 502
 // vendor_error (today 400 authorization_denied). Both answers are accepted
 // here where the contracts differ; the bad-input catalogue pins each.
-// TODO: a fuzz target for the `iss` check once it lands.
+// The iss check has its own target, FuzzIssuer.
 func FuzzCallbackState(f *testing.F) {
 	callers := []lifecycle.Caller{manager, bob, caller(otherAccount, manager.UserID, manager.Name, true)}
 	f.Fuzz(func(t *testing.T, servicenow bool, who, cut uint8, suffix, code, errCode, errDesc string) {
@@ -254,6 +255,119 @@ func FuzzSettingsURL(f *testing.F) {
 			}
 			if v2, err := w.svc.SaveSettings(t.Context(), manager, vendor, again); err != nil || v2.InstanceURL != view.InstanceURL || v2.SiteURL != view.SiteURL {
 				t.Fatalf("saving %q again: %+v, %v", got, v2, err)
+			}
+		}
+	})
+}
+
+// vendorCalls is a transport that records every request the vendor client
+// makes and reaches no vendor.
+type vendorCalls struct{ urls []string }
+
+func (c *vendorCalls) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.urls = append(c.urls, r.URL.Scheme+"://"+r.URL.Host+r.URL.Path)
+	return nil, errors.New("no network in this test")
+}
+
+// FuzzIssuer: the iss of an authorization response (RFC 9207) is the
+// client's defence against mix-up attacks. Whatever iss a callback carries
+// with the issued state, presented by its owner: only the exact issuer of
+// the state's authorization server passes (the instance URL for
+// ServiceNow, https://auth.atlassian.com for Atlassian, compared as strings
+// per RFC 9207 §2.4), or no iss at all, as neither vendor sends one; every
+// other iss is 400 issuer_mismatch before the code or the vendor's error is
+// looked at, the code goes to no vendor, and nothing is stored but the spent
+// state. A vendor that always sent iss (SendsIssuer) would refuse an absent
+// one too. Neither the code nor a secret shows in the answer or the logs.
+func FuzzIssuer(f *testing.F) {
+	// The issuers, written out here rather than computed by the code under
+	// test.
+	issuer := map[bool]string{true: snInstance, false: "https://auth.atlassian.com"}
+	tokenURL := map[bool]string{true: snInstance + "/oauth_token.do", false: "https://auth.atlassian.com/oauth/token"}
+	f.Fuzz(func(t *testing.T, servicenow, denied bool, iss string) {
+		vendor := "confluence"
+		if servicenow {
+			vendor = "servicenow"
+		}
+		w := newFuzzWorld(t, servicenow)
+		calls := &vendorCalls{}
+		w.svc.Clients.HTTP = &http.Client{Transport: calls}
+		ctx := context.Background()
+		st := connection.AuthState{
+			Nonce: fuzzNonce, Account: manager.Account, UserID: manager.UserID, Email: manager.Email, Name: manager.Name,
+			Vendor: vendor, Flow: connection.LevelApp, Action: connection.ActionConnect,
+			CreatedAt: start, ExpiresAt: start.Add(10 * time.Minute), Verifier: "verifier-pLnT9-0123456789012345678901234567890123",
+		}
+		if servicenow {
+			st.Instance = snInstance
+		}
+		if err := w.mem.PutState(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+		before := w.dump()
+		spent := maps.Clone(before)
+		delete(spent, "STATE#"+fuzzNonce+" STATE")
+
+		want := issuer[servicenow]
+		exact := iss == want
+		v, ok := vendors.Lookup(vendor)
+		if !ok {
+			t.Fatalf("no vendor %s", vendor)
+		}
+		if got := v.IssuerMatches(iss, st.Instance); got != (exact || iss == "") {
+			t.Fatalf("%s IssuerMatches(%q) = %v, want %v (issuer %s)", vendor, iss, got, exact || iss == "", want)
+		}
+		always := v
+		always.SendsIssuer = true
+		if got := always.IssuerMatches(iss, st.Instance); got != exact {
+			t.Fatalf("%s sending iss: IssuerMatches(%q) = %v, want %v (issuer %s)", vendor, iss, got, exact, want)
+		}
+
+		req := lifecycle.CallbackRequest{Vendor: vendor, State: fuzzNonce, Code: codeMarker + "code", Issuer: iss}
+		if denied {
+			req.Code, req.Error = "", "access_denied"
+		}
+		res, err := w.svc.CompleteAuthorization(ctx, manager, req)
+		var p *problem.Problem
+		if !errors.As(err, &p) {
+			t.Fatalf("callback with iss %q: %+v, %v; want a documented error", iss, res, err)
+		}
+		switch {
+		case !exact && iss != "":
+			if p.Status != http.StatusBadRequest || p.Code != "issuer_mismatch" {
+				t.Fatalf("%s callback with iss %q (issuer %s): %d %s, want 400 issuer_mismatch", vendor, iss, want, p.Status, p.Code)
+			}
+			if len(calls.urls) != 0 {
+				t.Fatalf("%s callback with iss %q reached the vendor: %v", vendor, iss, calls.urls)
+			}
+		case denied:
+			if p.Status != http.StatusBadRequest || p.Code != "authorization_denied" || len(calls.urls) != 0 {
+				t.Fatalf("%s denial with iss %q: %d %s, vendor calls %v; want 400 authorization_denied and no call", vendor, iss, p.Status, p.Code, calls.urls)
+			}
+		default:
+			// Past the issuer check the code goes to the state's token
+			// endpoint, which this test's network never reaches.
+			if p.Status != http.StatusBadGateway || p.Code != "vendor_error" {
+				t.Fatalf("%s callback with iss %q: %d %s, want 502 vendor_error from the exchange", vendor, iss, p.Status, p.Code)
+			}
+			if len(calls.urls) == 0 {
+				t.Fatalf("%s callback with iss %q: the code was never exchanged", vendor, iss)
+			}
+			for _, u := range calls.urls {
+				if u != tokenURL[servicenow] {
+					t.Fatalf("%s callback with iss %q called %s, want only %s", vendor, iss, u, tokenURL[servicenow])
+				}
+			}
+		}
+
+		// The state is spent, whatever the answer; nothing else changed.
+		if after := w.dump(); !maps.Equal(after, spent) {
+			t.Fatalf("%s callback with iss %q (%s) changed the store:\nbefore %v\nafter  %v", vendor, iss, p.Code, before, after)
+		}
+		out, _ := json.Marshal(p)
+		for _, text := range []string{err.Error(), string(out), w.logs.String()} {
+			if strings.Contains(text, codeMarker) || strings.Contains(text, "pLnT9") {
+				t.Fatalf("callback with iss %q: the code or a secret leaked into %s", iss, text)
 			}
 		}
 	})
