@@ -316,3 +316,48 @@ func TestList(t *testing.T) {
 		}
 	})
 }
+
+// Scope drift: a connection granted less than the registry requires now
+// is listed with reauthorizationRequired and the scopes it lacks, at app
+// and user level, from the item alone; one granted everything, or stored
+// before scopes were recorded, is not.
+func TestBuildScopeDrift(t *testing.T) {
+	cf := lookup(t, "confluence")
+	far := now.Add(50 * day)
+	app := conn(connection.AppKey("a1", "confluence"), far, now.Add(300*day))
+	user := conn(connection.UserKey("a1", "confluence", "u-bob"), far, now.Add(300*day))
+	lacks := "read:confluence-content.all read:me offline_access"
+	want := []string{"read:confluence-space.summary", "search:confluence"}
+	for name, tc := range map[string]struct {
+		granted  string
+		missing  []string
+		rendered string
+	}{
+		"lacks two":          {lacks, want, `"reauthorizationRequired":true,"missingScopes":["read:confluence-space.summary","search:confluence"]`},
+		"has all":            {strings.Join(cf.RequiredScopes, " ") + " extra:scope", nil, ""},
+		"nothing recorded":   {"", nil, ""},
+		"expired, lacks two": {lacks, want, `"reauthorizationRequired":true`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, u := *app, *user
+			a.GrantedScope, u.GrantedScope = tc.granted, tc.granted
+			if strings.HasPrefix(name, "expired") {
+				a.Expired, u.Expired = true, true
+			}
+			v := integrations.Build(cf, connection.VendorSnapshot{App: &a, User: &u}, integrations.Options{Now: now, WarningWindow: warn, UserLevel: true})
+			if v.ReauthorizationRequired != (tc.missing != nil) || !slices.Equal(v.MissingScopes, tc.missing) {
+				t.Errorf("app level: reauthorizationRequired %v, missingScopes %v; want %v", v.ReauthorizationRequired, v.MissingScopes, tc.missing)
+			}
+			if uc := v.UserConnection; uc.ReauthorizationRequired != (tc.missing != nil) || !slices.Equal(uc.MissingScopes, tc.missing) {
+				t.Errorf("user level: reauthorizationRequired %v, missingScopes %v; want %v", uc.ReauthorizationRequired, uc.MissingScopes, tc.missing)
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.rendered == "" && strings.Contains(string(b), "reauthorizationRequired") || !strings.Contains(string(b), tc.rendered) {
+				t.Errorf("JSON %s, want it to hold %q", b, tc.rendered)
+			}
+		})
+	}
+}

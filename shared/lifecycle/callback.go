@@ -287,12 +287,13 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 		conn.Instance, conn.SiteID = instance, siteID
 		conn.ConnectedUser = ident.User
 		conn.ConnectedBy = person
+		conn.GrantedScope = provider.GrantedScope(v, tok)
 		conn.GrantedAt, conn.LastRefreshedAt = now, now
 		exp.Apply(&conn)
 		conn.Expired, conn.ExpiredAt, conn.ExpiredReason = false, time.Time{}, ""
 		conn.VendorErrorSince = time.Time{}
 		conn.UpdatedAt = now
-		conn.NextCheckAt = lifetime.NextCheck(v, conn, s.WarningWindow, false)
+		conn.NextCheckAt = lifetime.NextCheck(v, conn, lifetime.Checks{Warning: s.WarningWindow, Idle: s.IdleCheck}, false)
 
 		if version == "" {
 			// Tokens first: a failure after this leaves the item pointing at
