@@ -8,6 +8,7 @@ import (
 
 	"github.com/workplace/connections/infra/sandbox/sandboxtest"
 	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/store/memstore"
 	"github.com/workplace/connections/shared/vendors"
 )
@@ -178,5 +179,23 @@ func (r policyRow) revoked(t *testing.T) {
 	ns := e.notices(manager)
 	if !cur.Expired || len(ns) != 1 || ns[0].Kind != connection.NoticeDisconnected {
 		t.Fatalf("after it was found: expired %v, notices %+v", cur.Expired, ns)
+	}
+}
+
+// A connection stored before scopes were recorded learns them at its next
+// keep-alive (from the vendor's answer, or the tokens stored with it).
+func TestKeepAliveRecordsScopes(t *testing.T) {
+	e := newEnv(t, memstore.New())
+	c := e.connectApp("confluence")
+	want := c.GrantedScope
+	c.GrantedScope = ""
+	if err := e.store.Apply(t.Context(), store.UpdateConnection{Conn: c}); err != nil {
+		t.Fatal(err)
+	}
+	if rep := e.run(at(45)); rep.Refreshed != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	if got := e.conn(c.Key).GrantedScope; got != want || got == "" {
+		t.Fatalf("scope after the keep-alive = %q, want %q", got, want)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/workplace/connections/shared/integrations"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/vendors"
+	"github.com/workplace/connections/shared/vendors/vendortest"
 )
 
 var (
@@ -269,8 +270,8 @@ func TestList(t *testing.T) {
 		wantUser   string
 		wantVendor []string
 	}{
-		{"all types, no user data", integrations.Query{Account: "a1", UserID: "u-1"}, "", []string{"servicenow", "confluence"}},
-		{"user data", integrations.Query{Account: "a1", UserID: "u-1", UserLevel: true}, "u-1", []string{"servicenow", "confluence"}},
+		{"all types, no user data", integrations.Query{Account: "a1", UserID: "u-1"}, "", vendors.IDs(vendors.Registry)},
+		{"user data", integrations.Query{Account: "a1", UserID: "u-1", UserLevel: true}, "u-1", vendors.IDs(vendors.Registry)},
 		{"knowledge", integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeKnowledge}, "", []string{"confluence"}},
 		{"support", integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeSupportAndTicketing, AppManager: true, UserLevel: true}, "u-1", []string{"servicenow"}},
 	}
@@ -359,5 +360,29 @@ func TestBuildScopeDrift(t *testing.T) {
 				t.Errorf("JSON %s, want it to hold %q", b, tc.rendered)
 			}
 		})
+	}
+}
+
+// type=fileStorage lists exactly the vendors of that type, in registry
+// order (a synthetic one here, before the real ones land).
+func TestListFileStorage(t *testing.T) {
+	box := vendortest.Entry(t, "confluence")
+	box.ID, box.Name, box.Type = "box-like", "Box (synthetic)", vendors.TypeFileStorage
+	vendortest.Use(t, box)
+	st := &snapshotStore{snaps: map[string]connection.VendorSnapshot{}}
+	l := integrations.Lister{Store: st, Now: func() time.Time { return now }, WarningWindow: warn}
+	views, err := l.List(t.Context(), integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeFileStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, v := range views {
+		ids = append(ids, v.Vendor)
+		if v.Type != vendors.TypeFileStorage {
+			t.Errorf("%s listed with type %s", v.Vendor, v.Type)
+		}
+	}
+	if want := vendors.IDs(vendors.OfType(vendors.TypeFileStorage)); !slices.Equal(ids, want) || !slices.Contains(ids, "box-like") {
+		t.Fatalf("type=fileStorage listed %v, want %v", ids, want)
 	}
 }
