@@ -356,6 +356,11 @@ func TestRegistryComplete(t *testing.T) {
 			if err := v.Refresh.Check(); err != nil {
 				t.Errorf("refresh policy: %v", err)
 			}
+			if v.Credentials == vendors.PerAccount && (v.Refresh.Extendable() || v.Refresh.NeverExpires) {
+				// The scan would refresh it, and its IAM (template.yaml)
+				// reads only the deployment's apps, not accounts' clients.
+				t.Error("a per-account vendor whose policy the scan refreshes needs the expiry scan to read <prefix>/clients/: grant it first")
+			}
 			if v.App != "" {
 				app, ok := vendors.Lookup(v.App)
 				if !ok || v.Credentials != vendors.Deployment || app.Credentials != vendors.Deployment || app.App != "" {
