@@ -126,7 +126,7 @@ func (p RefreshPolicy) Check() error {
 		}
 	case p.Inactivity > 0:
 		if p.Absolute != 0 && p.Absolute < p.Inactivity {
-			return fmt.Errorf("Absolute %v is shorter than Inactivity %v", p.Absolute, p.Inactivity)
+			return fmt.Errorf("the absolute limit %v is shorter than the inactivity window %v", p.Absolute, p.Inactivity)
 		}
 	default:
 		return errors.New("no expiry rule: set Lifespan, Inactivity or NeverExpires")
