@@ -472,19 +472,41 @@ func chooseSite(v vendors.Vendor, ident provider.Who, set *connection.Settings, 
 	mismatch := func(want string) error {
 		return problem.New(http.StatusConflict, "site_mismatch", "%s was authorized on another site than %s; nothing was changed", v.Name, want)
 	}
-	// The site the outcome must be on, if any.
-	want := ""
+	// The connection whose site the outcome must be on, if any.
+	var ref *connection.Connection
 	switch {
 	case existing != nil:
-		want = existing.Instance
+		ref = existing
 	case st.Flow == connection.LevelUser && app != nil:
-		want = app.Instance
+		ref = app
+	}
+	want := ""
+	if ref != nil {
+		want = ref.Instance
 	}
 	if !v.SiteChoice {
-		if want != "" && !strings.EqualFold(want, st.Instance) {
+		// The site is the account's instance (ServiceNow), or the one
+		// site, tenant, domain or team the identity lookup reports
+		// (none: a personal account); a grant elsewhere than ref's is
+		// refused, whichever way the site is known.
+		if len(ident.Sites) > 1 {
+			return "", "", problem.New(http.StatusBadGateway, "vendor_error",
+				"%s reported several sites for one grant; nothing was changed", v.Name)
+		}
+		instance, siteID := st.Instance, ""
+		if len(ident.Sites) == 1 {
+			siteID = ident.Sites[0].ID
+			if instance == "" {
+				instance = ident.Sites[0].URL
+			}
+		}
+		if ref != nil && (!strings.EqualFold(ref.Instance, instance) || ref.SiteID != siteID) {
+			if want == "" {
+				want = "the connected one"
+			}
 			return "", "", mismatch(want)
 		}
-		return st.Instance, "", nil
+		return instance, siteID, nil
 	}
 	pick := func(url string) (provider.Site, bool) {
 		for _, s := range ident.Sites {
