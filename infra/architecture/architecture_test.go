@@ -26,7 +26,7 @@ var (
 	// embedded are the in-memory twins: local mode and tests only.
 	embedded = []string{"shared/store/memstore", "shared/vault/memvault", "shared/mail/memmail"}
 	// testSupport are packages that only tests import.
-	testSupport = []string{"shared/awstest", "shared/faulttest", "shared/store/storetest", "shared/vault/vaulttest", "shared/mail/mailtest"}
+	testSupport = []string{"shared/awstest", "shared/faulttest", "shared/store/storetest", "shared/vault/vaulttest", "shared/mail/mailtest", "shared/vendors/vendortest"}
 	// wiring builds adapters for the Lambdas: the one shared/ package
 	// besides the adapters that may name AWS services.
 	wiring = []string{"shared/awsdeps"}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,9 +53,8 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 		case "FRONTEND_URL":
 			return base + "/console"
 		case "VENDOR_BASE_URLS":
-			return "servicenow.instance=" + base + "/_sandbox/servicenow/{name}," +
-				"confluence.auth=" + base + "/_sandbox/confluence," +
-				"confluence.api=" + base + "/_sandbox/confluence"
+			// Every vendor the sandbox speaks, at /_sandbox/{vendor}.
+			return sandbox.BaseURLsEnv(base)
 		case "PRIVATE_VENDOR_HOSTS":
 			// The sandbox is this server: the vendor client may call it
 			// over plain http at its loopback address.
@@ -84,15 +84,8 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 		log = handlers.NewLogger(cfg.LogLevel)
 	}
 	d := &handlers.Deps{Config: cfg, Backends: b.Backends, HTTP: hc, Now: clock.Now, Log: log}
-	// The sandbox's Atlassian app: the deployment's client credentials.
-	creds, _ := json.Marshal(provider.Credentials{ClientID: "sandbox-atlassian-app", ClientSecret: "sandbox-atlassian-secret"})
-	// Seeded only where none exists: on BACKEND=aws a real one is kept.
-	if _, err := d.Vault.Get(ctx, cfg.AtlassianClientSecretName, ""); errors.Is(err, vault.ErrNotFound) {
-		if _, err := d.Vault.Put(ctx, cfg.AtlassianClientSecretName, creds); err != nil {
-			return nil, nil, fmt.Errorf("seed the sandbox app credentials: %w", err)
-		}
-	} else if err != nil {
-		return nil, nil, fmt.Errorf("read the Atlassian app credentials: %w", err)
+	if err := seedApps(ctx, d.Vault, cfg.DeploymentSecrets); err != nil {
+		return nil, nil, err
 	}
 	sbCfg, err := sandbox.ConfigFromEnv(o.Getenv)
 	if err != nil {
@@ -105,4 +98,42 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 		Console: console.Handler(),
 	})
 	return s, d, nil
+}
+
+// seedApps stores the sandbox's client credentials of every deployment
+// OAuth app the registry's vendors use (config.DeploymentSecrets: the
+// Atlassian app's, and one per other app), each only where none exists:
+// on BACKEND=aws a real one is kept.
+func seedApps(ctx context.Context, v vault.Vault, secrets map[string]string) error {
+	apps := make([]string, 0, len(secrets))
+	for app := range secrets {
+		apps = append(apps, app)
+	}
+	slices.Sort(apps)
+	for _, app := range apps {
+		name := secrets[app]
+		_, err := v.Get(ctx, name, "")
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, vault.ErrNotFound) {
+			return fmt.Errorf("read the %s app credentials: %w", app, err)
+		}
+		creds, _ := json.Marshal(SandboxApp(app))
+		if _, err := v.Put(ctx, name, creds); err != nil {
+			return fmt.Errorf("seed the sandbox %s app credentials: %w", app, err)
+		}
+	}
+	return nil
+}
+
+// SandboxApp are the client credentials the local server seeds for a
+// deployment app (by app id); the sandbox takes whatever a client id
+// first presents.
+func SandboxApp(app string) provider.Credentials {
+	if app == "confluence" {
+		// The Atlassian app, as it has always been named here.
+		app = "atlassian"
+	}
+	return provider.Credentials{ClientID: "sandbox-" + app + "-app", ClientSecret: "sandbox-" + app + "-secret"}
 }

@@ -25,20 +25,24 @@ var DefaultAtlassian = Lifetimes{Access: time.Hour, Refresh: 90 * day, Absolute:
 // 10-minute leeway ends the grant) under an absolute limit, and 403
 // invalid_grant for bad codes and refresh tokens.
 var atlassian = dialect{
-	name:           "Atlassian",
-	route:          (*Server).routeAtlassian,
-	defaultSite:    "acme",
-	audience:       "api.atlassian.com",
-	jsonBody:       true,
-	basicAuth:      true,
-	rotatesRefresh: true,
-	// "Once a token has been invalidated, it may not be re-used. Reuse of
-	// old tokens outside the leeway interval invalidates all refresh
-	// tokens, and requires the user to re-consent. The leeway interval is
-	// 10 minutes."
-	// https://community.developer.atlassian.com/t/updated-31-january-2022-action-required-deprecating-persistent-refresh-tokens/54172
-	reuseLeeway: 10 * time.Minute,
-	absolute:    true,
+	name:        "Atlassian",
+	route:       (*Server).routeAtlassian,
+	defaultSite: "acme",
+	audience:    "api.atlassian.com",
+	jsonBody:    true,
+	basicAuth:   true,
+	rules: Rules{
+		Rotates: true,
+		// "Once a token has been invalidated, it may not be re-used. Reuse of
+		// old tokens outside the leeway interval invalidates all refresh
+		// tokens, and requires the user to re-consent. The leeway interval is
+		// 10 minutes."
+		// https://community.developer.atlassian.com/t/updated-31-january-2022-action-required-deprecating-persistent-refresh-tokens/54172
+		ReuseLeeway:    10 * time.Minute,
+		ReuseEndsGrant: true,
+		Expiry:         ExpiryInactivity,
+		Absolute:       true,
+	},
 	invalidCode: func(desc string) reply {
 		return reply{http.StatusForbidden, oauthError{"invalid_grant", desc}}
 	},
@@ -47,6 +51,8 @@ var atlassian = dialect{
 		return DefaultAtlassian, cfg.Atlassian
 	},
 }
+
+func init() { speak("confluence", &atlassian) }
 
 // routeAtlassian serves /_sandbox/{vendor}/..., which stands for both
 // https://auth.atlassian.com and https://api.atlassian.com. Atlassian

@@ -12,12 +12,15 @@ const day = 24 * time.Hour
 type Lifetimes struct {
 	// Access is the lifetime of an access token (expires_in).
 	Access time.Duration
-	// Refresh is, for ServiceNow, the refresh token's lifespan counted from
-	// the authorization and never extended by refreshing; for Atlassian, the
-	// inactivity window: a refresh token unused this long is dead.
+	// Refresh is what the dialect's Rules.Expiry says: the refresh
+	// token's lifespan counted from the authorization and never extended
+	// by refreshing (ServiceNow), or the inactivity window, a refresh
+	// token unused this long being dead (Atlassian); unused for a refresh
+	// token that never expires.
 	Refresh time.Duration
-	// Absolute is Atlassian's limit: however often refreshed, a grant dies
-	// this long after the first authorization. Ignored for ServiceNow.
+	// Absolute is the limit of a dialect with Rules.Absolute (Atlassian):
+	// however often refreshed, a grant dies this long after the first
+	// authorization. Ignored for the others.
 	Absolute time.Duration
 }
 
@@ -107,7 +110,7 @@ func (c Config) lifetimes(d *dialect) Lifetimes {
 	}
 	pick(&l.Access, over.Access, c.AccessTTL)
 	pick(&l.Refresh, over.Refresh, c.RefreshTTL)
-	if d.absolute {
+	if d.rules.Absolute {
 		pick(&l.Absolute, over.Absolute, c.AbsoluteTTL)
 	} else {
 		l.Absolute = 0

@@ -11,9 +11,9 @@ import (
 // token.go, grants.go) read these fields and never name a vendor.
 //
 // A new vendor is one file that declares its dialect value (routes,
-// identity endpoints, the fields below, its Default lifetimes) and one
-// entry in dialects; a vendor that speaks an existing dialect (Jira speaks
-// Atlassian's) is only the entry.
+// identity endpoints, the fields below, its Rules and Default lifetimes)
+// and registers it at init (speak); a vendor that speaks an existing
+// dialect (Jira speaks Atlassian's) is only the registration.
 type dialect struct {
 	// name is the vendor's name in messages, e.g. "ServiceNow".
 	name string
@@ -51,19 +51,9 @@ type dialect struct {
 	// alwaysRefresh: every code exchange issues a refresh token, not only
 	// one whose scope has offline_access.
 	alwaysRefresh bool
-	// rotatesRefresh: a refresh issues a new refresh token and the one
-	// presented dies at once. Without rotation the refresh token is the one
-	// issued at the exchange, so Lifetimes.Refresh counts from the
-	// authorization.
-	rotatesRefresh bool
-	// reuseLeeway: with rotation, a refresh token rotated away still works
-	// this long after (a client that lost the answer may present it
-	// again); presented later, it is taken as stolen and every token of
-	// its grant dies. Zero: a rotated token dies at once.
-	reuseLeeway time.Duration
-	// absolute: Lifetimes.Absolute applies, i.e. a grant dies that long
-	// after the authorization however often it is refreshed.
-	absolute bool
+	// rules say how the dialect's refresh tokens live: rotation, reuse,
+	// and what Lifetimes.Refresh and Lifetimes.Absolute count from.
+	rules Rules
 	// expiresInShave is taken off expires_in when that is larger
 	// (ServiceNow answers 1799 for its 30 minutes).
 	expiresInShave int64
@@ -81,9 +71,74 @@ type dialect struct {
 }
 
 // dialects maps vendor ids (as in the vendor registry) to what they speak;
-// a vendor is served once it is here. Another Atlassian product (Jira)
-// would be one more entry.
-var dialects = map[string]*dialect{
-	"servicenow": &serviceNow,
-	"confluence": &atlassian,
+// a vendor is served once it is here. Each dialect file registers its
+// vendors at init (speak); a vendor that speaks an existing dialect (Jira
+// speaks Atlassian's) is one more speak call there.
+var dialects = map[string]*dialect{}
+
+// speak serves vendorID in dialect d. Two dialects for one id are a
+// programming error.
+func speak(vendorID string, d *dialect) {
+	if _, dup := dialects[vendorID]; dup || vendorID == "" || d == nil {
+		panic("sandbox: vendor " + vendorID + " registered twice or empty")
+	}
+	dialects[vendorID] = d
+}
+
+// Speak serves vendorID in the dialect of the vendor like (its paths,
+// parameters, token answers and identity endpoints), with refresh tokens
+// that live by rules and lifetimes l instead of like's: a synthetic
+// vendor, for tests that walk a refresh policy the registry does not have
+// yet. It returns a function that undoes it. Call it before New (a Server
+// takes its vendors when it is built), and never while other goroutines
+// build or serve sandboxes: it changes what every new Server speaks.
+func Speak(vendorID, like string, rules Rules, l Lifetimes) (undo func()) {
+	base, ok := dialects[like]
+	if !ok {
+		panic("sandbox: no dialect for " + like)
+	}
+	d := *base
+	d.rules = rules
+	d.lifetimes = func(Config) (Lifetimes, Lifetimes) { return l, Lifetimes{} }
+	speak(vendorID, &d)
+	return func() { delete(dialects, vendorID) }
+}
+
+// Expiry says what a dialect's Lifetimes.Refresh counts from.
+type Expiry int
+
+// Refresh-token expiries.
+const (
+	// ExpiryLifespan: Lifetimes.Refresh from the authorization; refreshing
+	// never extends it (ServiceNow).
+	ExpiryLifespan Expiry = iota
+	// ExpiryInactivity: Lifetimes.Refresh from the refresh token's last
+	// use, i.e. its issue or the last refresh made with it, rotating or
+	// not (Atlassian, Microsoft, Box; Google, whose token does not rotate).
+	ExpiryInactivity
+	// ExpiryNever: the refresh token works until it is revoked (Dropbox);
+	// Lifetimes.Refresh is not used.
+	ExpiryNever
+)
+
+// Rules are how a dialect's refresh tokens live, as the generic token code
+// (token.go, grants.go) applies them. Each dialect declares its vendor's.
+type Rules struct {
+	// Rotates: a refresh issues a new refresh token and retires the one
+	// presented. Without rotation the refresh token issued at the exchange
+	// is the grant's for good.
+	Rotates bool
+	// ReuseLeeway (with Rotates): a retired refresh token still works this
+	// long (a client that lost the answer may present it again). Zero:
+	// single use (Box) — a retired token is refused at once.
+	ReuseLeeway time.Duration
+	// ReuseEndsGrant (with a ReuseLeeway): a retired token presented after
+	// the leeway is taken as stolen and every token of its grant dies
+	// (Atlassian). Without it, it is merely refused.
+	ReuseEndsGrant bool
+	// Expiry: what Lifetimes.Refresh counts from.
+	Expiry Expiry
+	// Absolute: Lifetimes.Absolute after the authorization, the grant dies
+	// however often it is refreshed (Atlassian).
+	Absolute bool
 }

@@ -56,6 +56,14 @@
 // are granted, and the token response's scope says so; Atlassian issues a
 // refresh token only when offline_access is among them).
 //
+// How refresh tokens live is each dialect's Rules, applied by the generic
+// token code: rotation (with a reuse leeway, zero for single use, and
+// whether reuse past it ends the grant), what Lifetimes.Refresh counts
+// from (the authorization, the last use, or never), and an absolute limit.
+// Speak serves a synthetic vendor in an existing dialect with other Rules
+// (tests only), and BaseURLs points every registry vendor the sandbox
+// speaks at /_sandbox/{vendor}.
+//
 // Every expiry (codes, access and refresh tokens) is judged on Config.Clock,
 // which the local server shares with the service so that moving its clock
 // moves the sandbox's token lifetimes too.

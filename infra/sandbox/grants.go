@@ -12,10 +12,10 @@ type grant struct {
 	scope        string // granted (sandbox_scope narrows the requested one)
 	authorizedAt time.Time
 
-	refresh       string // current refresh token; "" when none was issued
-	refreshIssued time.Time
-	revoked       bool
-	listed        int // accessible-resources answers so far (order rotation)
+	refresh  string    // current refresh token; "" when none was issued
+	lastUsed time.Time // when the current refresh token was issued or last refreshed with
+	revoked  bool
+	listed   int // accessible-resources answers so far (order rotation)
 }
 
 // instance is, for a dialect with instances (ServiceNow), the instance
@@ -45,15 +45,25 @@ type accessToken struct {
 	expires time.Time
 }
 
-// refreshExpired tells whether g's refresh token is past its lifetime:
-// Lifetimes.Refresh from its issue (for a dialect that does not rotate,
-// the issue is the authorization, and refreshing never extends it), and,
-// for a dialect with an absolute limit, Lifetimes.Absolute from the
+// refreshExpired tells whether g's refresh token is past its lifetime, by
+// its dialect's Rules: Lifetimes.Refresh from the authorization
+// (ExpiryLifespan) or from the token's last use (ExpiryInactivity), never
+// (ExpiryNever), and, with an absolute limit, Lifetimes.Absolute from the
 // authorization.
 func (s *Server) refreshExpired(g *grant, now time.Time) bool {
 	l := s.times[g.dialect]
-	return !now.Before(g.refreshIssued.Add(l.Refresh)) ||
-		g.dialect.absolute && !now.Before(g.authorizedAt.Add(l.Absolute))
+	r := g.dialect.rules
+	if r.Absolute && !now.Before(g.authorizedAt.Add(l.Absolute)) {
+		return true
+	}
+	switch r.Expiry {
+	case ExpiryInactivity:
+		return !now.Before(g.lastUsed.Add(l.Refresh))
+	case ExpiryNever:
+		return false
+	default:
+		return !now.Before(g.authorizedAt.Add(l.Refresh))
+	}
 }
 
 // sweepLocked forgets, now and then, what can no longer be used.

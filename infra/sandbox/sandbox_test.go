@@ -401,3 +401,31 @@ func TestScopeKnob(t *testing.T) {
 		}
 	})
 }
+
+// Every registry vendor the sandbox speaks is pointed at it, each base at
+// /_sandbox/{id}, an instance at /_sandbox/{id}/{name}.
+func TestBaseURLs(t *testing.T) {
+	got := BaseURLs("http://127.0.0.1:3000/")
+	for k, want := range map[string]string{
+		"servicenow.instance": "http://127.0.0.1:3000/_sandbox/servicenow/{name}",
+		"confluence.auth":     "http://127.0.0.1:3000/_sandbox/confluence",
+		"confluence.api":      "http://127.0.0.1:3000/_sandbox/confluence",
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %q, want %q", k, got[k], want)
+		}
+	}
+	for _, v := range vendors.Registry {
+		if _, ok := dialects[v.ID]; !ok {
+			t.Errorf("the sandbox does not speak registry vendor %s: add its dialect", v.ID)
+		}
+		for name := range v.Bases {
+			if got[v.ID+"."+name] == "" {
+				t.Errorf("no override for %s.%s", v.ID, name)
+			}
+		}
+	}
+	if env := BaseURLsEnv("http://h"); !strings.HasPrefix(env, "confluence.api=http://h/_sandbox/confluence,confluence.auth=") {
+		t.Errorf("BaseURLsEnv = %q", env)
+	}
+}

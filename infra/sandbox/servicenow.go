@@ -25,6 +25,7 @@ var serviceNow = dialect{
 	instances:      true,
 	defaultScope:   "useraccount",
 	alwaysRefresh:  true,
+	rules:          Rules{Expiry: ExpiryLifespan},
 	expiresInShave: 1,
 	invalidCode: func(desc string) reply {
 		return reply{http.StatusBadRequest, oauthError{"invalid_grant", desc}}
@@ -34,6 +35,8 @@ var serviceNow = dialect{
 		return DefaultServiceNow, cfg.ServiceNow
 	},
 }
+
+func init() { speak("servicenow", &serviceNow) }
 
 // routeServiceNow serves /_sandbox/servicenow/{instance}/..., where the
 // instance segment stands for https://{instance}.service-now.com.

@@ -98,7 +98,7 @@ func (s *Server) exchangeLocked(vendorID string, d *dialect, instance, clientID 
 	g.authorizedAt = now
 	if !c.noRefresh && (d.alwaysRefresh || hasScope(g.scope, "offline_access")) {
 		g.refresh = newToken()
-		g.refreshIssued = now
+		g.lastUsed = now
 		s.refresh[g.refresh] = &g
 	}
 	return reply{http.StatusOK, s.issueLocked(&g, now)}
@@ -111,9 +111,11 @@ func (s *Server) refreshLocked(vendorID string, d *dialect, instance, clientID, 
 	now := s.now()
 	if r, ok := s.retired[token]; ok && g == nil && token != "" {
 		if !r.reusable(now) {
-			// Reuse after the leeway: taken as a stolen token, the
-			// whole grant dies.
-			r.g.revoked = true
+			if d.rules.ReuseEndsGrant {
+				// Reuse after the leeway: taken as a stolen token, the
+				// whole grant dies.
+				r.g.revoked = true
+			}
 			return d.deadRefresh
 		}
 		g = r.g // within the leeway: as good as the grant's current token
@@ -122,17 +124,18 @@ func (s *Server) refreshLocked(vendorID string, d *dialect, instance, clientID, 
 		g.revoked || s.refreshExpired(g, now) {
 		return d.deadRefresh
 	}
-	if d.rotatesRefresh {
+	if d.rules.Rotates {
 		// Rotation: the grant's current token is retired (it dies at once,
 		// or after the dialect's reuse leeway) for a new one.
 		delete(s.refresh, g.refresh)
-		if d.reuseLeeway > 0 {
-			s.retired[g.refresh] = retiredToken{g: g, until: now.Add(d.reuseLeeway)}
+		if d.rules.ReuseLeeway > 0 {
+			s.retired[g.refresh] = retiredToken{g: g, until: now.Add(d.rules.ReuseLeeway)}
 		}
 		g.refresh = newToken()
-		g.refreshIssued = now
 		s.refresh[g.refresh] = g
 	}
+	// A refresh is a use: an inactivity window starts again.
+	g.lastUsed = now
 	return reply{http.StatusOK, s.issueLocked(g, now)}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/workplace/connections/shared/safehttp"
 	"github.com/workplace/connections/shared/vault"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // Config is everything the functions and the local server read from the
@@ -29,11 +30,22 @@ type Config struct {
 	AppReconnectPath  string // APP_RECONNECT_PATH
 
 	WarningWindow time.Duration // WARNING_DAYS
-	MailFrom      string        // MAIL_FROM
+	// IdleCheck (IDLE_CHECK_DAYS) is how long the scan lets a grant that
+	// never expires go unrefreshed before it refreshes it, so that a
+	// revoked one is found.
+	IdleCheck time.Duration
+	MailFrom  string // MAIL_FROM
 
-	AtlassianClientSecretName string            // ATLASSIAN_CLIENT_SECRET_NAME
-	AllowedInstanceHosts      []string          // ALLOWED_INSTANCE_HOSTS
-	VendorBaseURLs            map[string]string // VENDOR_BASE_URLS
+	AtlassianClientSecretName string // ATLASSIAN_CLIENT_SECRET_NAME
+	// DeploymentSecrets name, by app id (vendors.Vendor.AppID), the secret
+	// holding each deployment OAuth app's {client_id, client_secret}: one
+	// per app the registry's vendors use, <prefix>/deployment/<app>/client
+	// (vault.DeploymentSecretName), the Atlassian app's named by
+	// ATLASSIAN_CLIENT_SECRET_NAME. Vendors that share an app (Jira and
+	// Confluence) share its secret.
+	DeploymentSecrets    map[string]string
+	AllowedInstanceHosts []string          // ALLOWED_INSTANCE_HOSTS
+	VendorBaseURLs       map[string]string // VENDOR_BASE_URLS
 	// PrivateVendorHosts (PRIVATE_VENDOR_HOSTS) are the hosts, as
 	// host[:port] or patterns (safehttp.MatchHost), that the deployment
 	// explicitly runs on loopback or a private network: the local sandbox,
@@ -88,7 +100,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		AppReconnectPath:  get("APP_RECONNECT_PATH", "/manage/apps/integrations"),
 		MailFrom:          get("MAIL_FROM", "no-reply@example.com"),
 	}
-	c.AtlassianClientSecretName = get("ATLASSIAN_CLIENT_SECRET_NAME", vault.DeploymentSecretName(c.SecretPrefix, "confluence"))
+	c.AtlassianClientSecretName = get("ATLASSIAN_CLIENT_SECRET_NAME", vault.DeploymentSecretName(c.SecretPrefix, atlassianApp))
 	for _, kind := range []string{vault.TokensDir, vault.ClientsDir} {
 		// Those names are the service's own (and IAM lets functions that
 		// must never see app credentials read or write them).
@@ -96,6 +108,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("ATLASSIAN_CLIENT_SECRET_NAME must not be under %s/%s/", c.SecretPrefix, kind)
 		}
 	}
+	c.DeploymentSecrets = DeploymentSecrets(c.SecretPrefix, c.AtlassianClientSecretName)
 	c.AllowedInstanceHosts = list(get("ALLOWED_INSTANCE_HOSTS", ""))
 	c.PrivateVendorHosts = list(get("PRIVATE_VENDOR_HOSTS", ""))
 	var err error
@@ -107,6 +120,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("WARNING_DAYS must be a whole number of days")
 	}
 	c.WarningWindow = time.Duration(days) * 24 * time.Hour
+	idleDays, err := strconv.Atoi(get("IDLE_CHECK_DAYS", "30"))
+	if err != nil || idleDays < 1 || idleDays > 365 {
+		return c, fmt.Errorf("IDLE_CHECK_DAYS must be 1 to 365")
+	}
+	c.IdleCheck = time.Duration(idleDays) * 24 * time.Hour
 	if c.SecretRecoveryDays, err = strconv.Atoi(get("SECRET_RECOVERY_DAYS", "7")); err != nil || c.SecretRecoveryDays < 7 || c.SecretRecoveryDays > 30 {
 		return c, fmt.Errorf("SECRET_RECOVERY_DAYS must be 7 to 30")
 	}
@@ -131,6 +149,25 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("OAUTH_REDIRECT_URL must be an absolute http(s) URL")
 	}
 	return c, nil
+}
+
+// atlassianApp is the id of the Atlassian app (Confluence's, which Jira
+// shares), whose secret ATLASSIAN_CLIENT_SECRET_NAME may name.
+const atlassianApp = "confluence"
+
+// DeploymentSecrets is the one place the deployment apps' secret names
+// are made: for every app the registry's vendors use (vendors.DeploymentApps),
+// <prefix>/deployment/<app>/client, except the Atlassian app's, which is
+// atlassian (ATLASSIAN_CLIENT_SECRET_NAME, by default that same name).
+func DeploymentSecrets(prefix, atlassian string) map[string]string {
+	out := map[string]string{}
+	for _, app := range vendors.DeploymentApps() {
+		out[app] = vault.DeploymentSecretName(prefix, app)
+	}
+	if _, ok := out[atlassianApp]; ok && atlassian != "" {
+		out[atlassianApp] = atlassian
+	}
+	return out
 }
 
 // list reads a comma-separated list, dropping empty items.

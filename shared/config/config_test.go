@@ -30,8 +30,10 @@ func TestFromEnvDefaults(t *testing.T) {
 		UserReconnectPath:         "/profile/external-apps",
 		AppReconnectPath:          "/manage/apps/integrations",
 		WarningWindow:             10 * 24 * time.Hour,
+		IdleCheck:                 30 * 24 * time.Hour,
 		MailFrom:                  "no-reply@example.com",
 		AtlassianClientSecretName: "connections/deployment/confluence/client",
+		DeploymentSecrets:         map[string]string{"confluence": "connections/deployment/confluence/client"},
 		VendorBaseURLs:            map[string]string{},
 		SecretRecoveryDays:        7,
 		AuditRetention:            400 * 24 * time.Hour,
@@ -60,6 +62,7 @@ func TestFromEnvValues(t *testing.T) {
 		"USER_RECONNECT_PATH":    "/me/apps",
 		"APP_RECONNECT_PATH":     "/admin/apps",
 		"WARNING_DAYS":           "14",
+		"IDLE_CHECK_DAYS":        "7",
 		"MAIL_FROM":              "alerts@acme.example",
 		"ALLOWED_INSTANCE_HOSTS": " 127.0.0.1:3000, ,*.sandbox.test,",
 		"PRIVATE_VENDOR_HOSTS":   " 127.0.0.1:3000,, *.sandbox.test ",
@@ -88,6 +91,8 @@ func TestFromEnvValues(t *testing.T) {
 		{"UserReconnectPath", c.UserReconnectPath, "/me/apps"},
 		{"AppReconnectPath", c.AppReconnectPath, "/admin/apps"},
 		{"WarningWindow", c.WarningWindow, 14 * 24 * time.Hour},
+		{"IdleCheck", c.IdleCheck, 7 * 24 * time.Hour},
+		{"DeploymentSecrets", c.DeploymentSecrets, map[string]string{"confluence": "prod/conn/deployment/confluence/client"}},
 		{"MailFrom", c.MailFrom, "alerts@acme.example"},
 		{"AllowedInstanceHosts", c.AllowedInstanceHosts, []string{"127.0.0.1:3000", "*.sandbox.test"}},
 		{"PrivateVendorHosts", c.PrivateVendorHosts, []string{"127.0.0.1:3000", "*.sandbox.test"}},
@@ -113,6 +118,9 @@ func TestFromEnvExplicitAtlassianSecret(t *testing.T) {
 	c, err := config.FromEnv(env(map[string]string{"SECRET_PREFIX": "p", "ATLASSIAN_CLIENT_SECRET_NAME": "shared/atlassian"}))
 	if err != nil || c.AtlassianClientSecretName != "shared/atlassian" {
 		t.Fatalf("AtlassianClientSecretName = %q, %v", c.AtlassianClientSecretName, err)
+	}
+	if got := c.DeploymentSecrets["confluence"]; got != "shared/atlassian" {
+		t.Fatalf("the Atlassian app's secret = %q, want ATLASSIAN_CLIENT_SECRET_NAME's", got)
 	}
 }
 
@@ -157,6 +165,9 @@ func TestFromEnvRejects(t *testing.T) {
 		{"WARNING_DAYS", "ten"},
 		{"WARNING_DAYS", "-1"},
 		{"WARNING_DAYS", "1.5"},
+		{"IDLE_CHECK_DAYS", "0"},
+		{"IDLE_CHECK_DAYS", "366"},
+		{"IDLE_CHECK_DAYS", "month"},
 		{"SECRET_RECOVERY_DAYS", "6"},
 		{"SECRET_RECOVERY_DAYS", "31"},
 		{"SECRET_RECOVERY_DAYS", "0"},

@@ -117,6 +117,12 @@ type Connection struct {
 	SecretVersion string
 	Generation    int // token generation; +1 on every reconnect or change of user
 
+	// GrantedScope is the scope the vendor granted, space-separated as in a
+	// token response (RFC 6749 §3.3): the token response's scope, else the
+	// scopes requested. "" for a connection stored before scopes were
+	// recorded (nothing known, so no scope drift is shown).
+	GrantedScope string
+
 	GrantedAt             time.Time // when the current grant was authorized
 	AccessTokenExpiresAt  time.Time
 	RefreshTokenExpiresAt time.Time // when refreshing stops working if nothing is done
@@ -138,13 +144,14 @@ type Connection struct {
 }
 
 // HardExpiry is the moment the grant dies whatever the service does: the
-// refresh-token expiry when refreshing cannot extend it, else the absolute limit.
-func (c Connection) HardExpiry(rotating bool) time.Time {
-	if rotating && !c.AbsoluteExpiresAt.IsZero() {
+// refresh-token expiry when refreshing cannot extend it, else the absolute
+// limit. extendable says whether a refresh moves the refresh-token expiry
+// (the vendor's policy has an inactivity window). Zero: no such moment (a
+// grant kept alive by refreshing with no absolute limit, or one that never
+// expires).
+func (c Connection) HardExpiry(extendable bool) time.Time {
+	if extendable {
 		return c.AbsoluteExpiresAt
-	}
-	if rotating {
-		return time.Time{}
 	}
 	return c.RefreshTokenExpiresAt
 }
@@ -157,14 +164,14 @@ func (c Connection) IsExpired(now time.Time) bool {
 	return !c.RefreshTokenExpiresAt.IsZero() && !now.Before(c.RefreshTokenExpiresAt)
 }
 
-// Status is the connection's state at now, given whether the vendor rotates
-// refresh tokens (so that inactivity expiry is extended by keep-alive) and the
-// warning window.
-func (c Connection) Status(now time.Time, rotating bool, warn time.Duration) Status {
+// Status is the connection's state at now, given whether a refresh extends
+// its refresh token (so that inactivity expiry is moved by keep-alive) and
+// the warning window.
+func (c Connection) Status(now time.Time, extendable bool, warn time.Duration) Status {
 	if c.IsExpired(now) {
 		return StatusExpired
 	}
-	if h := c.HardExpiry(rotating); !h.IsZero() && h.Sub(now) <= warn {
+	if h := c.HardExpiry(extendable); !h.IsZero() && h.Sub(now) <= warn {
 		return StatusExpiring
 	}
 	return StatusConnected

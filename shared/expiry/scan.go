@@ -33,6 +33,10 @@ type Scanner struct {
 	Log     *slog.Logger
 
 	WarningWindow time.Duration
+	// IdleCheck (IDLE_CHECK_DAYS) is how long a grant that never expires
+	// goes unrefreshed before the scan refreshes it, so that a revoked one
+	// is found like any refused refresh (zero: lifetime.DefaultIdleCheck).
+	IdleCheck time.Duration
 	// OutageGrace: how long refreshes may keep failing for reasons other
 	// than a refusal (vendor down, timeouts, bad client secret) before the
 	// connection is flagged expired and its people told.
@@ -54,6 +58,7 @@ type Report struct {
 	Now          time.Time `json:"now"`
 	Checked      int       `json:"checked"`
 	Refreshed    int       `json:"refreshed"`
+	IdleChecks   int       `json:"idleChecks"` // of the refreshes, those that checked a grant that never expires
 	Expired      int       `json:"expired"`
 	Notices      int       `json:"notices"`
 	Failed       int       `json:"failed"`
@@ -108,7 +113,7 @@ func (s *Scanner) Run(ctx context.Context, now time.Time) (Report, error) {
 		}
 	}
 	rep.Complete = true
-	s.log().InfoContext(ctx, "scan done", "now", now, "checked", rep.Checked, "refreshed", rep.Refreshed,
+	s.log().InfoContext(ctx, "scan done", "now", now, "checked", rep.Checked, "refreshed", rep.Refreshed, "idleChecks", rep.IdleChecks,
 		"expired", rep.Expired, "notices", rep.Notices, "failed", rep.Failed, "busy", rep.Busy)
 	return rep, nil
 }
@@ -178,6 +183,10 @@ func (s *Scanner) check(ctx context.Context, due connection.Connection, now time
 func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendors.Vendor, c connection.Connection, now time.Time, snd *notices.Sender, rep *Report) error {
 	stored := c.SecretVersion
 	var extra []store.Op
+	// A keep-alive before an inactivity window closes, or the idle check
+	// of a grant that never expires: either is a refresh, and a refusal is
+	// a dead grant.
+	due, idle := lifetime.RefreshDue(v, c, s.checks(), now)
 	death := func(reason, message string) health.Death {
 		return health.Death{Reason: reason, Message: message, DetectedBy: health.DetectedByScan, Actor: connection.ScanActor()}
 	}
@@ -188,7 +197,7 @@ func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendors.Vendor, 
 	case c.IsExpired(now):
 		log.InfoContext(ctx, "connection expired")
 		return s.expire(ctx, log, c, death(health.ReasonExpired, "refresh token expired"), now, snd, rep)
-	case !lifetime.KeepAliveDue(v, c, now):
+	case !due:
 		// Nothing to refresh.
 	default:
 		failingSince := c.VendorErrorSince
@@ -208,7 +217,12 @@ func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendors.Vendor, 
 			log.WarnContext(ctx, "refresh failed; retried on the next run", "since", c.VendorErrorSince, "error", err.Error())
 		default:
 			rep.Refreshed++
-			log.InfoContext(ctx, "kept alive", "refreshTokenExpiresAt", c.RefreshTokenExpiresAt)
+			if idle {
+				rep.IdleChecks++
+				log.InfoContext(ctx, "idle check: the grant still works")
+			} else {
+				log.InfoContext(ctx, "kept alive", "refreshTokenExpiresAt", c.RefreshTokenExpiresAt)
+			}
 			if !failingSince.IsZero() {
 				// Flagged for failing refreshes, and working again.
 				extra = append(extra, store.AppendAudit{Entry: connection.NewAudit(c, connection.AuditRecovered, connection.ScanActor(), now,
@@ -225,7 +239,7 @@ func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendors.Vendor, 
 	} else {
 		owed = false
 	}
-	c.NextCheckAt = lifetime.NextCheck(v, c, s.WarningWindow, warned)
+	c.NextCheckAt = lifetime.NextCheck(v, c, s.checks(), warned)
 	retry := owed || !c.VendorErrorSince.IsZero()
 	if retry || (!c.NextCheckAt.IsZero() && c.NextCheckAt.Before(now)) {
 		// Not done, or due already: the next run looks again.
@@ -280,6 +294,10 @@ func (s *Scanner) notify(ctx context.Context, log *slog.Logger, snd *notices.Sen
 		rep.Notices++
 	}
 	return sent
+}
+
+func (s *Scanner) checks() lifetime.Checks {
+	return lifetime.Checks{Warning: s.WarningWindow, Idle: s.IdleCheck}
 }
 
 func (s *Scanner) log() *slog.Logger {

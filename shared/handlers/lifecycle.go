@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/workplace/connections/shared/apigw"
+	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/lifecycle"
 	"github.com/workplace/connections/shared/provider"
@@ -16,8 +17,18 @@ func (d *Deps) Clients() *provider.Factory {
 		Store: d.Store, Vault: d.Vault, HTTP: d.HTTP,
 		RedirectURL:       d.Config.RedirectURL,
 		VendorBaseURLs:    d.Config.VendorBaseURLs,
-		DeploymentSecrets: map[string]string{"confluence": d.Config.AtlassianClientSecretName},
+		DeploymentSecrets: d.deploymentSecrets(),
 	}
+}
+
+// deploymentSecrets are the deployment apps' secret names: the
+// configuration's, or for a Config not read from the environment (tests),
+// the same names made from its prefix.
+func (d *Deps) deploymentSecrets() map[string]string {
+	if d.Config.DeploymentSecrets != nil {
+		return d.Config.DeploymentSecrets
+	}
+	return config.DeploymentSecrets(d.Config.SecretPrefix, d.Config.AtlassianClientSecretName)
 }
 
 // Lifecycle is the connection lifecycle service on these dependencies.
@@ -28,6 +39,7 @@ func (d *Deps) Lifecycle() *lifecycle.Service {
 		AllowedInstanceHosts: d.Config.AllowedInstanceHosts,
 		PrivateVendorHosts:   d.Config.PrivateVendorHosts,
 		WarningWindow:        d.Config.WarningWindow,
+		IdleCheck:            d.Config.IdleCheck,
 		SecretRecoveryDays:   d.Config.SecretRecoveryDays,
 		AuditRetention:       d.Config.AuditRetention,
 	}

@@ -17,7 +17,7 @@ func ListIntegrations(d *Deps) apigw.Handler {
 		if t, ok := req.QueryStringParameters["type"]; ok {
 			typ, valid := vendors.ParseType(t)
 			if !valid {
-				return apigw.Response{}, apigw.Errorf(http.StatusBadRequest, "invalid_type", "type must be supportAndTicketing or knowledge")
+				return apigw.Response{}, apigw.Errorf(http.StatusBadRequest, "invalid_type", "type must be supportAndTicketing, knowledge or fileStorage")
 			}
 			q.Type = typ
 		}

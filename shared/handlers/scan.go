@@ -45,6 +45,7 @@ func ExpiryScan(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) (
 		Notices:        d.Notices(),
 		Log:            d.Log,
 		WarningWindow:  d.Config.WarningWindow,
+		IdleCheck:      d.Config.IdleCheck,
 		OutageGrace:    d.Config.OutageGrace,
 		Budget:         d.Config.ScanBudget,
 		Clock:          time.Now,

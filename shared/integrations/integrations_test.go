@@ -14,6 +14,7 @@ import (
 	"github.com/workplace/connections/shared/integrations"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/vendors"
+	"github.com/workplace/connections/shared/vendors/vendortest"
 )
 
 var (
@@ -269,8 +270,8 @@ func TestList(t *testing.T) {
 		wantUser   string
 		wantVendor []string
 	}{
-		{"all types, no user data", integrations.Query{Account: "a1", UserID: "u-1"}, "", []string{"servicenow", "confluence"}},
-		{"user data", integrations.Query{Account: "a1", UserID: "u-1", UserLevel: true}, "u-1", []string{"servicenow", "confluence"}},
+		{"all types, no user data", integrations.Query{Account: "a1", UserID: "u-1"}, "", vendors.IDs(vendors.Registry)},
+		{"user data", integrations.Query{Account: "a1", UserID: "u-1", UserLevel: true}, "u-1", vendors.IDs(vendors.Registry)},
 		{"knowledge", integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeKnowledge}, "", []string{"confluence"}},
 		{"support", integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeSupportAndTicketing, AppManager: true, UserLevel: true}, "u-1", []string{"servicenow"}},
 	}
@@ -315,4 +316,73 @@ func TestList(t *testing.T) {
 			t.Fatal("an empty list must encode as [], not null")
 		}
 	})
+}
+
+// Scope drift: a connection granted less than the registry requires now
+// is listed with reauthorizationRequired and the scopes it lacks, at app
+// and user level, from the item alone; one granted everything, or stored
+// before scopes were recorded, is not.
+func TestBuildScopeDrift(t *testing.T) {
+	cf := lookup(t, "confluence")
+	far := now.Add(50 * day)
+	app := conn(connection.AppKey("a1", "confluence"), far, now.Add(300*day))
+	user := conn(connection.UserKey("a1", "confluence", "u-bob"), far, now.Add(300*day))
+	lacks := "read:confluence-content.all read:me offline_access"
+	want := []string{"read:confluence-space.summary", "search:confluence"}
+	for name, tc := range map[string]struct {
+		granted  string
+		missing  []string
+		rendered string
+	}{
+		"lacks two":          {lacks, want, `"reauthorizationRequired":true,"missingScopes":["read:confluence-space.summary","search:confluence"]`},
+		"has all":            {strings.Join(cf.RequiredScopes, " ") + " extra:scope", nil, ""},
+		"nothing recorded":   {"", nil, ""},
+		"expired, lacks two": {lacks, want, `"reauthorizationRequired":true`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, u := *app, *user
+			a.GrantedScope, u.GrantedScope = tc.granted, tc.granted
+			if strings.HasPrefix(name, "expired") {
+				a.Expired, u.Expired = true, true
+			}
+			v := integrations.Build(cf, connection.VendorSnapshot{App: &a, User: &u}, integrations.Options{Now: now, WarningWindow: warn, UserLevel: true})
+			if v.ReauthorizationRequired != (tc.missing != nil) || !slices.Equal(v.MissingScopes, tc.missing) {
+				t.Errorf("app level: reauthorizationRequired %v, missingScopes %v; want %v", v.ReauthorizationRequired, v.MissingScopes, tc.missing)
+			}
+			if uc := v.UserConnection; uc.ReauthorizationRequired != (tc.missing != nil) || !slices.Equal(uc.MissingScopes, tc.missing) {
+				t.Errorf("user level: reauthorizationRequired %v, missingScopes %v; want %v", uc.ReauthorizationRequired, uc.MissingScopes, tc.missing)
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.rendered == "" && strings.Contains(string(b), "reauthorizationRequired") || !strings.Contains(string(b), tc.rendered) {
+				t.Errorf("JSON %s, want it to hold %q", b, tc.rendered)
+			}
+		})
+	}
+}
+
+// type=fileStorage lists exactly the vendors of that type, in registry
+// order (a synthetic one here, before the real ones land).
+func TestListFileStorage(t *testing.T) {
+	box := vendortest.Entry(t, "confluence")
+	box.ID, box.Name, box.Type = "box-like", "Box (synthetic)", vendors.TypeFileStorage
+	vendortest.Use(t, box)
+	st := &snapshotStore{snaps: map[string]connection.VendorSnapshot{}}
+	l := integrations.Lister{Store: st, Now: func() time.Time { return now }, WarningWindow: warn}
+	views, err := l.List(t.Context(), integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeFileStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, v := range views {
+		ids = append(ids, v.Vendor)
+		if v.Type != vendors.TypeFileStorage {
+			t.Errorf("%s listed with type %s", v.Vendor, v.Type)
+		}
+	}
+	if want := vendors.IDs(vendors.OfType(vendors.TypeFileStorage)); !slices.Equal(ids, want) || !slices.Contains(ids, "box-like") {
+		t.Fatalf("type=fileStorage listed %v, want %v", ids, want)
+	}
 }

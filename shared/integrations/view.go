@@ -22,8 +22,13 @@ type View struct {
 	RefreshTokenExpiresAt *time.Time        `json:"refreshTokenExpiresAt,omitempty"`
 	Instance              string            `json:"instance,omitempty"`
 	ConnectedUser         *ConnectedUser    `json:"connectedUser,omitempty"`
-	ConnectionDetails     *Details          `json:"connectionDetails,omitempty"`
-	UserConnection        *UserConnection   `json:"userConnection,omitempty"`
+	// ReauthorizationRequired and MissingScopes: the app-level connection
+	// lacks scopes the registry requires now (scope drift); a reconnect
+	// (action=reconnect, allowed on a live connection) asks for them.
+	ReauthorizationRequired bool            `json:"reauthorizationRequired,omitempty"`
+	MissingScopes           []string        `json:"missingScopes,omitempty"`
+	ConnectionDetails       *Details        `json:"connectionDetails,omitempty"`
+	UserConnection          *UserConnection `json:"userConnection,omitempty"`
 }
 
 // ConnectedUser is the vendor user behind the app-level connection.
@@ -45,6 +50,9 @@ type UserConnection struct {
 	Status                connection.Status `json:"status"`
 	RefreshTokenExpiresAt *time.Time        `json:"refreshTokenExpiresAt,omitempty"`
 	ConnectedUser         *ConnectedUser    `json:"connectedUser,omitempty"`
+	// The same as the app level's, for the caller's own connection.
+	ReauthorizationRequired bool     `json:"reauthorizationRequired,omitempty"`
+	MissingScopes           []string `json:"missingScopes,omitempty"`
 }
 
 // Options say what a view may show.
@@ -66,10 +74,12 @@ func Build(v vendors.Vendor, s connection.VendorSnapshot, o Options) View {
 	}
 	if c := s.App; c != nil {
 		out.Integrated = true
-		out.Status = c.Status(o.Now, v.Refresh.Rotating, o.WarningWindow)
+		out.Status = c.Status(o.Now, v.Refresh.Extendable(), o.WarningWindow)
 		out.RefreshTokenExpired = out.Status == connection.StatusExpired
 		out.RefreshTokenExpiresAt = timePtr(c.RefreshTokenExpiresAt)
 		out.Instance = c.Instance
+		out.MissingScopes = missingScopes(v, *c)
+		out.ReauthorizationRequired = len(out.MissingScopes) > 0
 		if o.AppManager {
 			out.ConnectedUser = &ConnectedUser{Name: c.ConnectedUser.Name, Email: c.ConnectedUser.Email}
 		}
@@ -82,14 +92,26 @@ func Build(v vendors.Vendor, s connection.VendorSnapshot, o Options) View {
 	out.ConnectionDetails = &Details{Total: max(s.Counts.Total, 0), Connected: max(s.Counts.Connected, 0)}
 	uc := &UserConnection{Status: connection.StatusNotConnected}
 	if c := s.User; c != nil {
-		uc.Status = c.Status(o.Now, v.Refresh.Rotating, o.WarningWindow)
+		uc.Status = c.Status(o.Now, v.Refresh.Extendable(), o.WarningWindow)
 		uc.RefreshTokenExpired = uc.Status == connection.StatusExpired
 		uc.Connected = !uc.RefreshTokenExpired
 		uc.RefreshTokenExpiresAt = timePtr(c.RefreshTokenExpiresAt)
 		uc.ConnectedUser = &ConnectedUser{Name: c.ConnectedUser.Name, Email: c.ConnectedUser.Email}
+		uc.MissingScopes = missingScopes(v, *c)
+		uc.ReauthorizationRequired = len(uc.MissingScopes) > 0
 	}
 	out.UserConnection = uc
 	return out
+}
+
+// missingScopes are the scopes v requires now that c was not granted; none
+// for a connection stored before its scopes were recorded (nothing is
+// known of it) — from the item alone, so the list reads nothing more.
+func missingScopes(v vendors.Vendor, c connection.Connection) []string {
+	if c.GrantedScope == "" {
+		return nil
+	}
+	return v.MissingScopes(c.GrantedScope)
 }
 
 func timePtr(t time.Time) *time.Time {

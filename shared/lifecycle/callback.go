@@ -287,12 +287,13 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 		conn.Instance, conn.SiteID = instance, siteID
 		conn.ConnectedUser = ident.User
 		conn.ConnectedBy = person
+		conn.GrantedScope = provider.GrantedScope(v, tok)
 		conn.GrantedAt, conn.LastRefreshedAt = now, now
 		exp.Apply(&conn)
 		conn.Expired, conn.ExpiredAt, conn.ExpiredReason = false, time.Time{}, ""
 		conn.VendorErrorSince = time.Time{}
 		conn.UpdatedAt = now
-		conn.NextCheckAt = lifetime.NextCheck(v, conn, s.WarningWindow, false)
+		conn.NextCheckAt = lifetime.NextCheck(v, conn, lifetime.Checks{Warning: s.WarningWindow, Idle: s.IdleCheck}, false)
 
 		if version == "" {
 			// Tokens first: a failure after this leaves the item pointing at
@@ -471,19 +472,41 @@ func chooseSite(v vendors.Vendor, ident provider.Who, set *connection.Settings, 
 	mismatch := func(want string) error {
 		return problem.New(http.StatusConflict, "site_mismatch", "%s was authorized on another site than %s; nothing was changed", v.Name, want)
 	}
-	// The site the outcome must be on, if any.
-	want := ""
+	// The connection whose site the outcome must be on, if any.
+	var ref *connection.Connection
 	switch {
 	case existing != nil:
-		want = existing.Instance
+		ref = existing
 	case st.Flow == connection.LevelUser && app != nil:
-		want = app.Instance
+		ref = app
+	}
+	want := ""
+	if ref != nil {
+		want = ref.Instance
 	}
 	if !v.SiteChoice {
-		if want != "" && !strings.EqualFold(want, st.Instance) {
+		// The site is the account's instance (ServiceNow), or the one
+		// site, tenant, domain or team the identity lookup reports
+		// (none: a personal account); a grant elsewhere than ref's is
+		// refused, whichever way the site is known.
+		if len(ident.Sites) > 1 {
+			return "", "", problem.New(http.StatusBadGateway, "vendor_error",
+				"%s reported several sites for one grant; nothing was changed", v.Name)
+		}
+		instance, siteID := st.Instance, ""
+		if len(ident.Sites) == 1 {
+			siteID = ident.Sites[0].ID
+			if instance == "" {
+				instance = ident.Sites[0].URL
+			}
+		}
+		if ref != nil && (!strings.EqualFold(ref.Instance, instance) || ref.SiteID != siteID) {
+			if want == "" {
+				want = "the connected one"
+			}
 			return "", "", mismatch(want)
 		}
-		return st.Instance, "", nil
+		return instance, siteID, nil
 	}
 	pick := func(url string) (provider.Site, bool) {
 		for _, s := range ident.Sites {

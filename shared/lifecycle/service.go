@@ -34,8 +34,11 @@ type Service struct {
 	AllowedInstanceHosts []string
 	PrivateVendorHosts   []string // marked private: the only instances allowed over plain http
 	WarningWindow        time.Duration
-	SecretRecoveryDays   int
-	StateTTL             time.Duration // default 10 minutes
+	// IdleCheck is IDLE_CHECK_DAYS: when a new grant that never expires is
+	// first refreshed by the scan (zero: lifetime.DefaultIdleCheck).
+	IdleCheck          time.Duration
+	SecretRecoveryDays int
+	StateTTL           time.Duration // default 10 minutes
 	// AuditRetention is how long audit entries are kept (default
 	// connection.DefaultAuditRetention).
 	AuditRetention time.Duration

@@ -79,37 +79,42 @@ func accessExpiry(v vendors.Vendor, tok *oauth2.Token, now time.Time) time.Time 
 	return now.Add(v.Refresh.AccessTTL)
 }
 
-// Authorized is the expiry of a grant just authorized at now.
+// Authorized is the expiry of a grant just authorized at now, from the
+// vendor's policy (and the account's lifespan setting), unless the token
+// response says when its refresh token expires.
 func Authorized(v vendors.Vendor, s *connection.Settings, tok *oauth2.Token, now time.Time) Expiries {
+	p := v.Refresh
 	e := Expiries{Access: accessExpiry(v, tok, now)}
-	if v.Refresh.Rotating {
-		e.Absolute = now.Add(v.Refresh.Absolute)
-		e.Refresh = minTime(now.Add(v.Refresh.Inactivity), e.Absolute)
-	} else {
+	if p.Absolute > 0 {
+		e.Absolute = now.Add(p.Absolute)
+	}
+	switch {
+	case p.NeverExpires:
+		// No expiry: Refresh stays zero.
+	case p.Extendable():
+		e.Refresh = now.Add(p.Inactivity)
+	default:
 		e.Refresh = now.Add(lifespan(v, s))
 	}
 	if d, ok := refreshExpiresIn(tok); ok {
 		e.Refresh = now.Add(d)
-		if !e.Absolute.IsZero() {
-			e.Refresh = minTime(e.Refresh, e.Absolute)
-		}
 	}
+	e.Refresh = capAt(e.Refresh, e.Absolute)
 	return e
 }
 
 // Refreshed is the expiry after a successful refresh at now of a connection.
-// Non-rotating vendors keep their refresh expiry; rotating ones restart the
-// inactivity window, never past the absolute limit.
+// A refresh is a use: where the policy has an inactivity window it restarts
+// (rotating or not), never past the absolute limit; a lifespan, and a grant
+// that never expires, stay as they were.
 func Refreshed(v vendors.Vendor, c connection.Connection, tok *oauth2.Token, now time.Time) Expiries {
 	e := Expiries{Access: accessExpiry(v, tok, now), Refresh: c.RefreshTokenExpiresAt, Absolute: c.AbsoluteExpiresAt}
-	if v.Refresh.Rotating {
+	if v.Refresh.Extendable() {
 		e.Refresh = now.Add(v.Refresh.Inactivity)
 		if d, ok := refreshExpiresIn(tok); ok {
 			e.Refresh = now.Add(d)
 		}
-		if !e.Absolute.IsZero() {
-			e.Refresh = minTime(e.Refresh, e.Absolute)
-		}
+		e.Refresh = capAt(e.Refresh, e.Absolute)
 	}
 	return e
 }
@@ -133,12 +138,35 @@ func (e Expiries) Tokens(tok *oauth2.Token) vault.Tokens {
 	return t
 }
 
-// KeepAliveAt is when a rotating grant should be refreshed: once half of its
-// inactivity window has passed, so that even a monthly scan renews it in time.
-// Zero when there is nothing to extend: the refresh token already lives up
-// to the absolute limit, which no refresh can move.
+// Checks are the scan's windows, from the configuration.
+type Checks struct {
+	// Warning is how long before an expiry no refresh can move the
+	// expiring notice is due (WARNING_DAYS).
+	Warning time.Duration
+	// Idle is how long a grant that never expires goes without a refresh
+	// before the scan refreshes it to learn whether it still works
+	// (IDLE_CHECK_DAYS; zero: DefaultIdleCheck).
+	Idle time.Duration
+}
+
+// DefaultIdleCheck is IDLE_CHECK_DAYS's default.
+const DefaultIdleCheck = 30 * 24 * time.Hour
+
+func (k Checks) idle() time.Duration {
+	if k.Idle > 0 {
+		return k.Idle
+	}
+	return DefaultIdleCheck
+}
+
+// KeepAliveAt is when a grant with an inactivity window should be
+// refreshed (rotating or not: a refresh is a use): once half of the window
+// has passed, so that a scan at least every half window (30 days for a
+// 60-day window) renews it in time. Zero when there is nothing to extend:
+// no inactivity window, or the refresh token already lives up to the
+// absolute limit, which no refresh can move.
 func KeepAliveAt(v vendors.Vendor, c connection.Connection) time.Time {
-	if !v.Refresh.Rotating || c.RefreshTokenExpiresAt.IsZero() {
+	if !v.Refresh.Extendable() || c.RefreshTokenExpiresAt.IsZero() {
 		return time.Time{}
 	}
 	if !c.AbsoluteExpiresAt.IsZero() && !c.RefreshTokenExpiresAt.Before(c.AbsoluteExpiresAt) {
@@ -153,10 +181,42 @@ func KeepAliveDue(v vendors.Vendor, c connection.Connection, now time.Time) bool
 	return !at.IsZero() && !at.After(now)
 }
 
+// IdleCheckAt is when a grant that never expires should be refreshed to
+// learn whether it still works: k.Idle after its last refresh (or its
+// authorization). Zero for every other policy, whose refreshes or expiry
+// the scan plans anyway.
+func IdleCheckAt(v vendors.Vendor, c connection.Connection, k Checks) time.Time {
+	if !v.Refresh.NeverExpires || !c.RefreshTokenExpiresAt.IsZero() {
+		return time.Time{}
+	}
+	last := c.LastRefreshedAt
+	if c.GrantedAt.After(last) {
+		last = c.GrantedAt
+	}
+	if last.IsZero() {
+		last = c.CreatedAt
+	}
+	return last.Add(k.idle())
+}
+
+// RefreshDue reports whether the scan should refresh the grant at now: a
+// keep-alive before its inactivity window closes, or the idle check of a
+// grant that never expires. idle says which.
+func RefreshDue(v vendors.Vendor, c connection.Connection, k Checks, now time.Time) (due, idle bool) {
+	if KeepAliveDue(v, c, now) {
+		return true, false
+	}
+	at := IdleCheckAt(v, c, k)
+	if !at.IsZero() && !at.After(now) {
+		return true, true
+	}
+	return false, false
+}
+
 // WarnAt is when the expiring notice is due: the warning window before the
-// expiry no refresh can extend.
+// expiry no refresh can extend. Zero when there is none.
 func WarnAt(v vendors.Vendor, c connection.Connection, warn time.Duration) time.Time {
-	h := c.HardExpiry(v.Refresh.Rotating)
+	h := c.HardExpiry(v.Refresh.Extendable())
 	if h.IsZero() {
 		return time.Time{}
 	}
@@ -164,9 +224,10 @@ func WarnAt(v vendors.Vendor, c connection.Connection, warn time.Duration) time.
 }
 
 // NextCheck is when the scan should next look at the connection: the first of
-// keep-alive, the warning (unless already given) and the expiry. Zero means
-// never (an expired connection whose notice is out waits for a reconnect).
-func NextCheck(v vendors.Vendor, c connection.Connection, warn time.Duration, warned bool) time.Time {
+// keep-alive, the idle check, the warning (unless already given) and the
+// expiry. Zero means never (an expired connection whose notice is out waits
+// for a reconnect).
+func NextCheck(v vendors.Vendor, c connection.Connection, k Checks, warned bool) time.Time {
 	if c.Expired {
 		return time.Time{}
 	}
@@ -177,14 +238,21 @@ func NextCheck(v vendors.Vendor, c connection.Connection, warn time.Duration, wa
 		}
 	}
 	consider(KeepAliveAt(v, c))
+	consider(IdleCheckAt(v, c, k))
 	if !warned {
-		consider(WarnAt(v, c, warn))
+		consider(WarnAt(v, c, k.Warning))
 	}
 	consider(c.RefreshTokenExpiresAt)
-	if h := c.HardExpiry(v.Refresh.Rotating); !h.IsZero() {
-		consider(h)
-	}
+	consider(c.HardExpiry(v.Refresh.Extendable()))
 	return next
+}
+
+// capAt is t, but never past limit (a zero t or limit is no time).
+func capAt(t, limit time.Time) time.Time {
+	if t.IsZero() || limit.IsZero() {
+		return t
+	}
+	return minTime(t, limit)
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -274,7 +274,7 @@ func TestNextCheck(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sameTime(t, "next check", lifetime.NextCheck(tc.v, tc.c, warnWindow, tc.warned), tc.want)
+			sameTime(t, "next check", lifetime.NextCheck(tc.v, tc.c, lifetime.Checks{Warning: warnWindow}, tc.warned), tc.want)
 		})
 	}
 }

@@ -122,7 +122,7 @@ func (s *Sender) Ensure(ctx context.Context, v vendors.Vendor, c connection.Conn
 		Vendor:     c.Vendor,
 		Level:      c.Level,
 		Kind:       kind,
-		Message:    Message(v, kind, c.HardExpiry(v.Refresh.Rotating)),
+		Message:    Message(v, kind, c.HardExpiry(v.Refresh.Extendable())),
 		Email:      to.Email,
 		Connection: c.Key,
 		Generation: c.Generation,
@@ -196,7 +196,7 @@ func (s *Sender) record(ctx context.Context, v vendors.Vendor, c connection.Conn
 		return stored, err
 	}
 	details := map[string]string{}
-	if h := c.HardExpiry(v.Refresh.Rotating); !h.IsZero() {
+	if h := c.HardExpiry(v.Refresh.Extendable()); !h.IsZero() {
 		details["expiresAt"] = h.UTC().Format(time.RFC3339)
 	}
 	entry := connection.NewAudit(c, connection.AuditExpiring, s.actor(), n.CreatedAt, s.AuditRetention, details)

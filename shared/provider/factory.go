@@ -28,8 +28,10 @@ type Factory struct {
 	// VendorBaseURLs are base URL overrides ("vendor.base" → URL), used to
 	// point vendors at the local sandbox.
 	VendorBaseURLs map[string]string
-	// DeploymentSecrets names, by vendor id, the secret holding the client
-	// id and secret of vendors whose OAuth app belongs to this deployment.
+	// DeploymentSecrets names, by app id (vendors.Vendor.AppID), the secret
+	// holding the client id and secret of each OAuth app that belongs to
+	// this deployment (config.DeploymentSecrets): vendors that share an
+	// app (Jira and Confluence) read the same one.
 	DeploymentSecrets map[string]string
 }
 
@@ -62,7 +64,7 @@ func (f *Factory) Client(ctx context.Context, v vendors.Vendor, set *connection.
 			instance = set.InstanceURL
 		}
 	default:
-		name := f.DeploymentSecrets[v.ID]
+		name := f.DeploymentSecrets[v.AppID()]
 		if name == "" {
 			return nil, problem.New(http.StatusConflict, "not_configured", "this deployment has no %s app credentials", v.Name)
 		}

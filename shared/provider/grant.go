@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"slices"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -40,14 +39,21 @@ func Deficient(v vendors.Vendor, tok *oauth2.Token) (reason string, missing []st
 		return "", nil
 	}
 	granted, _ := raw.(string)
-	have := strings.Fields(granted)
-	for _, sc := range v.RequiredScopes {
-		if !slices.Contains(have, sc) {
-			missing = append(missing, sc)
-		}
-	}
-	if len(missing) > 0 {
+	if missing = v.MissingScopes(granted); len(missing) > 0 {
 		return ReasonScopeNotGranted, missing
 	}
 	return "", nil
+}
+
+// GrantedScope is the scope a code exchange's token response granted, as
+// the connection records it (connection.GrantedScope): its scope field,
+// normalised to single spaces, or, when the field is absent, the scopes
+// requested (RFC 6749 §5.1: absent means as requested).
+func GrantedScope(v vendors.Vendor, tok *oauth2.Token) string {
+	raw := tok.Extra("scope")
+	if raw == nil {
+		return strings.Join(v.Scopes, " ")
+	}
+	granted, _ := raw.(string)
+	return strings.Join(strings.Fields(granted), " ")
 }

@@ -3,21 +3,45 @@ package provider
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"golang.org/x/oauth2"
-
-	"github.com/workplace/connections/shared/connection"
 )
 
-// identities are the per-vendor "who authorized?" lookups, named by
-// vendor.Vendor.Identity.
-var identities = map[string]func(context.Context, *Client, *oauth2.Token) (Who, error){
-	"servicenow": serviceNowIdentity,
-	"atlassian":  atlassianIdentity,
+// IdentityLookup asks a vendor, with a fresh grant's access token, who
+// authorized it and which sites (or tenant, or team) it covers. One per
+// vendor family, in a file of its own (identity_<family>.go), which
+// registers it under the name registry entries give as
+// vendors.Vendor.Identity:
+//
+//	func init() { registerIdentity("atlassian", atlassianIdentity) }
+//
+// Vendors of one family share it (Jira and Confluence: "atlassian"). A
+// lookup answers Who.User.ID, the vendor's stable id of the person (what
+// user_mismatch compares on reconnect and change of user tells apart), and,
+// for a vendor whose grants can cover several sites (Vendor.SiteChoice),
+// every site in Who.Sites. Errors are VendorErrors (getJSON makes them):
+// never a body or a token.
+type IdentityLookup func(ctx context.Context, c *Client, tok *oauth2.Token) (Who, error)
+
+// identities are the lookups by name; registerIdentity fills it at init.
+var identities = map[string]IdentityLookup{}
+
+// registerIdentity makes a lookup available under name. Two lookups of one
+// name are a programming error.
+func registerIdentity(name string, lookup IdentityLookup) {
+	if _, dup := identities[name]; dup || name == "" || lookup == nil {
+		panic("provider: identity lookup " + name + " registered twice or empty")
+	}
+	identities[name] = lookup
+}
+
+// HasIdentity reports whether an identity lookup is registered under name
+// (every registry entry's Identity must be).
+func HasIdentity(name string) bool {
+	_, ok := identities[name]
+	return ok
 }
 
 // getJSON GETs a vendor API with the access token and decodes the answer.
@@ -41,56 +65,4 @@ func (c *Client) getJSON(ctx context.Context, rawURL string, tok *oauth2.Token, 
 		return &VendorError{Cause: "identity lookup: unreadable answer"}
 	}
 	return nil
-}
-
-// serviceNowIdentity reads the current user from the instance's Table API.
-func serviceNowIdentity(ctx context.Context, c *Client, tok *oauth2.Token) (Who, error) {
-	var body struct {
-		Result []struct {
-			SysID    string `json:"sys_id"`
-			UserName string `json:"user_name"`
-			Name     string `json:"name"`
-			Email    string `json:"email"`
-		} `json:"result"`
-	}
-	u := c.endpoint("{instance}/api/now/table/sys_user") +
-		"?sysparm_query=sys_id%3Djavascript:gs.getUserID()&sysparm_fields=sys_id,user_name,name,email&sysparm_limit=1"
-	if err := c.getJSON(ctx, u, tok, &body); err != nil {
-		return Who{}, err
-	}
-	if len(body.Result) == 0 || body.Result[0].SysID == "" {
-		return Who{}, &VendorError{Cause: "identity lookup: no current user"}
-	}
-	r := body.Result[0]
-	name := r.Name
-	if name == "" {
-		name = r.UserName
-	}
-	return Who{User: connection.Identity{ID: r.SysID, Name: name, Email: r.Email}}, nil
-}
-
-// atlassianIdentity reads /me and the sites the grant covers.
-func atlassianIdentity(ctx context.Context, c *Client, tok *oauth2.Token) (Who, error) {
-	var me struct {
-		AccountID string `json:"account_id"`
-		Name      string `json:"name"`
-		Email     string `json:"email"`
-	}
-	if err := c.getJSON(ctx, c.endpoint("{api}/me"), tok, &me); err != nil {
-		return Who{}, err
-	}
-	if me.AccountID == "" {
-		return Who{}, &VendorError{Cause: "identity lookup: no account id"}
-	}
-	var sites []Site
-	if err := c.getJSON(ctx, c.endpoint("{api}/oauth/token/accessible-resources"), tok, &sites); err != nil {
-		return Who{}, err
-	}
-	for i := range sites {
-		sites[i].URL = strings.TrimRight(strings.ToLower(sites[i].URL), "/")
-	}
-	if len(sites) == 0 {
-		return Who{}, &VendorError{Cause: fmt.Sprintf("the grant covers no %s site", c.Vendor.Name)}
-	}
-	return Who{User: connection.Identity{ID: me.AccountID, Name: me.Name, Email: me.Email}, Sites: sites}, nil
 }

@@ -127,11 +127,19 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*oauth2.Toke
 
 // Who is what a vendor says about a fresh grant.
 type Who struct {
-	User  connection.Identity
-	Sites []Site // sites the grant covers (empty for single-instance vendors)
+	User connection.Identity
+	// Sites the grant covers. A vendor with SiteChoice reports every one
+	// (Atlassian); any other reports at most one — the tenant, domain or
+	// team the grant belongs to (Entra tenant, Workspace domain, Dropbox
+	// team, Box enterprise), none for a personal account or a vendor whose
+	// site is the account's instance (ServiceNow). Reconnects, changes of
+	// user and user-level connections must be on the same one
+	// (site_mismatch).
+	Sites []Site
 }
 
-// Site is one site a grant covers.
+// Site is one site a grant covers: ID is the vendor's stable id of it
+// (compared on every repair), URL its address where it has one.
 type Site struct {
 	ID   string `json:"id"`
 	URL  string `json:"url"`

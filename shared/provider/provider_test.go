@@ -636,7 +636,7 @@ func TestIdentifyFailuresAreSafe(t *testing.T) {
 	t.Run("unknown lookup", func(t *testing.T) {
 		f := identityServer(t, threeSites)
 		v := lookup(t, "confluence")
-		v.Identity = "jira"
+		v.Identity = "no-such-family"
 		if _, err := f.client(t, v).Identify(t.Context(), tok); err == nil {
 			t.Fatal("want an error for a vendor without an identity lookup")
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/workplace/connections/shared/connection"
@@ -47,6 +48,12 @@ func (f *Factory) Refresh(ctx context.Context, c *connection.Connection, now tim
 	}
 	c.SecretVersion = version
 	exp.Apply(c)
+	if sc := strings.Join(strings.Fields(rotated.Scope), " "); sc != "" {
+		// The vendor's word on what the grant covers now (or, when its
+		// answer says nothing, the last one stored): a connection stored
+		// before scopes were recorded learns them here.
+		c.GrantedScope = sc
+	}
 	c.LastRefreshedAt = now
 	c.VendorErrorSince = time.Time{}
 	return rotated, nil

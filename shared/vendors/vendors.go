@@ -5,8 +5,10 @@
 package vendors
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,13 +22,18 @@ type Type string
 const (
 	TypeSupportAndTicketing Type = "supportAndTicketing"
 	TypeKnowledge           Type = "knowledge"
+	TypeFileStorage         Type = "fileStorage"
 )
+
+// Types are every integration type, in the order error messages list them.
+var Types = []Type{TypeSupportAndTicketing, TypeKnowledge, TypeFileStorage}
 
 // ParseType parses the list's type filter.
 func ParseType(s string) (Type, bool) {
-	switch Type(s) {
-	case TypeSupportAndTicketing, TypeKnowledge:
-		return Type(s), true
+	for _, t := range Types {
+		if string(t) == s {
+			return t, true
+		}
 	}
 	return "", false
 }
@@ -38,26 +45,93 @@ const (
 	// PerAccount clients are registered by each customer in their own
 	// instance and entered through the settings route (ServiceNow).
 	PerAccount Credentials = "perAccount"
-	// Deployment clients belong to this service (one Atlassian app).
+	// Deployment clients belong to this service: one OAuth app per
+	// Vendor.AppID, its {client_id, client_secret} in one secret of the
+	// deployment (vault.DeploymentSecretName).
 	Deployment Credentials = "deployment"
 )
 
-// RefreshPolicy is how long a refresh token lives when the token response
-// does not say (`refresh_token_expires_in`).
+// RefreshPolicy is how long a vendor's refresh tokens live when the token
+// response does not say (`refresh_token_expires_in`). It is one of five
+// shapes (Check refuses anything else); shared/lifetime and the expiry
+// scan plan each connection from it alone:
+//
+//   - fixed lifespan from the authorization, not extended by refreshing
+//     (ServiceNow): Lifespan.
+//   - inactivity window, rotating (Microsoft 90 days; Box 60 days, single
+//     use): Rotating, Inactivity [, SingleUse].
+//   - inactivity window plus an absolute limit, rotating (Atlassian 90
+//     and 365 days): Rotating, Inactivity, Absolute.
+//   - inactivity window, not rotating, where a refresh counts as a use
+//     (Google, 6 months): Inactivity.
+//   - never expiring until revoked (Dropbox): NeverExpires.
+//
+// Where an inactivity window applies, the scan refreshes ahead of it
+// (keep-alive), rotating or not; only Lifespan and Absolute are expiries
+// that no refresh moves, and only they get an expiring notice. A grant that
+// never expires gets neither: the scan refreshes it after IDLE_CHECK_DAYS
+// without use, so a revoked one is found.
 type RefreshPolicy struct {
-	// Rotating: every refresh returns a new refresh token and disables the
-	// old one; a refresh extends the inactivity window.
+	// Rotating: every refresh returns a new refresh token, which the
+	// service must store before it uses it again; the old one stops
+	// working (at once, or after a short reuse leeway).
 	Rotating bool
+	// SingleUse (rotating only): a refresh token works for exactly one
+	// refresh, with no reuse leeway (Box). A refresh whose answer is lost
+	// loses the grant; the one retry (provider.Factory.Refresh) helps only
+	// when the first attempt never reached the vendor.
+	SingleUse bool
 	// Lifespan from the authorization, not extended by refreshing
-	// (non-rotating vendors). Accounts may override it in settings.
+	// (non-rotating vendors). Accounts may override it in settings
+	// (refreshTokenLifespanDays).
 	Lifespan time.Duration
-	// Inactivity: unused this long, the refresh token dies (rotating).
+	// Inactivity: unused this long, the refresh token dies; a refresh is
+	// a use and restarts the window, whether or not it rotates the token.
 	Inactivity time.Duration
-	// Absolute: however often refreshed, the grant dies this long after the
-	// first authorization (rotating).
+	// Absolute: however often refreshed, the grant dies this long after
+	// the authorization (with Inactivity).
 	Absolute time.Duration
+	// NeverExpires: the refresh token lives until the grant is revoked
+	// (every duration above is zero).
+	NeverExpires bool
 	// AccessTTL is the usual access-token lifetime (used when expires_in is missing).
 	AccessTTL time.Duration
+}
+
+// Extendable reports whether a refresh moves the refresh token's expiry
+// (an inactivity window): then the scan keeps the grant alive, and only
+// the absolute limit, if any, is an expiry to warn about.
+func (p RefreshPolicy) Extendable() bool { return p.Inactivity > 0 }
+
+// Check reports whether p is one of the five shapes RefreshPolicy
+// documents.
+func (p RefreshPolicy) Check() error {
+	switch {
+	case p.AccessTTL <= 0:
+		return errors.New("AccessTTL must be > 0")
+	case p.Lifespan < 0 || p.Inactivity < 0 || p.Absolute < 0:
+		return errors.New("durations must not be negative")
+	case p.SingleUse && !p.Rotating:
+		return errors.New("SingleUse needs Rotating: a token that is not replaced cannot be single use")
+	case p.NeverExpires:
+		if p.Lifespan != 0 || p.Inactivity != 0 || p.Absolute != 0 {
+			return errors.New("NeverExpires takes no Lifespan, Inactivity or Absolute")
+		}
+	case p.Lifespan > 0:
+		if p.Inactivity != 0 || p.Absolute != 0 {
+			return errors.New("a Lifespan takes no Inactivity or Absolute: it is already the limit no refresh moves")
+		}
+		if p.Rotating {
+			return errors.New("a rotating vendor's refresh tokens each live from their own issue: that is an Inactivity window, not a Lifespan")
+		}
+	case p.Inactivity > 0:
+		if p.Absolute != 0 && p.Absolute < p.Inactivity {
+			return fmt.Errorf("the absolute limit %v is shorter than the inactivity window %v", p.Absolute, p.Inactivity)
+		}
+	default:
+		return errors.New("no expiry rule: set Lifespan, Inactivity or NeverExpires")
+	}
+	return nil
 }
 
 // Refusal is an answer of the token endpoint that means the refresh token is
@@ -73,6 +147,10 @@ type Vendor struct {
 	Name        string
 	Type        Type
 	Credentials Credentials
+	// App names whose OAuth app (deployment credentials) the vendor uses:
+	// "" for its own, else another vendor's id (Jira uses Confluence's
+	// Atlassian app). Only for Credentials Deployment; see AppID.
+	App string
 
 	// Bases are the named base URLs the endpoints are built on. "instance"
 	// is special: it is the account's instance or site from settings.
@@ -98,6 +176,13 @@ type Vendor struct {
 	// the requested scope was granted (RFC 6749 §5.1). Every vendor must
 	// issue a refresh token with the code exchange (the service lives on
 	// refreshing); a response without one is refused (no_refresh_token).
+	//
+	// They may grow from one release to the next (a feature that needs a
+	// new permission): a connection keeps the scopes it was granted
+	// (connection.GrantedScope), and one that lacks a scope required now is
+	// listed with reauthorizationRequired and missingScopes until a
+	// reconnect grants it (MissingScopes). A scope that is only wanted, not
+	// needed, goes in Scopes alone: it is asked for but flags nobody.
 	RequiredScopes []string
 	AuthParams     map[string]string // extra authorization parameters
 	PKCE           bool              // the vendor accepts S256 code challenges
@@ -121,122 +206,11 @@ type Vendor struct {
 
 const day = 24 * time.Hour
 
-// Registry is every vendor, in the order the list API shows them.
+// Registry is every vendor, in the order the list API shows them. Each
+// entry is declared in a file of its own (servicenow.go, confluence.go).
 var Registry = []Vendor{
-	// ServiceNow. Token requests are form-encoded with client_id and
-	// client_secret as body parameters ("OAuth API request parameters",
-	// https://www.servicenow.com/docs/r/zurich/platform-security/authentication/r_OAuthAPIRequestParameters.html).
-	// oauth_revoke_token.do takes token=<access or refresh token> and "does
-	// not require authentication" ("Revoke an OAuth token",
-	// https://www.servicenow.com/docs/r/zurich/platform-security/authentication/t_RevokeOAuthToken.html);
-	// the page shows the token in the query, but we post it in the form
-	// body so that it never lands in a URL or an access log, with the
-	// client's credentials in the body as at the token endpoint. An
-	// Authorization: Basic header on an instance is a user's login, so the
-	// client's id and secret never go there.
-	{
-		ID:          "servicenow",
-		Name:        "ServiceNow",
-		Type:        TypeSupportAndTicketing,
-		Credentials: PerAccount,
-		Bases:       map[string]string{},
-		AuthURL:     "{instance}/oauth_auth.do",
-		TokenURL:    "{instance}/oauth_token.do",
-		RevokeURL:   "{instance}/oauth_revoke_token.do",
-		// The instance is the authorization server. ServiceNow documents
-		// its redirect as ?code=…&state=… with no iss
-		// (https://www.servicenow.com/docs/r/zurich/platform-security/authentication/authorization-workflow.html),
-		// so iss is checked only when one comes.
-		Issuer:      "{instance}",
-		SendsIssuer: false,
-		// ServiceNow answers the scope it granted: "useraccount", e.g.
-		// {"access_token":…,"refresh_token":…,"scope":"useraccount",
-		// "token_type":"Bearer","expires_in":1799}
-		// (https://support.servicenow.com/kb?id=kb_article_view&sysparm_article=KB0693393),
-		// and the authorization-code workflow renews access with "the
-		// refresh token previously issued by the token endpoint"
-		// (https://www.servicenow.com/docs/r/platform-security/authentication/authorization-workflow.html).
-		Scopes:             []string{"useraccount"},
-		RequiredScopes:     []string{"useraccount"},
-		PKCE:               true,
-		ClientSecretInBody: true,
-		InstanceHosts:      []string{"*.service-now.com"},
-		Identity:           "servicenow",
-		Refresh: RefreshPolicy{
-			Lifespan:  100 * day,
-			AccessTTL: 30 * time.Minute,
-		},
-		Refusals: []Refusal{
-			{Status: 401, Codes: []string{"server_error", "access_denied", "invalid_grant"}},
-			{Codes: []string{"invalid_grant"}},
-		},
-	},
-	// Confluence (Atlassian OAuth 2.0 3LO,
-	// https://developer.atlassian.com/cloud/confluence/oauth-2-3lo-apps/).
-	// The token request carries client_id and client_secret in its body, as
-	// the 3LO page shows; the authorization server's metadata
-	// (https://auth.atlassian.com/.well-known/openid-configuration) lists
-	// client_secret_basic as well. No RevokeURL: the 3LO docs offer apps no
-	// token revocation (a user revokes an app in their Atlassian account's
-	// connected apps); the same metadata names a revocation_endpoint,
-	// /oauth/revoke, but Atlassian does not document it for 3LO apps, so
-	// it is not relied on and disconnect deletes the tokens instead.
-	//
-	// PKCE: the 3LO page neither requires nor mentions PKCE, but the
-	// server metadata lists code_challenge_methods_supported ["S256"], so
-	// S256 is sent. Had it been silent, S256 would be sent all the same:
-	// RFC 9700 section 2.1.1 recommends PKCE for confidential clients too,
-	// RFC 7636 section 5 tells clients to send it to every server, and RFC
-	// 6749 section 3.1 makes a server that does not know the parameters
-	// ignore them.
-	{
-		ID:          "confluence",
-		Name:        "Confluence",
-		Type:        TypeKnowledge,
-		Credentials: Deployment,
-		Bases: map[string]string{
-			"auth": "https://auth.atlassian.com",
-			"api":  "https://api.atlassian.com",
-		},
-		AuthURL:  "{auth}/authorize",
-		TokenURL: "{auth}/oauth/token",
-		// Atlassian's authorization server is auth.atlassian.com. It
-		// documents its redirect as carrying the code (and the state) only,
-		// with no iss and no published issuer metadata
-		// (https://developer.atlassian.com/cloud/oauth/getting-started/implementing-oauth-3lo),
-		// so iss is checked only when one comes.
-		Issuer:      "{auth}",
-		SendsIssuer: false,
-		Scopes: []string{
-			"read:confluence-content.all", "read:confluence-space.summary",
-			"search:confluence", "read:me", "offline_access",
-		},
-		// All of them: the Confluence scopes are what the integration is
-		// for, read:me is the identity lookup's, and offline_access is the
-		// one that brings the refresh token. Atlassian's token response
-		// carries "scope", the granted scopes as one space-separated string
-		// (offline_access among them when granted), and a refresh token only
-		// when offline_access was granted
-		// (https://developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens/).
-		RequiredScopes: []string{
-			"read:confluence-content.all", "read:confluence-space.summary",
-			"search:confluence", "read:me", "offline_access",
-		},
-		AuthParams:         map[string]string{"audience": "api.atlassian.com", "prompt": "consent"},
-		PKCE:               true,
-		ClientSecretInBody: true,
-		Identity:           "atlassian",
-		SiteChoice:         true,
-		Refresh: RefreshPolicy{
-			Rotating:   true,
-			Inactivity: 90 * day,
-			Absolute:   365 * day,
-			AccessTTL:  time.Hour,
-		},
-		Refusals: []Refusal{
-			{Codes: []string{"invalid_grant", "unauthorized_client"}},
-		},
-	},
+	serviceNow,
+	confluence,
 }
 
 // Lookup finds a vendor by id.
@@ -267,6 +241,43 @@ func IDs(vs []Vendor) []string {
 		ids[i] = v.ID
 	}
 	return ids
+}
+
+// AppID is the id of the deployment OAuth app v uses: its App, else its
+// own id. It names the app's secret (vault.DeploymentSecretName).
+func (v Vendor) AppID() string {
+	if v.App != "" {
+		return v.App
+	}
+	return v.ID
+}
+
+// DeploymentApps are the ids of the deployment OAuth apps the registry's
+// vendors use, each once, in registry order.
+func DeploymentApps() []string {
+	var out []string
+	for _, v := range Registry {
+		if v.Credentials == Deployment && !slices.Contains(out, v.AppID()) {
+			out = append(out, v.AppID())
+		}
+	}
+	return out
+}
+
+// MissingScopes are v's required scopes that granted (a space-separated
+// scope string, as in a token response) lacks, in registry order. A
+// connection that lacks one was authorized before the registry required
+// it (scope drift): it works with what it has, and a reconnect asks for
+// the rest.
+func (v Vendor) MissingScopes(granted string) []string {
+	have := strings.Fields(granted)
+	var missing []string
+	for _, sc := range v.RequiredScopes {
+		if !slices.Contains(have, sc) {
+			missing = append(missing, sc)
+		}
+	}
+	return missing
 }
 
 // NeedsSettings reports whether the vendor cannot be connected before the

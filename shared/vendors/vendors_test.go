@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/workplace/connections/shared/vendors"
 )
@@ -252,6 +253,8 @@ func TestParseType(t *testing.T) {
 	}{
 		{"supportAndTicketing", vendors.TypeSupportAndTicketing, true},
 		{"knowledge", vendors.TypeKnowledge, true},
+		{"fileStorage", vendors.TypeFileStorage, true},
+		{"filestorage", "", false},
 		{"", "", false},
 		{"Knowledge", "", false},
 		{"crm", "", false},
@@ -264,7 +267,7 @@ func TestParseType(t *testing.T) {
 }
 
 func TestLookupAndOfType(t *testing.T) {
-	if _, ok := vendors.Lookup("jira"); ok {
+	if _, ok := vendors.Lookup("no-such-vendor"); ok {
 		t.Fatal("Lookup found a vendor that is not registered")
 	}
 	if _, ok := vendors.Lookup("ServiceNow"); ok {
@@ -273,11 +276,19 @@ func TestLookupAndOfType(t *testing.T) {
 	if got, want := vendors.IDs(vendors.OfType("")), vendors.IDs(vendors.Registry); !slices.Equal(got, want) {
 		t.Fatalf("OfType(\"\") = %v, want the whole registry %v", got, want)
 	}
-	if got := vendors.IDs(vendors.OfType(vendors.TypeSupportAndTicketing)); !slices.Equal(got, []string{"servicenow"}) {
-		t.Fatalf("OfType(supportAndTicketing) = %v", got)
+	for _, typ := range vendors.Types {
+		var want []string
+		for _, v := range vendors.Registry {
+			if v.Type == typ {
+				want = append(want, v.ID)
+			}
+		}
+		if got := vendors.IDs(vendors.OfType(typ)); !slices.Equal(got, want) {
+			t.Fatalf("OfType(%s) = %v, want %v", typ, got, want)
+		}
 	}
-	if got := vendors.IDs(vendors.OfType(vendors.TypeKnowledge)); !slices.Equal(got, []string{"confluence"}) {
-		t.Fatalf("OfType(knowledge) = %v", got)
+	if got := vendors.IDs(vendors.OfType(vendors.TypeSupportAndTicketing)); !slices.Contains(got, "servicenow") || slices.Contains(got, "confluence") {
+		t.Fatalf("OfType(supportAndTicketing) = %v", got)
 	}
 	if got := vendors.OfType("crm"); len(got) != 0 {
 		t.Fatalf("OfType(crm) = %v, want none", vendors.IDs(got))
@@ -342,19 +353,19 @@ func TestRegistryComplete(t *testing.T) {
 					t.Error("a refusal matching every answer would treat outages as dead grants")
 				}
 			}
-			p := v.Refresh
-			if p.AccessTTL <= 0 {
-				t.Error("Refresh.AccessTTL must be > 0")
+			if err := v.Refresh.Check(); err != nil {
+				t.Errorf("refresh policy: %v", err)
 			}
-			if p.Rotating {
-				if p.Inactivity <= 0 || p.Absolute <= 0 {
-					t.Errorf("rotating policy needs Inactivity and Absolute > 0, got %v and %v", p.Inactivity, p.Absolute)
+			if v.Credentials == vendors.PerAccount && (v.Refresh.Extendable() || v.Refresh.NeverExpires) {
+				// The scan would refresh it, and its IAM (template.yaml)
+				// reads only the deployment's apps, not accounts' clients.
+				t.Error("a per-account vendor whose policy the scan refreshes needs the expiry scan to read <prefix>/clients/: grant it first")
+			}
+			if v.App != "" {
+				app, ok := vendors.Lookup(v.App)
+				if !ok || v.Credentials != vendors.Deployment || app.Credentials != vendors.Deployment || app.App != "" {
+					t.Errorf("App %q must be another deployment vendor's id that uses its own app", v.App)
 				}
-				if p.Absolute < p.Inactivity {
-					t.Errorf("Absolute %v is shorter than Inactivity %v", p.Absolute, p.Inactivity)
-				}
-			} else if p.Lifespan <= 0 {
-				t.Errorf("fixed policy needs Lifespan > 0, got %v", p.Lifespan)
 			}
 			hasInstance := len(v.InstanceHosts) > 0
 			if v.Credentials == vendors.PerAccount && !hasInstance {
@@ -437,4 +448,58 @@ func TestIssuerMatches(t *testing.T) {
 func withIssuer(v vendors.Vendor, issuer string, sends bool) vendors.Vendor {
 	v.Issuer, v.SendsIssuer = issuer, sends
 	return v
+}
+
+// Check accepts the five shapes and refuses what none of them is.
+func TestPolicyCheck(t *testing.T) {
+	bad := map[string]vendors.RefreshPolicy{
+		"nothing":                    {AccessTTL: time.Hour},
+		"no access lifetime":         {Lifespan: day},
+		"single use, not rotating":   {SingleUse: true, Inactivity: day, AccessTTL: time.Hour},
+		"never, with a lifespan":     {NeverExpires: true, Lifespan: day, AccessTTL: time.Hour},
+		"lifespan and inactivity":    {Lifespan: day, Inactivity: day, AccessTTL: time.Hour},
+		"rotating lifespan":          {Rotating: true, Lifespan: day, AccessTTL: time.Hour},
+		"absolute before inactivity": {Inactivity: 10 * day, Absolute: day, AccessTTL: time.Hour},
+		"negative":                   {Inactivity: -day, AccessTTL: time.Hour},
+	}
+	for name, p := range bad {
+		if err := p.Check(); err == nil {
+			t.Errorf("%s: accepted %+v", name, p)
+		}
+	}
+}
+
+const day = 24 * time.Hour
+
+func TestMissingScopes(t *testing.T) {
+	v := vendors.Vendor{RequiredScopes: []string{"read", "write", "offline_access"}}
+	for granted, want := range map[string]string{
+		"read write offline_access": "",
+		"offline_access  read":      "write",
+		"":                          "read write offline_access",
+		"Read write offline_access": "read",
+	} {
+		if got := strings.Join(v.MissingScopes(granted), " "); got != want {
+			t.Errorf("MissingScopes(%q) = %q, want %q", granted, got, want)
+		}
+	}
+}
+
+func TestDeploymentApps(t *testing.T) {
+	// Every deployment vendor's app, each once: Confluence's own today.
+	want := []string{}
+	for _, v := range vendors.Registry {
+		if v.Credentials == vendors.Deployment && v.App == "" {
+			want = append(want, v.ID)
+		}
+	}
+	if got := vendors.DeploymentApps(); !slices.Equal(got, want) {
+		t.Errorf("DeploymentApps() = %v, want %v", got, want)
+	}
+	if got := (vendors.Vendor{ID: "jira", App: "confluence"}).AppID(); got != "confluence" {
+		t.Errorf("AppID of a vendor sharing Confluence's app = %q", got)
+	}
+	if got := (vendors.Vendor{ID: "box"}).AppID(); got != "box" {
+		t.Errorf("AppID of a vendor with its own app = %q", got)
+	}
 }

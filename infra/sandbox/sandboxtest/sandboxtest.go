@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/workplace/connections/infra/sandbox"
+	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/integrations"
 	"github.com/workplace/connections/shared/lifecycle"
@@ -34,9 +35,11 @@ const (
 	// RedirectURL is the frontend's callback page, where NewService's
 	// service sends the browser back to.
 	RedirectURL = "https://app.example.com/console/callback"
+	// SecretPrefix is the service's SECRET_PREFIX.
+	SecretPrefix = "test"
 	// DeploymentSecret is the vault name of the deployment's Atlassian app
 	// credentials (the Confluence client).
-	DeploymentSecret = "test/deployment/confluence/client"
+	DeploymentSecret = SecretPrefix + "/deployment/confluence/client"
 )
 
 // AtlassianApp are credentials of the deployment's Atlassian app for
@@ -126,14 +129,10 @@ func StartSandbox(tb testing.TB, now func() time.Time) *Sandbox {
 	}
 }
 
-// VendorBaseURLs point the service's vendors at the sandbox.
+// VendorBaseURLs point the service's vendors (every one the sandbox
+// speaks) at the sandbox.
 func (s *Sandbox) VendorBaseURLs() map[string]string {
-	sb := s.Server.URL + "/_sandbox"
-	return map[string]string{
-		"servicenow.instance": sb + "/servicenow/{name}",
-		"confluence.auth":     sb + "/confluence",
-		"confluence.api":      sb + "/confluence",
-	}
+	return sandbox.BaseURLs(s.Server.URL)
 }
 
 // Knob posts to a sandbox knob, e.g. "servicenow/outage?status=500".
@@ -150,8 +149,8 @@ func (s *Sandbox) Knob(tb testing.TB, path string) {
 }
 
 // NewFactory is a vendor-client factory on st and v whose clients talk to
-// the sandbox, with RedirectURL and the deployment's Atlassian app under
-// DeploymentSecret.
+// the sandbox, with RedirectURL and every deployment app's secret under
+// SecretPrefix (the Atlassian app's is DeploymentSecret).
 func NewFactory(sb *Sandbox, st store.Store, v vault.Vault) *provider.Factory {
 	return &provider.Factory{
 		Store:             st,
@@ -159,14 +158,15 @@ func NewFactory(sb *Sandbox, st store.Store, v vault.Vault) *provider.Factory {
 		HTTP:              sb.Server.Client(),
 		RedirectURL:       RedirectURL,
 		VendorBaseURLs:    sb.VendorBaseURLs(),
-		DeploymentSecrets: map[string]string{"confluence": DeploymentSecret},
+		DeploymentSecrets: config.DeploymentSecrets(SecretPrefix, ""),
 	}
 }
 
 // NewService is a lifecycle.Service on st and v that talks to the sandbox
 // on its clock, with a quiet log, RedirectURL, and app credentials (if not
-// nil) seeded in v as the deployment's Atlassian app. Tests change its
-// fields as they need before they use it.
+// nil) seeded in v as every deployment app the registry's vendors use (the
+// Atlassian app's under DeploymentSecret). Tests change its fields as they
+// need before they use it.
 func NewService(tb testing.TB, sb *Sandbox, st store.Store, v vault.Vault, app *provider.Credentials) *lifecycle.Service {
 	tb.Helper()
 	svc := &lifecycle.Service{
@@ -175,7 +175,7 @@ func NewService(tb testing.TB, sb *Sandbox, st store.Store, v vault.Vault, app *
 		Clients:            NewFactory(sb, st, v),
 		Now:                sb.Now,
 		Log:                slog.New(slog.NewTextHandler(io.Discard, nil)),
-		SecretPrefix:       "test",
+		SecretPrefix:       SecretPrefix,
 		WarningWindow:      10 * 24 * time.Hour,
 		SecretRecoveryDays: 7,
 	}
@@ -184,8 +184,10 @@ func NewService(tb testing.TB, sb *Sandbox, st store.Store, v vault.Vault, app *
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if _, err := v.Put(tb.Context(), DeploymentSecret, b); err != nil {
-			tb.Fatal(err)
+		for _, name := range svc.Clients.DeploymentSecrets {
+			if _, err := v.Put(tb.Context(), name, b); err != nil {
+				tb.Fatal(err)
+			}
 		}
 	}
 	return svc

@@ -33,6 +33,7 @@ type connRecord struct {
 	SecretName    string `dynamodbav:",omitempty"`
 	SecretVersion string `dynamodbav:",omitempty"`
 	Generation    int
+	GrantedScope  string `dynamodbav:",omitempty"`
 
 	GrantedAt             string `dynamodbav:",omitempty"`
 	AccessTokenExpiresAt  string `dynamodbav:",omitempty"`
@@ -67,6 +68,7 @@ func newConnRecord(c connection.Connection, version int64) (connRecord, error) {
 		ID: c.ID, Instance: c.Instance, SiteID: c.SiteID,
 		ConnectedUser: c.ConnectedUser, ConnectedBy: c.ConnectedBy,
 		SecretName: c.SecretName, SecretVersion: c.SecretVersion, Generation: c.Generation,
+		GrantedScope:          c.GrantedScope,
 		GrantedAt:             layout.Time(c.GrantedAt),
 		AccessTokenExpiresAt:  layout.Time(c.AccessTokenExpiresAt),
 		RefreshTokenExpiresAt: layout.Time(c.RefreshTokenExpiresAt),
@@ -94,6 +96,7 @@ func (r connRecord) conn() (connection.Connection, error) {
 		ID:  r.ID, Instance: r.Instance, SiteID: r.SiteID,
 		ConnectedUser: r.ConnectedUser, ConnectedBy: r.ConnectedBy,
 		SecretName: r.SecretName, SecretVersion: r.SecretVersion, Generation: r.Generation,
+		GrantedScope:          r.GrantedScope,
 		GrantedAt:             p.parse(r.GrantedAt),
 		AccessTokenExpiresAt:  p.parse(r.AccessTokenExpiresAt),
 		RefreshTokenExpiresAt: p.parse(r.RefreshTokenExpiresAt),

@@ -109,6 +109,7 @@ func fullConn(k connection.Key, at time.Time) connection.Connection {
 		SecretName:            "conn/" + k.String(),
 		SecretVersion:         "ver-1",
 		Generation:            3,
+		GrantedScope:          "useraccount offline_access",
 		GrantedAt:             at,
 		AccessTokenExpiresAt:  at.Add(30 * time.Minute),
 		RefreshTokenExpiresAt: at.Add(100 * 24 * time.Hour),
