@@ -421,14 +421,14 @@ func badCases() []badCase {
 		{name: "unknown route", method: "GET", path: "/v1/account/connections", w: &ada, status: 404, code: "not_found"},
 		{name: "route one segment short", method: "GET", path: "/v1/account/integrations/servicenow/oauth2", w: &ada, status: 404, code: "not_found"},
 		{name: "route one segment long", method: "GET", path: pathSNURL + "/x", w: &ada, status: 404, code: "not_found"},
-		{name: "unknown vendor url", method: "GET", path: "/v1/account/integrations/jira/oauth2/url?flow=app", w: &ada, status: 404, code: "unknown_vendor"},
+		{name: "unknown vendor url", method: "GET", path: "/v1/account/integrations/nosuchvendor/oauth2/url?flow=app", w: &ada, status: 404, code: "unknown_vendor"},
 		{name: "vendor in capitals", method: "GET", path: "/v1/account/integrations/ServiceNow/oauth2/url?flow=app&action=reconnect", w: &ada, status: 404, code: "unknown_vendor"},
 		{name: "vendor with a space", method: "PUT", path: "/v1/account/integrations/servicenow%20/settings", w: &ada, body: snSettings, status: 404, code: "unknown_vendor"},
 		{name: "vendor with a NUL", method: "DELETE", path: "/v1/account/integrations/servicenow%00?flow=app", w: &ada, status: 404, code: "unknown_vendor"},
 		{name: "vendor with markup", method: "POST", path: "/v1/account/integrations/%3Cscript%3E/oauth2/callback", w: &ada, body: body("state", madeUpState, "code", "x"), status: 404, code: "unknown_vendor"},
 		{name: "vendor of 2000 characters", method: "GET", path: "/v1/account/integrations/" + strings.Repeat("v", 2000) + "/oauth2/url?flow=app", w: &ada, status: 404, code: "unknown_vendor"},
 		{name: "vendor with an encoded slash", method: "DELETE", path: "/v1/account/integrations/service%2Fnow?flow=app", w: &ada, status: 404, code: "not_found"},
-		{name: "disconnect an unknown vendor", method: "DELETE", path: "/v1/account/integrations/jira?flow=user", w: &bob, status: 404, code: "unknown_vendor"},
+		{name: "disconnect an unknown vendor", method: "DELETE", path: "/v1/account/integrations/nosuchvendor?flow=user", w: &bob, status: 404, code: "unknown_vendor"},
 
 		// ---- query parameters ----
 		{name: "list type unknown", method: "GET", path: pathList + "?type=crm", w: &ada, status: 400, code: "invalid_type"},

@@ -41,6 +41,7 @@ import (
 	"github.com/workplace/connections/shared/store/memstore"
 	"github.com/workplace/connections/shared/vault"
 	"github.com/workplace/connections/shared/vault/memvault"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 const (
@@ -410,14 +411,14 @@ type sampleCase struct {
 }
 
 var sampleCases = []sampleCase{
-	{"list-integrations.json", "one vendor of the type, with user-level data", func(t *testing.T, h *harness, all map[string][]byte) {
+	{"list-integrations.json", "the vendors of the type, with user-level data", func(t *testing.T, h *harness, all map[string][]byte) {
 		resp := h.invokeAPI(t, all["list-integrations.json"])
 		wantStatus(t, resp, http.StatusOK, "")
 		var views []integrations.View
 		if err := json.Unmarshal([]byte(resp.Body), &views); err != nil {
 			t.Fatal(err)
 		}
-		if len(views) != 1 || views[0].Vendor != "servicenow" || views[0].Type != "supportAndTicketing" || views[0].Integrated ||
+		if len(views) != len(vendors.OfType(vendors.TypeSupportAndTicketing)) || views[0].Vendor != "servicenow" || views[0].Type != "supportAndTicketing" || views[0].Integrated ||
 			views[0].Status != connection.StatusNotConnected || views[0].ConnectionDetails == nil || views[0].UserConnection == nil {
 			t.Fatalf("list: %s", resp.Body)
 		}
@@ -433,7 +434,7 @@ var sampleCases = []sampleCase{
 			t.Fatal(err)
 		}
 		v := views[0]
-		if len(views) != 1 || !v.Integrated || v.Status != connection.StatusExpiring || v.ConnectedUser == nil || v.ConnectedUser.Name != "Ada Admin" ||
+		if len(views) != len(vendors.OfType(vendors.TypeSupportAndTicketing)) || v.Vendor != "servicenow" || !v.Integrated || v.Status != connection.StatusExpiring || v.ConnectedUser == nil || v.ConnectedUser.Name != "Ada Admin" ||
 			*v.ConnectionDetails != (integrations.Details{Total: 1, Connected: 1}) || v.UserConnection.Connected {
 			t.Fatalf("list: %s", resp.Body)
 		}
