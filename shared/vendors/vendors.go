@@ -210,6 +210,7 @@ const day = 24 * time.Hour
 // entry is declared in a file of its own (servicenow.go, confluence.go).
 var Registry = []Vendor{
 	serviceNow,
+	jira,
 	confluence,
 }
 
