@@ -20,13 +20,14 @@
 //	POST /_sandbox/servicenow/{instance}/oauth_revoke_token.do
 //	GET  /_sandbox/servicenow/{instance}/api/now/table/sys_user
 //
-// Atlassian (vendor id "confluence"): base /_sandbox/confluence stands for
-// both https://auth.atlassian.com and https://api.atlassian.com.
+// Atlassian (vendor ids "confluence" and "jira", {atlassian} below): base
+// /_sandbox/{atlassian} stands for both https://auth.atlassian.com and
+// https://api.atlassian.com; each id keeps grants of its own.
 //
-//	GET  /_sandbox/confluence/authorize
-//	POST /_sandbox/confluence/oauth/token
-//	GET  /_sandbox/confluence/me
-//	GET  /_sandbox/confluence/oauth/token/accessible-resources
+//	GET  /_sandbox/{atlassian}/authorize
+//	POST /_sandbox/{atlassian}/oauth/token
+//	GET  /_sandbox/{atlassian}/me
+//	GET  /_sandbox/{atlassian}/oauth/token/accessible-resources
 //
 // Client authentication is what each vendor documents, so a client in
 // another style fails here as it would there: ServiceNow takes client_id

@@ -148,7 +148,7 @@ func TestNotFoundAndMethods(t *testing.T) {
 	e := newEnv(t, Config{})
 	for _, path := range []string{
 		"/_sandbox/",
-		"/_sandbox/jira/authorize",
+		"/_sandbox/nosuchvendor/authorize",
 		"/_sandbox/servicenow",
 		"/_sandbox/servicenow/acme",
 		"/_sandbox/servicenow/acme/",
@@ -305,8 +305,9 @@ func TestLifetimesFor(t *testing.T) {
 	check(per, "servicenow", Lifetimes{Access: time.Minute, Refresh: 3 * time.Hour})
 	check(per, "confluence", Lifetimes{Access: 7 * time.Minute, Refresh: time.Hour, Absolute: 2 * time.Hour})
 
-	if _, ok := (Config{}).LifetimesFor("jira"); ok {
-		t.Error("jira: the sandbox does not speak it")
+	check(per, "jira", Lifetimes{Access: 7 * time.Minute, Refresh: time.Hour, Absolute: 2 * time.Hour}) // Atlassian's too
+	if _, ok := (Config{}).LifetimesFor("nosuchvendor"); ok {
+		t.Error("nosuchvendor: the sandbox does not speak it")
 	}
 	// The defaults are the registry's policies.
 	sn, _ := vendors.Lookup("servicenow")
@@ -410,6 +411,8 @@ func TestBaseURLs(t *testing.T) {
 		"servicenow.instance": "http://127.0.0.1:3000/_sandbox/servicenow/{name}",
 		"confluence.auth":     "http://127.0.0.1:3000/_sandbox/confluence",
 		"confluence.api":      "http://127.0.0.1:3000/_sandbox/confluence",
+		"jira.auth":           "http://127.0.0.1:3000/_sandbox/jira",
+		"jira.api":            "http://127.0.0.1:3000/_sandbox/jira",
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %q, want %q", k, got[k], want)
