@@ -176,7 +176,7 @@ func (w *world) markExpired(k connection.Key) {
 	}
 }
 
-// revokeAtVendor makes every token of login at the vendor dead.
+// revokeAtVendor makes the refresh tokens of login at the vendor dead.
 func (w *world) revokeAtVendor(vendorID, login string) {
 	w.t.Helper()
 	w.sandbox.Knob(w.t, vendorID+"/revoke?user="+login)
