@@ -112,6 +112,10 @@ type Vendor struct {
 	InstanceHosts []string
 	// Identity names the lookup that tells who authorized and on which site.
 	Identity string
+	// APIBase is where a consumer of the token broker sends its API calls
+	// with an access token: a template over Bases and the instance like
+	// the endpoints, where "{site}" is the connection's site id.
+	APIBase string
 	// SiteChoice: a grant may cover several sites; settings.siteUrl picks one.
 	SiteChoice bool
 
@@ -162,6 +166,8 @@ var Registry = []Vendor{
 		ClientSecretInBody: true,
 		InstanceHosts:      []string{"*.service-now.com"},
 		Identity:           "servicenow",
+		// The REST APIs (Table API, …) are on the instance itself.
+		APIBase: "{instance}",
 		Refresh: RefreshPolicy{
 			Lifespan:  100 * day,
 			AccessTTL: 30 * time.Minute,
@@ -226,7 +232,15 @@ var Registry = []Vendor{
 		PKCE:               true,
 		ClientSecretInBody: true,
 		Identity:           "atlassian",
-		SiteChoice:         true,
+		// 3LO access tokens work only through Atlassian's API gateway,
+		// never on the site's own host: requests go to
+		// https://api.atlassian.com/ex/confluence/{cloudid}/{api}, the
+		// cloud id being the accessible-resources "id" of the site
+		// (https://developer.atlassian.com/cloud/confluence/oauth-2-3lo-apps/,
+		// "Make calls to the API using the access token";
+		// https://developer.atlassian.com/cloud/oauth/getting-started/making-calls-to-api/).
+		APIBase:    "{api}/ex/confluence/{site}",
+		SiteChoice: true,
 		Refresh: RefreshPolicy{
 			Rotating:   true,
 			Inactivity: 90 * day,
@@ -294,6 +308,13 @@ func (v Vendor) Endpoint(tmpl, instance string, overrides map[string]string) str
 		inst = strings.ReplaceAll(strings.TrimRight(o, "/"), "{name}", InstanceName(instance))
 	}
 	return strings.ReplaceAll(out, "{instance}", inst)
+}
+
+// APIBaseURL is where API calls with a connection's access token go: the
+// vendor's APIBase for the connection's instance and site id, with the
+// configured base overrides (local mode points them at the sandbox).
+func (v Vendor) APIBaseURL(instance, siteID string, overrides map[string]string) string {
+	return strings.ReplaceAll(v.Endpoint(v.APIBase, instance, overrides), "{site}", url.PathEscape(siteID))
 }
 
 // InstanceName is the first label of an instance URL's host ("acme" for
