@@ -48,7 +48,7 @@ func TestCheckValid(t *testing.T) {
 	e.connect(manager, "confluence", "app", "")
 	e.connect(bob, "confluence", "user", "bob")
 	for _, c := range []struct {
-		who         lifecycle.Caller
+		who          lifecycle.Caller
 		vendor, flow string
 	}{{manager, "servicenow", "app"}, {manager, "confluence", "app"}, {bob, "confluence", "user"}} {
 		res := e.mustCheck(c.who, c.vendor, c.flow)
