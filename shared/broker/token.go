@@ -97,7 +97,7 @@ func (s *Service) Token(ctx context.Context, principal string, r TokenRequest) (
 	if !ok {
 		return Token{}, problem.New(http.StatusNotFound, "unknown_vendor", "there is no integration called %q", r.Vendor)
 	}
-	ctx = logctx.With(ctx, s.log(ctx).With("account", r.Account, "vendor", v.ID, "caller", principal))
+	ctx = logctx.With(ctx, s.log(ctx).With("account", r.Account, "vendor", v.ID))
 	f := finder{detectedBy: health.DetectedByBroker, actor: connection.Actor{Type: connection.ActorBroker, ID: principal}}
 
 	if r.User != "" {
