@@ -158,7 +158,8 @@ func match(tmpl, path string) (map[string]string, bool) {
 }
 
 // Event builds the API Gateway v2 event of a request, with the identity
-// headers as JWT claims and now (the server's clock) as the request's time.
+// headers as JWT claims (on an internal route, X-Internal-Caller as the
+// IAM identity instead) and now (the server's clock) as the request's time.
 func Event(r *http.Request, rt handlers.Route, params map[string]string, claims config.Claims, now time.Time) (events.APIGatewayV2HTTPRequest, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
@@ -205,6 +206,17 @@ func Event(r *http.Request, rt handlers.Route, params map[string]string, claims 
 				JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: c, Scopes: nil},
 			},
 		},
+	}
+	if rt.Internal() {
+		// Authorized by IAM in AWS, not by a JWT: X-Internal-Caller names
+		// the calling service and stands for its principal; without it
+		// the request has no identity (the handler answers 401).
+		ev.RequestContext.Authorizer = nil
+		if svc := r.Header.Get("X-Internal-Caller"); svc != "" {
+			ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+				IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{AccountID: "local", UserARN: svc, CallerID: svc, UserID: svc},
+			}
+		}
 	}
 	if len(body) > 0 {
 		if utf8.Valid(body) {
