@@ -43,7 +43,7 @@ func (e *env) disconnectedBy() []connection.AuditEntry {
 }
 
 func TestCheckValid(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	e.connect(manager, "servicenow", "app", "")
 	e.connect(manager, "confluence", "app", "")
 	e.connect(bob, "confluence", "user", "bob")
@@ -73,7 +73,7 @@ func TestCheckValid(t *testing.T) {
 }
 
 func TestCheckRefusals(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	e.connect(manager, "servicenow", "app", "")
 	for _, tc := range []struct {
 		name         string
@@ -99,7 +99,7 @@ func TestCheckRefusals(t *testing.T) {
 // After a revoke the access token works until it expires: the check says
 // valid. Past it, the refresh is refused: invalid, marked, told.
 func TestCheckFindsARevokedGrant(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	e.connect(manager, "servicenow", "app", "")
 	u := e.connect(bob, "servicenow", "user", "bob")
 	e.sandbox.Knob(t, "servicenow/revoke?user=bob")
@@ -131,7 +131,7 @@ func TestCheckFindsARevokedGrant(t *testing.T) {
 // A grant revoked at the vendor (access token included): the identity
 // endpoint answers 401, the check refreshes, which is refused.
 func TestCheckIdentity401(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	e.connect(manager, "servicenow", "app", "")
 	app := e.conn(connection.AppKey(account, "servicenow"))
 	form := url.Values{"token": {e.tokens(app).RefreshToken}}
@@ -152,7 +152,7 @@ func TestCheckIdentity401(t *testing.T) {
 // The vendor names another user than the one who connected: invalid,
 // identity_changed, marked.
 func TestCheckIdentityChanged(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	e.connect(manager, "confluence", "app", "")
 	c := e.conn(connection.AppKey(account, "confluence"))
 	c.ConnectedUser.ID = "someone-else"
@@ -173,7 +173,7 @@ func TestCheckIdentityChanged(t *testing.T) {
 
 // A vendor outage changes nothing: 503 vendor_unavailable.
 func TestCheckVendorOutage(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	e.connect(manager, "servicenow", "app", "")
 	k := connection.AppKey(account, "servicenow")
 	before := e.conn(k)

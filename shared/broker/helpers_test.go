@@ -106,11 +106,11 @@ func (c *changes) ReleaseLease(ctx context.Context, k connection.Key, owner stri
 // vendors at a sandbox behind an httptest.Server, and the lifecycle
 // service that connects through it.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	clock   *sandboxtest.Clock
 	sandbox *sandboxtest.Sandbox
 	store   *changes
-	vault   *memvault.Vault
+	vault   vault.Vault
 	outbox  *memmail.Outbox
 	svc     *lifecycle.Service
 	broker  *broker.Service
@@ -119,12 +119,16 @@ type env struct {
 	mu      sync.Mutex
 }
 
-func newEnv(t *testing.T, st store.Store) *env {
+// newEnv builds the world on st and v (nil: the embedded ones).
+func newEnv(t testing.TB, st store.Store, v vault.Vault) *env {
 	t.Helper()
 	if st == nil {
 		st = memstore.New()
 	}
-	e := &env{t: t, clock: sandboxtest.NewClock(t0), store: newChanges(st), vault: memvault.New(), outbox: memmail.New(), log: &sandboxtest.SyncBuffer{}}
+	if v == nil {
+		v = memvault.New()
+	}
+	e := &env{t: t, clock: sandboxtest.NewClock(t0), store: newChanges(st), vault: v, outbox: memmail.New(), log: &sandboxtest.SyncBuffer{}}
 	e.sandbox = sandboxtest.StartSandbox(t, e.clock.Now)
 	e.svc = sandboxtest.NewService(t, e.sandbox, e.store, e.vault, &sandboxtest.AtlassianApp)
 	e.svc.WarningWindow = 10 * day
@@ -254,7 +258,7 @@ func (e *env) mustToken(r broker.TokenRequest) broker.Token {
 }
 
 // wantProblem checks a documented refusal.
-func wantProblem(t *testing.T, err error, status int, code string) *problem.Problem {
+func wantProblem(t testing.TB, err error, status int, code string) *problem.Problem {
 	t.Helper()
 	var p *problem.Problem
 	if !errors.As(err, &p) || p.Status != status || p.Code != code {

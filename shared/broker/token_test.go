@@ -20,7 +20,7 @@ func ptr[T any](v T) *T { return &v }
 
 // A token that stays valid long enough is the stored one: no refresh.
 func TestTokenStillValid(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	sn := e.connect(manager, "servicenow", "app", "")
 	cf := e.connect(manager, "confluence", "app", "")
 	snU := e.connect(bob, "servicenow", "user", "bob")
@@ -63,7 +63,7 @@ func TestTokenStillValid(t *testing.T) {
 // A token that would not stay valid long enough is refreshed first, and
 // the rotated tokens are stored before the token is handed out.
 func TestTokenRefreshedWhenTooShort(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	cf := e.connect(manager, "confluence", "app", "")
 	old := e.tokens(cf)
 
@@ -104,7 +104,7 @@ func TestTokenRefreshedWhenTooShort(t *testing.T) {
 // than that is met as well as the vendor can, refreshing once half the
 // lifetime is gone rather than on every call.
 func TestTokenLongerThanTheVendorIssues(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	e.connect(manager, "servicenow", "app", "")
 	req := broker.TokenRequest{Account: account, Vendor: "servicenow", MinValiditySeconds: ptr(3000)}
 	first := e.mustToken(req)
@@ -123,7 +123,7 @@ func TestTokenLongerThanTheVendorIssues(t *testing.T) {
 }
 
 func TestTokenBadRequests(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	e.connect(manager, "servicenow", "app", "")
 	for _, tc := range []struct {
 		name   string
@@ -167,7 +167,7 @@ func TestTokenBadRequests(t *testing.T) {
 // audited with the broker's principal, and its disconnected notice sent at
 // once, exactly as the scan would.
 func TestTokenRefusedRefresh(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	e.connect(manager, "servicenow", "app", "")
 	u := e.connect(bob, "servicenow", "user", "bob")
 	e.sandbox.Knob(t, "servicenow/revoke?user=bob")
@@ -227,7 +227,7 @@ func TestTokenRefusedRefresh(t *testing.T) {
 // fallback=app with a user level the vendor refuses just now: the user
 // level is marked all the same, and the app level answers.
 func TestTokenFallbackMarksTheDeadUserLevel(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	e.connect(manager, "confluence", "app", "")
 	u := e.connect(bob, "confluence", "user", "bob")
 	e.sandbox.Knob(t, "confluence/revoke?user=bob")
@@ -249,7 +249,7 @@ func TestTokenFallbackMarksTheDeadUserLevel(t *testing.T) {
 
 // A connection whose refresh token's expiry passed is found dead too.
 func TestTokenExpiryPassed(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	app := e.connect(manager, "servicenow", "app", "")
 	e.clock.Set(t0.Add(100 * day))
 	_, err := e.token(broker.TokenRequest{Account: account, Vendor: "servicenow"})
@@ -266,7 +266,7 @@ func TestTokenExpiryPassed(t *testing.T) {
 
 // An outage answers 503 and marks nothing.
 func TestTokenVendorOutage(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	cf := e.connect(manager, "confluence", "app", "")
 	e.clock.Set(t0.Add(2 * time.Hour))
 	before := e.conn(cf.Key)
@@ -298,7 +298,7 @@ func dropVersion(c connection.Connection) connection.Connection {
 // whose access token has expired: one refresh reaches the vendor, every
 // call gets the token it stored.
 func TestTokenParallelCallsRefreshOnce(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	parallelRefreshOnce(t, e)
 }
 
@@ -364,7 +364,7 @@ func parallelRefreshOnce(t *testing.T, e *env) {
 
 // A connection removed between the read and the lease is not_connected.
 func TestTokenRemovedMeanwhile(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, nil, nil)
 	cf := e.connect(manager, "confluence", "app", "")
 	e.clock.Set(t0.Add(2 * time.Hour))
 	c := e.conn(cf.Key)
