@@ -71,7 +71,7 @@ func (s *Service) Check(ctx context.Context, who Caller, r CheckRequest) (CheckR
 	res := CheckResult{Vendor: v.ID, Flow: level}
 	invalid := func(reason string) (CheckResult, error) {
 		res.Valid, res.Status, res.Reason, res.CheckedAt = false, connection.StatusExpired, reason, s.now()
-		s.log(ctx).InfoContext(ctx, "live check: connection not valid", "level", string(level), "reason", reason)
+		s.log(ctx).InfoContext(ctx, "live check: connection not valid", "flow", string(level), "reason", reason)
 		return res, nil
 	}
 	refused := func(err error) (CheckResult, error) {
@@ -123,7 +123,7 @@ func (s *Service) Check(ctx context.Context, who Caller, r CheckRequest) (CheckR
 	}
 	now := s.now()
 	res.Valid, res.Status, res.CheckedAt = true, c.Status(now, v.Refresh.Rotating, s.WarningWindow), now
-	s.log(ctx).InfoContext(ctx, "live check: connection valid", "level", string(level), "refreshed", u.refreshed)
+	s.log(ctx).InfoContext(ctx, "live check: connection valid", "flow", string(level), "refreshed", u.refreshed)
 	return res, nil
 }
 

@@ -122,7 +122,7 @@ func (s *Service) Token(ctx context.Context, principal string, r TokenRequest) (
 // answer is the token of u, logged without it.
 func (s *Service) answer(ctx context.Context, v vendors.Vendor, u usable, fellBack bool) Token {
 	c := u.conn
-	s.log(ctx).InfoContext(ctx, "token issued", "level", string(c.Level), "refreshed", u.refreshed, "fallback", fellBack,
+	s.log(ctx).InfoContext(ctx, "token issued", "flow", string(c.Level), "refreshed", u.refreshed, "fallback", fellBack,
 		"expiresAt", c.AccessTokenExpiresAt)
 	return Token{
 		AccessToken: u.tokens.AccessToken,

@@ -197,7 +197,7 @@ func (s *Service) hold(ctx context.Context, k connection.Key, owner string, read
 	lw := s.waiter(ctx)
 	defer func() {
 		if lw.Waited() > 0 {
-			s.log(ctx).InfoContext(ctx, "waited for the lease of the connection", "waited", lw.Waited().String(), "level", string(k.Level))
+			s.log(ctx).InfoContext(ctx, "waited for the lease of the connection", "waited", lw.Waited().String(), "flow", string(k.Level))
 		}
 	}()
 	leaseFor := s.LeaseFor
@@ -251,7 +251,7 @@ func (s *Service) renew(ctx context.Context, k connection.Key, need time.Duratio
 	if err != nil || !held {
 		return usable{conn: c, tokens: toks}, err
 	}
-	log := s.log(ctx).With("level", string(k.Level))
+	log := s.log(ctx).With("flow", string(k.Level))
 	release := func() {
 		if err := s.Store.ReleaseLease(ctx, k, owner); err != nil {
 			log.WarnContext(ctx, "could not release the lease; it lapses", "error", err.Error())
@@ -302,7 +302,7 @@ func (s *Service) renew(ctx context.Context, k connection.Key, need time.Duratio
 		ops = append(ops, store.AppendAudit{Entry: connection.NewAudit(c, connection.AuditRecovered, f.actor, now, s.AuditRetention,
 			map[string]string{"failingSince": failingSince.UTC().Format(time.RFC3339)})})
 	}
-	if err := s.Store.Apply(ctx, ops...); err != nil {
+	if err := s.Store.Apply(ctx, ops...); err != nil && !s.saved(ctx, c) {
 		release()
 		log.WarnContext(ctx, "rotated tokens stored but the connection not saved; the next refresh adopts them",
 			"secret", c.SecretName, "version", c.SecretVersion, "previous", stored, "error", err.Error())
@@ -313,12 +313,20 @@ func (s *Service) renew(ctx context.Context, k connection.Key, need time.Duratio
 	return usable{conn: c, tokens: toks, refreshed: true}, nil
 }
 
+// saved reports whether a save whose answer was an error happened all the
+// same (its answer lost): the stored connection points at the secret
+// version only this refresh wrote, with its lease released.
+func (s *Service) saved(ctx context.Context, c connection.Connection) bool {
+	cur, err := s.Store.GetConnection(ctx, c.Key)
+	return err == nil && cur.SecretVersion == c.SecretVersion && cur.LeaseOwner == ""
+}
+
 // expire hands a dead grant, held under its lease, to the reaper, and
 // answers the deadGrant error. A reaper that failed is logged and the
 // lease released: the grant is dead all the same, and the next finder
 // (the scan at the latest) marks it.
 func (s *Service) expire(ctx context.Context, c connection.Connection, d health.Death, now time.Time, release func()) error {
-	log := s.log(ctx).With("level", string(c.Level))
+	log := s.log(ctx).With("flow", string(c.Level))
 	out, err := s.Reaper.Expire(ctx, c, d, now)
 	if err != nil {
 		log.ErrorContext(ctx, "dead grant not marked; the next finder marks it", "reason", d.Reason, "error", err.Error())
