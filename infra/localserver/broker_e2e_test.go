@@ -31,7 +31,30 @@ const consumer = "search-connector"
 // a refresh token, or anything else secret the test knows but the token.
 func (e *env) tokenCall(service, body string, extra http.Header) reply {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.base+"/v1/internal/token", strings.NewReader(body))
+	return e.internalRequest(http.MethodPost, "/v1/internal/token", service, body, extra)
+}
+
+// internalCall is a request to an internal route as service (X-Internal-
+// Caller; "" for none), with w's identity headers too if w is not nil
+// (they mean nothing there).
+func (e *env) internalCall(method, path, service string, w *who, body string) reply {
+	e.t.Helper()
+	h := http.Header{}
+	if w != nil {
+		h.Set("X-Account-Id", w.account)
+		h.Set("X-User-Id", w.user)
+		h.Set("X-User-Role", w.role)
+	}
+	return e.internalRequest(method, path, service, body, h)
+}
+
+func (e *env) internalRequest(method, path, service, body string, extra http.Header) reply {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.base+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -67,7 +90,7 @@ func (e *env) tokenCall(service, body string, extra http.Header) reply {
 		e.t.Errorf("the broker's answer names a refresh token: %s", b)
 	}
 	if r.status != http.StatusOK {
-		e.bodies = append(e.bodies, "POST /v1/internal/token → "+resp.Status+": "+string(b))
+		e.bodies = append(e.bodies, method+" "+path+" → "+resp.Status+": "+string(b))
 	}
 	return r
 }
