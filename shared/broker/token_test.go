@@ -374,3 +374,25 @@ func TestTokenRemovedMeanwhile(t *testing.T) {
 	_, err := e.token(broker.TokenRequest{Account: account, Vendor: "confluence"})
 	wantProblem(t, err, http.StatusNotFound, "not_connected")
 }
+
+// A connection the scan flagged for failing refreshes that a broker
+// refresh renews is recorded as recovered, by the broker.
+func TestTokenRefreshEndsAFailingFlag(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	cf := e.connect(manager, "confluence", "app", "")
+	c := e.conn(cf.Key)
+	c.VendorErrorSince = t0.Add(time.Hour)
+	if err := e.store.Apply(t.Context(), store.UpdateConnection{Conn: c}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(t0.Add(2 * time.Hour))
+	e.mustToken(broker.TokenRequest{Account: account, Vendor: "confluence"})
+	if got := e.conn(cf.Key); !got.VendorErrorSince.IsZero() {
+		t.Fatalf("still flagged: %+v", got)
+	}
+	entries := e.audit()
+	if len(entries) == 0 || entries[0].Action != connection.AuditRecovered || entries[0].Actor != (connection.Actor{Type: connection.ActorBroker, ID: principal}) ||
+		entries[0].Details["failingSince"] != "2027-01-04T10:00:00Z" {
+		t.Fatalf("newest entry %+v", entries[0])
+	}
+}
