@@ -287,8 +287,8 @@ func TestInternalCaller(t *testing.T) {
 		t.Fatalf("InternalCaller = %q, %v", got, err)
 	}
 	for name, a := range map[string]*events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
-		"no authorizer": nil,
-		"a JWT only": {JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"sub": "u1", "account_id": "a1"}}},
+		"no authorizer":           nil,
+		"a JWT only":              {JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"sub": "u1", "account_id": "a1"}}},
 		"IAM without a principal": {IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{AccountID: "123456789012"}},
 	} {
 		var req apigw.Request
