@@ -80,7 +80,7 @@ fuzz:
 			if ! $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$pkg" >"$$out" 2>&1; then \
 				cat "$$out"; echo "FAIL $$target $$pkg"; exit 1; \
 			fi; \
-			execs=$$(grep -oE 'execs: [0-9]+' "$$out" | tail -1 | cut -d' ' -f2); \
+			execs=$$( { grep -oE 'execs: [0-9]+' "$$out" || true; } | tail -1 | cut -d' ' -f2); \
 			printf 'ok   %-20s %-32s %10s execs in %s\n' "$$target" "$$pkg" "$${execs:-?}" "$(FUZZTIME)"; \
 		done; \
 	done
