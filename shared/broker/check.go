@@ -122,7 +122,7 @@ func (s *Service) Check(ctx context.Context, who Caller, r CheckRequest) (CheckR
 		return s.dead(ctx, c, health.Death{Reason: health.ReasonIdentityChanged, Message: "the vendor names another user or site for the grant", DetectedBy: f.detectedBy, Actor: f.actor}, invalid, refused)
 	}
 	now := s.now()
-	res.Valid, res.Status, res.CheckedAt = true, c.Status(now, v.Refresh.Rotating, s.WarningWindow), now
+	res.Valid, res.Status, res.CheckedAt = true, c.Status(now, v.Refresh.Extendable(), s.WarningWindow), now
 	s.log(ctx).InfoContext(ctx, "live check: connection valid", "flow", string(level), "refreshed", u.refreshed)
 	return res, nil
 }
