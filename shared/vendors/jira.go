@@ -23,12 +23,7 @@ package vendors
 // site's cloud id and whose "scopes" are the Jira scopes of the grant
 // (https://developer.atlassian.com/cloud/oauth/getting-started/making-calls-to-api/);
 // a grant may cover several sites, so settings.siteUrl picks one
-// (SiteChoice). API calls go through the gateway with the cloud id,
-// https://api.atlassian.com/ex/jira/{cloudid}/{api}
-// (https://developer.atlassian.com/cloud/jira/service-desk-ops/security/oauth-2-3lo-apps/;
-// .../rest/api/3/project in https://jira.atlassian.com/browse/JRACLOUD-70684):
-// where the token broker names an APIBase, Jira's is "{api}/ex/jira/{site}"
-// as Confluence's is "{api}/ex/confluence/{site}".
+// (SiteChoice).
 var jira = Vendor{
 	ID:          "jira",
 	Name:        "Jira",
@@ -52,7 +47,12 @@ var jira = Vendor{
 	PKCE:               confluence.PKCE,
 	ClientSecretInBody: confluence.ClientSecretInBody,
 	Identity:           "atlassian",
-	SiteChoice:         true,
-	Refresh:            confluence.Refresh,
-	Refusals:           confluence.Refusals,
+	// As for Confluence, 3LO tokens work only through Atlassian's gateway,
+	// with the site's cloud id: https://api.atlassian.com/ex/jira/{cloudid}/{api}
+	// (https://developer.atlassian.com/cloud/jira/service-desk-ops/security/oauth-2-3lo-apps/;
+	// .../rest/api/3/project in https://jira.atlassian.com/browse/JRACLOUD-70684).
+	APIBase:    "{api}/ex/jira/{site}",
+	SiteChoice: true,
+	Refresh:    confluence.Refresh,
+	Refusals:   confluence.Refusals,
 }
