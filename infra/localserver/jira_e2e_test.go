@@ -105,6 +105,23 @@ func TestLocalJira(t *testing.T) {
 		t.Fatalf("bob's Jira: %+v", v.UserConnection)
 	}
 
+	// The token broker hands out Jira tokens with Atlassian's gateway URL
+	// for the connected site; the live check asks Atlassian who they are.
+	site := sandbox.AtlassianCloudID("beta")
+	for _, tc := range []struct{ body, user string }{
+		{`{"account":"a1","vendor":"jira"}`, "dave"},
+		{`{"account":"a1","vendor":"jira","user":"u2"}`, "bob"},
+	} {
+		tok := e.token(tc.body)
+		e.wantActive("jira", tok.AccessToken, tc.user, "beta", "the broker's Jira token for "+tc.user)
+		if tok.APIBaseURL != e.base+"/_sandbox/jira/ex/jira/"+site || tok.Instance != "https://beta.atlassian.net" {
+			t.Fatalf("Jira token for %s: %+v", tc.user, tok)
+		}
+	}
+	if res := e.checkConn(ada, "jira", "app"); !res.Valid || res.Status != connection.StatusConnected {
+		t.Fatalf("live check of Jira: %+v", res)
+	}
+
 	// Day 50: the scan keeps every Atlassian grant alive, Jira's and
 	// Confluence's alike, with no notice.
 	before := map[connection.Key]connection.Connection{appKey: e.stored(appKey), bobKey: e.stored(bobKey), cfKey: e.stored(cfKey)}
