@@ -33,6 +33,7 @@ import (
 	"github.com/workplace/connections/shared/mail"
 	"github.com/workplace/connections/shared/notices"
 	"github.com/workplace/connections/shared/vault"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // ---- harness ----
@@ -458,16 +459,16 @@ func TestLocalFreshAccountList(t *testing.T) {
 		t.Fatalf("Content-Type %q", ct)
 	}
 	views := decode[[]integrations.View](e, r)
-	if len(views) != 2 || views[0].Vendor != "servicenow" || views[1].Vendor != "confluence" {
-		t.Fatalf("list %s: want servicenow then confluence", r.body)
+	if len(views) != len(vendors.Registry) || views[0].Vendor != "servicenow" || views[0].Name != "ServiceNow" || views[0].Type != "supportAndTicketing" {
+		t.Fatalf("list %s: want every vendor of the registry, servicenow first", r.body)
 	}
-	for _, v := range views {
+	for i, v := range views {
+		if reg := vendors.Registry[i]; v.Vendor != reg.ID || v.Name != reg.Name || v.Type != reg.Type {
+			t.Fatalf("list %s: #%d is not %s, as in the registry", r.body, i, reg.ID)
+		}
 		if v.Integrated || v.RefreshTokenExpired || v.Status != connection.StatusNotConnected || v.ConnectedUser != nil || v.ConnectionDetails != nil || v.UserConnection != nil {
 			t.Fatalf("fresh %s: %+v", v.Vendor, v)
 		}
-	}
-	if views[0].Type != "supportAndTicketing" || views[1].Type != "knowledge" || views[0].Name != "ServiceNow" || views[1].Name != "Confluence" {
-		t.Fatalf("list %s", r.body)
 	}
 	for q, want := range map[string]string{"?type=supportAndTicketing": "servicenow", "?type=knowledge": "confluence"} {
 		if got := e.list(ada, q); len(got) != 1 || got[0].Vendor != want {
@@ -613,7 +614,7 @@ func TestLocalConnectReconnectChangeUser(t *testing.T) {
 		t.Fatalf("Confluence connect: %+v", cf)
 	}
 	views := e.list(ada, "")
-	for _, v := range views {
+	for _, v := range []integrations.View{find(e, views, "servicenow"), find(e, views, "confluence")} {
 		if !v.Integrated || v.RefreshTokenExpired || v.Status != connection.StatusConnected || v.ConnectedUser == nil || v.ConnectedUser.Name != "Admin User" {
 			t.Fatalf("after connecting, %s: %+v", v.Vendor, v)
 		}

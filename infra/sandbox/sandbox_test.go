@@ -410,6 +410,8 @@ func TestBaseURLs(t *testing.T) {
 		"servicenow.instance": "http://127.0.0.1:3000/_sandbox/servicenow/{name}",
 		"confluence.auth":     "http://127.0.0.1:3000/_sandbox/confluence",
 		"confluence.api":      "http://127.0.0.1:3000/_sandbox/confluence",
+		"box.account":         "http://127.0.0.1:3000/_sandbox/box",
+		"box.api":             "http://127.0.0.1:3000/_sandbox/box",
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %q, want %q", k, got[k], want)
@@ -425,7 +427,7 @@ func TestBaseURLs(t *testing.T) {
 			}
 		}
 	}
-	if env := BaseURLsEnv("http://h"); !strings.HasPrefix(env, "confluence.api=http://h/_sandbox/confluence,confluence.auth=") {
+	if env := BaseURLsEnv("http://h"); !strings.Contains(env, "confluence.api=http://h/_sandbox/confluence,confluence.auth=") {
 		t.Errorf("BaseURLsEnv = %q", env)
 	}
 }

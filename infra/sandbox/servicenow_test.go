@@ -390,6 +390,8 @@ func TestRegistryEndpointsReachSandbox(t *testing.T) {
 		"servicenow.instance": e.url("/_sandbox/servicenow/{name}"),
 		"confluence.auth":     e.url("/_sandbox/confluence"),
 		"confluence.api":      e.url("/_sandbox/confluence"),
+		"box.account":         e.url("/_sandbox/box"),
+		"box.api":             e.url("/_sandbox/box"),
 	}
 	for _, v := range vendors.Registry {
 		t.Run(v.ID, func(t *testing.T) {
