@@ -47,7 +47,7 @@
 //
 // Knobs and probes, for every vendor (server.go's tools):
 //
-//	POST /_sandbox/{vendor}/revoke?user=<login>   every token of that login dies (204)
+//	POST /_sandbox/{vendor}/revoke?user=<login>   that login's refresh tokens die; access tokens live on until they expire (204)
 //	POST /_sandbox/{vendor}/outage?status=503     token, revocation and identity endpoints answer 503 (204)
 //	POST /_sandbox/{vendor}/outage?status=0       ends the outage (204)
 //	GET  /_sandbox/{vendor}/introspect            with Authorization: Bearer <access token>: 200

@@ -56,6 +56,9 @@ var box = Vendor{
 	PKCE:               true,
 	ClientSecretInBody: true,
 	Identity:           "box",
+	// API calls go to api.box.com/2.0 with the access token as a Bearer
+	// token (https://developer.box.com/guides/authentication/tokens/api-calls/).
+	APIBase: "{api}/2.0",
 	Refresh: RefreshPolicy{
 		Rotating:   true,
 		SingleUse:  true,
