@@ -10,13 +10,11 @@ import (
 
 func init() { registerIdentity("box", boxIdentity) }
 
-// boxIdentity reads GET /2.0/users/me, "the user who authorized the app"
-// (https://developer.box.com/reference/get-users-me/): id, name and login
-// (the primary email), and the enterprise, a field of the full user only
-// returned when asked for in fields; asking for fields returns the mini
-// user's, so id, name and login are named too
-// (https://developer.box.com/reference/resources/user--full/). The site
-// is the enterprise id; a personal account has none.
+// boxIdentity reads the user who authorized, GET /2.0/users/me
+// (https://developer.box.com/reference/get-users-me/): id, name, login
+// (the email) and the enterprise, a full-user field returned only when
+// named in fields (which drops the standard fields not named); the site
+// is the enterprise id, none for a personal account.
 func boxIdentity(ctx context.Context, c *Client, tok *oauth2.Token) (Who, error) {
 	var me struct {
 		ID         string `json:"id"`

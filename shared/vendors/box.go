@@ -2,41 +2,25 @@ package vendors
 
 import "time"
 
-// Box (OAuth 2.0 of a Platform App with user authentication,
-// https://developer.box.com/guides/authentication/oauth2/without-sdk/).
-// Authorization at account.box.com/api/oauth2/authorize (response_type,
-// client_id, redirect_uri, state, scope;
-// https://developer.box.com/reference/get-authorize/); the redirect
-// carries code and state, no iss, and Box publishes no issuer metadata,
-// so iss is checked only when one comes, against account.box.com. Token
-// requests are forms with client_id and client_secret in the body
-// (https://developer.box.com/reference/post-oauth2-token--refresh);
-// HTTP Basic is not documented. Revocation takes client_id,
-// client_secret and the access or refresh token in the body, and answers
-// empty on success (https://developer.box.com/reference/post-oauth2-revoke,
-// https://developer.box.com/guides/authentication/tokens/revoke).
-//
-// PKCE: Box's OAuth pages neither require nor mention it; S256 is sent
-// all the same, as for Atlassian (RFC 9700 section 2.1.1; RFC 6749
-// section 3.1 makes a server ignore parameters it does not know).
-//
-// Scopes: root_readonly ("Read all files and folders"); without a scope
-// parameter Box grants every scope the app is configured with
-// (https://developer.box.com/guides/api-calls/permissions-and-errors/scopes/).
-// Box's token answer has no scope field (access_token, expires_in,
-// token_type, restricted_to, refresh_token, issued_token_type;
-// https://developer.box.com/reference/resources/access-token), so the
-// absent-scope rule applies: the grant is taken as requested and
-// scope_not_granted never fires for Box; scope drift still works on the
-// recorded request.
-//
-// Lifetimes (https://developer.box.com/guides/authentication/tokens/refresh,
-// https://developer.box.com/guides/api-calls/permissions-and-errors/expiration/):
-// access tokens 60 minutes; a refresh token is valid for 60 days and one
-// use, each refresh returning a new one: rotating, single use (no reuse
-// leeway), a 60-day inactivity window, no absolute limit. A dead refresh
-// token is 400 {"error":"invalid_grant","error_description":"Refresh
-// token has expired"} (Box staff on
+// Box, OAuth 2.0 with user authentication (developer.box.com; every
+// page below is under https://developer.box.com/). Authorization:
+// reference/get-authorize (response_type, client_id, redirect_uri, state,
+// scope); the redirect carries code and state, no iss, and Box publishes
+// no issuer: iss is checked only when one comes. Token requests are forms
+// with client_id and client_secret in the body, no Basic documented
+// (reference/post-oauth2-token--refresh); revocation takes them and the
+// access or refresh token in the body and answers empty
+// (reference/post-oauth2-revoke). PKCE is not documented: S256 is sent as
+// for Atlassian (RFC 9700 section 2.1.1; RFC 6749 section 3.1).
+// Scope root_readonly, "read all files and folders"
+// (guides/api-calls/permissions-and-errors/scopes/); the token answer has
+// no scope field (reference/resources/access-token), so the grant counts
+// as requested and scope_not_granted never fires. Access tokens live 60
+// minutes; a refresh token 60 days and one use, each refresh returning a
+// new one: rotating, single use, 60 days unused, no absolute limit
+// (guides/authentication/tokens/refresh,
+// guides/api-calls/permissions-and-errors/expiration/). A dead one is 400
+// invalid_grant "Refresh token has expired" (Box staff,
 // https://support.box.com/hc/en-us/community/posts/360049133654).
 var box = Vendor{
 	ID:          "box",
@@ -56,8 +40,7 @@ var box = Vendor{
 	PKCE:               true,
 	ClientSecretInBody: true,
 	Identity:           "box",
-	// API calls go to api.box.com/2.0 with the access token as a Bearer
-	// token (https://developer.box.com/guides/authentication/tokens/api-calls/).
+	// guides/authentication/tokens/api-calls/: Bearer token on api.box.com/2.0.
 	APIBase: "{api}/2.0",
 	Refresh: RefreshPolicy{
 		Rotating:   true,
