@@ -216,6 +216,7 @@ var Registry = []Vendor{
 	serviceNow,
 	jira,
 	confluence,
+	box,
 }
 
 // Lookup finds a vendor by id.
