@@ -54,4 +54,3 @@ func EventPublisher(d *Deps) func(ctx context.Context, ev events.DynamoDBEvent) 
 		return resp, nil
 	}
 }
-

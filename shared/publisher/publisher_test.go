@@ -183,7 +183,7 @@ func TestPartialFailure(t *testing.T) {
 		recs = append(recs, publisher.Record{ID: "seq-" + string(rune('a'+i)), IsEntry: true, Entry: e})
 	}
 	recs = append(recs,
-		publisher.Record{ID: "seq-x"},                                         // another item of the table
+		publisher.Record{ID: "seq-x"},                                        // another item of the table
 		publisher.Record{ID: "seq-y", IsEntry: true, Err: errors.New("bad")}, // an audit item that does not read
 	)
 	bus := &failing{Bus: membus.New(), refuse: map[string]bool{entries[1].ID: true, entries[5].ID: true}}
