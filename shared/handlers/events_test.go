@@ -128,9 +128,9 @@ func newHarness(t *testing.T) *harness {
 		Config: cfg,
 		Backends: handlers.Backends{Store: memstore.New(), Vault: memvault.New(), Mailer: h.outbox,
 			Bus: h.bus, Stream: dynamostore.AuditFromStreamRecord},
-		HTTP:     &http.Client{Transport: offline{}},
-		Now:      func() time.Time { return sampleTime },
-		Log:      slog.New(slog.NewJSONHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		HTTP: &http.Client{Transport: offline{}},
+		Now:  func() time.Time { return sampleTime },
+		Log:  slog.New(slog.NewJSONHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	return h
 }
