@@ -29,14 +29,15 @@ func TestFaults(t *testing.T) {
 			calls := clean.inj.Calls()
 			clean.check("clean run", f.removes, calls)
 			f.final(clean, faulttest.Call{})
+			clean.checkEvents("clean run", true)
 			steps.Add(int64(len(calls)))
 			ports := map[string]int{}
 			for _, c := range calls {
 				ports[strings.SplitN(c.Name, ".", 2)[0]]++
 			}
-			t.Logf("%s: %d calls (store %d, vault %d, mail %d, vendor %d): %d injection points",
-				f.name, len(calls), ports["store"], ports["vault"], ports["mail"], len(calls)-ports["store"]-ports["vault"]-ports["mail"],
-				len(calls)*len(faulttest.Kinds))
+			t.Logf("%s: %d calls (store %d, vault %d, mail %d, bus %d, vendor %d): %d injection points",
+				f.name, len(calls), ports["store"], ports["vault"], ports["mail"], ports["bus"],
+				len(calls)-ports["store"]-ports["vault"]-ports["mail"]-ports["bus"], len(calls)*len(faulttest.Kinds))
 			for i, call := range calls {
 				for _, kind := range faulttest.Kinds {
 					points.Add(1)
@@ -49,6 +50,14 @@ func TestFaults(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		t.Logf("%d flows, %d steps, %d kinds of failure: %d injection points", len(flows), steps.Load(), len(faulttest.Kinds), points.Load())
+		f := &eventFigures
+		if f.runs.Load() > 0 {
+			t.Logf("events over %d runs (clean and injected, each after its retry): %d committed changes, %d events published "+
+				"(%d distinct, %d duplicates): published ÷ committed = %.3f; %d changes attempted and not committed, %d events of them; "+
+				"%d runs lost the answer of a commit (the caller gone right after it)",
+				f.runs.Load(), f.committed.Load(), f.published.Load(), f.distinct.Load(), f.duplicates.Load(),
+				float64(f.distinct.Load())/float64(f.committed.Load()), f.failedChanges.Load(), f.eventsOfFailed.Load(), f.afterCommit.Load())
+		}
 	})
 }
 
@@ -82,6 +91,10 @@ func injectAt(t *testing.T, f flow, n int, kind faulttest.Kind, clean faulttest.
 	w.check(stage, f.removes, w.inj.Calls())
 	f.final(w, injected)
 	w.refreshAll(stage)
+	w.checkEvents(stage, true)
+	if injected.Name == "store.Apply" && kind == faulttest.LostAnswer {
+		eventFigures.afterCommit.Add(1) // a caller gone right after its commit
+	}
 }
 
 func errText(err error) string {

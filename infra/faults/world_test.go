@@ -11,12 +11,14 @@ import (
 	"github.com/workplace/connections/infra/sandbox"
 	"github.com/workplace/connections/infra/sandbox/sandboxtest"
 	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/eventbus/membus"
 	"github.com/workplace/connections/shared/expiry"
 	"github.com/workplace/connections/shared/faulttest"
 	"github.com/workplace/connections/shared/lifecycle"
 	"github.com/workplace/connections/shared/mail/memmail"
 	"github.com/workplace/connections/shared/notices"
 	"github.com/workplace/connections/shared/provider"
+	"github.com/workplace/connections/shared/publisher"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/store/memstore"
 	"github.com/workplace/connections/shared/vault/memvault"
@@ -64,7 +66,11 @@ type world struct {
 	vault   *memvault.Vault
 	outbox  *memmail.Outbox
 	logs    *sandboxtest.SyncBuffer
-	svc     *lifecycle.Service
+	bus     *membus.Bus // the events published, past the injector
+	stream  *stream     // the store's committed audit entries, published through the injected bus
+	// attempts are the audit entries of every Apply tried.
+	attempts *attempts
+	svc      *lifecycle.Service
 	scanner *expiry.Scanner
 
 	// pending is the authorization a callback flow completes.
@@ -87,7 +93,8 @@ func newWorld(t *testing.T) *world {
 		logs:   &sandboxtest.SyncBuffer{},
 	}
 	w.sandbox = sandboxtest.StartSandbox(t, w.clock.Now)
-	st, v := w.inj.Store(w.mem), w.inj.Vault(w.vault)
+	w.attempts = &attempts{Store: w.inj.Store(w.mem), ids: map[string]connection.AuditEntry{}}
+	st, v := store.Store(w.attempts), w.inj.Vault(w.vault)
 	// The deployment's Atlassian app goes straight into memvault.
 	w.svc = sandboxtest.NewService(t, w.sandbox, st, w.vault, &sandboxtest.AtlassianApp)
 	w.svc.Vault, w.svc.Clients.Vault = v, v
@@ -95,6 +102,9 @@ func newWorld(t *testing.T) *world {
 	w.svc.WarningWindow = warnWindow
 	log := slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w.svc.Log = log
+	w.bus = membus.New()
+	w.stream = &stream{pub: &publisher.Publisher{Bus: w.inj.Bus(w.bus), Log: log}}
+	w.mem.OnCommit(w.stream.feed)
 	w.scanner = &expiry.Scanner{
 		Store:   st,
 		Clients: w.svc.Clients,
