@@ -71,7 +71,7 @@ type world struct {
 	// attempts are the audit entries of every Apply tried.
 	attempts *attempts
 	svc      *lifecycle.Service
-	scanner *expiry.Scanner
+	scanner  *expiry.Scanner
 
 	// pending is the authorization a callback flow completes.
 	pending lifecycle.CallbackRequest
