@@ -98,8 +98,17 @@ func (a *attempts) Apply(ctx context.Context, ops ...store.Op) error {
 
 // eventFigures are the suite's totals, over the final state of every run
 // (clean and injected, after its retry).
-var eventFigures struct {
+var eventFigures eventTotals
+
+type eventTotals struct {
 	runs, committed, published, distinct, duplicates, failedChanges, eventsOfFailed, afterCommit atomic.Int64
+}
+
+// reset zeroes the totals.
+func (f *eventTotals) reset() {
+	for _, n := range []*atomic.Int64{&f.runs, &f.committed, &f.published, &f.distinct, &f.duplicates, &f.failedChanges, &f.eventsOfFailed, &f.afterCommit} {
+		n.Store(0)
+	}
 }
 
 // checkEvents drains the stream and checks that the events published are

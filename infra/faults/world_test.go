@@ -58,7 +58,7 @@ var vendorIDs = []string{"servicenow", "confluence"}
 // through one fault injector. The raw dependencies (mem, vault, outbox)
 // are what the checks read, past the injector.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	clock   *sandboxtest.Clock
 	sandbox *sandboxtest.Sandbox
 	inj     *faulttest.Injector
@@ -81,7 +81,7 @@ type world struct {
 	worked map[connection.Key]bool
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{
 		t:      t,
