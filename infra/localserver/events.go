@@ -28,6 +28,9 @@ import (
 //     read again next time, from the first of them, as Lambda retries.
 type Events struct {
 	bus *membus.Bus
+	// none: the backends carry no committed changes (an AWS table
+	// without a stream).
+	none bool
 
 	mu      sync.Mutex // one reading of the stream at a time
 	stream  *streampoll.Poller
@@ -38,7 +41,7 @@ type Events struct {
 // NewEvents wires the backends' change source to the publisher on d (whose
 // Bus is b.Events).
 func NewEvents(d *handlers.Deps, b localbackend.Backends) *Events {
-	ev := &Events{bus: b.Events, stream: b.Stream}
+	ev := &Events{bus: b.Events, stream: b.Stream, none: b.Memory == nil && b.Stream == nil}
 	if b.Memory != nil {
 		pub := d.Publisher()
 		b.Memory.OnCommit(func(ctx context.Context, es []connection.AuditEntry) {
@@ -100,6 +103,10 @@ type published struct {
 // Tool is GET /_local/events: every event published so far, in order,
 // as [{"detailType":…,"detail":{…}}].
 func (e *Events) Tool(w http.ResponseWriter, r *http.Request) {
+	if e.none {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the table has no stream, so no event is published: turn it on (StreamSpecification NEW_IMAGE, as template.yaml does)")
+		return
+	}
 	if err := e.catchUp(r.Context()); err != nil {
 		w.Header().Set("Retry-After", handlers.RetryAfter)
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the table's stream could not be read: "+err.Error())
