@@ -38,6 +38,7 @@ func TestFromEnvDefaults(t *testing.T) {
 			"box":        "connections/deployment/box/client",
 		},
 		VendorBaseURLs:     map[string]string{},
+		EventBusName:       "default",
 		SecretRecoveryDays: 7,
 		AuditRetention:     400 * 24 * time.Hour,
 		OutageGrace:        72 * time.Hour,
@@ -72,6 +73,7 @@ func TestFromEnvValues(t *testing.T) {
 		"VENDOR_BASE_URLS":       "servicenow.instance=http://127.0.0.1:3000/_sandbox/servicenow/{name}, confluence.auth = http://127.0.0.1:3000/_sandbox/confluence?a=b",
 		"SECRET_RECOVERY_DAYS":   "30",
 		"AUDIT_RETENTION_DAYS":   "90",
+		"EVENT_BUS_NAME":         " platform-events ",
 		"OUTAGE_GRACE":           "24h",
 		"SCAN_BUDGET":            "5m",
 		"REQUEST_TIMEOUT":        "12s",
@@ -108,6 +110,7 @@ func TestFromEnvValues(t *testing.T) {
 		}},
 		{"SecretRecoveryDays", c.SecretRecoveryDays, 30},
 		{"AuditRetention", c.AuditRetention, 90 * 24 * time.Hour},
+		{"EventBusName", c.EventBusName, "platform-events"},
 		{"OutageGrace", c.OutageGrace, 24 * time.Hour},
 		{"ScanBudget", c.ScanBudget, 5 * time.Minute},
 		{"RequestTimeout", c.RequestTimeout, 12 * time.Second},
@@ -138,6 +141,9 @@ func TestFromEnvAccepted(t *testing.T) {
 		{"WARNING_DAYS", "0", func(c config.Config) bool { return c.WarningWindow == 0 }},
 		{"SECRET_RECOVERY_DAYS", "7", func(c config.Config) bool { return c.SecretRecoveryDays == 7 }},
 		{"LOG_LEVEL", "WARN", func(c config.Config) bool { return c.LogLevel == slog.LevelWarn }},
+		{"EVENT_BUS_NAME", "arn:aws:events:eu-west-1:123456789012:event-bus/platform", func(c config.Config) bool {
+			return c.EventBusName == "arn:aws:events:eu-west-1:123456789012:event-bus/platform"
+		}},
 		{"LOG_LEVEL", "error", func(c config.Config) bool { return c.LogLevel == slog.LevelError }},
 		{"LOG_LEVEL", "   ", func(c config.Config) bool { return c.LogLevel == slog.LevelInfo }},
 		{"OAUTH_REDIRECT_URL", "http://127.0.0.1:4000/console/callback", func(c config.Config) bool {
@@ -181,6 +187,8 @@ func TestFromEnvRejects(t *testing.T) {
 		{"AUDIT_RETENTION_DAYS", "0"},
 		{"AUDIT_RETENTION_DAYS", "3651"},
 		{"AUDIT_RETENTION_DAYS", "1y"},
+		{"EVENT_BUS_NAME", "two words"},
+		{"EVENT_BUS_NAME", "arn:aws:sqs:eu-west-1:123456789012:queue"},
 		{"OUTAGE_GRACE", "3 days"},
 		{"SCAN_BUDGET", "60"},
 		{"REQUEST_TIMEOUT", "20"},
