@@ -666,7 +666,7 @@ func TestRevoke(t *testing.T) {
 		if !c.CanRevoke() {
 			t.Fatal("ServiceNow offers revocation")
 		}
-		if err := c.Revoke(t.Context(), plantedRefresh); err != nil {
+		if err := c.Revoke(t.Context(), &oauth2.Token{AccessToken: plantedAccess, RefreshToken: plantedRefresh}); err != nil {
 			t.Fatal(err)
 		}
 		rs := f.requests()
@@ -717,7 +717,7 @@ func TestRevoke(t *testing.T) {
 			if _, err := c.Refresh(t.Context(), plantedRefresh); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.Revoke(t.Context(), plantedRefresh); err != nil {
+			if err := c.Revoke(t.Context(), &oauth2.Token{RefreshToken: plantedRefresh}); err != nil {
 				t.Fatal(err)
 			}
 			rs := f.requests()
@@ -754,8 +754,19 @@ func TestRevoke(t *testing.T) {
 	}
 	t.Run("servicenow empty token is a no-op", func(t *testing.T) {
 		f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) { w.WriteHeader(http.StatusOK) })
-		if err := f.client(t, lookup(t, "servicenow")).Revoke(t.Context(), ""); err != nil || len(f.requests()) != 0 {
-			t.Fatalf("err %v, %d requests", err, len(f.requests()))
+		for _, tok := range []*oauth2.Token{nil, {}} {
+			if err := f.client(t, lookup(t, "servicenow")).Revoke(t.Context(), tok); err != nil || len(f.requests()) != 0 {
+				t.Fatalf("err %v, %d requests", err, len(f.requests()))
+			}
+		}
+	})
+	t.Run("servicenow without a refresh token revokes the access token", func(t *testing.T) {
+		f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) { w.WriteHeader(http.StatusOK) })
+		if err := f.client(t, lookup(t, "servicenow")).Revoke(t.Context(), &oauth2.Token{AccessToken: plantedAccess}); err != nil {
+			t.Fatal(err)
+		}
+		if r := f.last(t); r.Form.Get("token") != plantedAccess {
+			t.Fatalf("revoked %q, want the access token", r.Form.Get("token"))
 		}
 	})
 	t.Run("confluence is a no-op", func(t *testing.T) {
@@ -764,7 +775,7 @@ func TestRevoke(t *testing.T) {
 		if c.CanRevoke() {
 			t.Fatal("Confluence has no revocation URL")
 		}
-		if err := c.Revoke(t.Context(), plantedRefresh); err != nil {
+		if err := c.Revoke(t.Context(), &oauth2.Token{RefreshToken: plantedRefresh}); err != nil {
 			t.Fatal(err)
 		}
 		if n := len(f.requests()); n != 0 {
@@ -780,7 +791,7 @@ func TestRevoke(t *testing.T) {
 	} {
 		t.Run("servicenow "+tc.name, func(t *testing.T) {
 			f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) { tc.a.write(w) })
-			err := f.client(t, lookup(t, "servicenow")).Revoke(t.Context(), plantedRefresh)
+			err := f.client(t, lookup(t, "servicenow")).Revoke(t.Context(), &oauth2.Token{RefreshToken: plantedRefresh})
 			clean(t, err)
 		})
 	}
@@ -788,7 +799,7 @@ func TestRevoke(t *testing.T) {
 		f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) {})
 		c := f.client(t, lookup(t, "servicenow"))
 		f.srv.Close()
-		clean(t, c.Revoke(t.Context(), plantedRefresh))
+		clean(t, c.Revoke(t.Context(), &oauth2.Token{RefreshToken: plantedRefresh}))
 	})
 }
 
