@@ -51,6 +51,13 @@ type dialect struct {
 	// alwaysRefresh: every code exchange issues a refresh token, not only
 	// one whose scope has offline_access.
 	alwaysRefresh bool
+	// offline, if set, is the authorization parameter and value that ask
+	// for a refresh token (Dropbox's token_access_type=offline): a code
+	// approved without them is exchanged for an access token only.
+	offline [2]string
+	// answer, if set, reshapes the token endpoint's answer t for grant g
+	// (extra fields, another token_type; refreshed: a refresh's answer).
+	answer func(g *grant, t tokenResponse, refreshed bool) any
 	// rules say how the dialect's refresh tokens live: rotation, reuse,
 	// and what Lifetimes.Refresh and Lifetimes.Absolute count from.
 	rules Rules

@@ -390,6 +390,8 @@ func TestRegistryEndpointsReachSandbox(t *testing.T) {
 		"servicenow.instance": e.url("/_sandbox/servicenow/{name}"),
 		"confluence.auth":     e.url("/_sandbox/confluence"),
 		"confluence.api":      e.url("/_sandbox/confluence"),
+		"dropbox.www":         e.url("/_sandbox/dropbox"),
+		"dropbox.api":         e.url("/_sandbox/dropbox"),
 	}
 	for _, v := range vendors.Registry {
 		t.Run(v.ID, func(t *testing.T) {

@@ -33,14 +33,17 @@ func TestFromEnvDefaults(t *testing.T) {
 		IdleCheck:                 30 * 24 * time.Hour,
 		MailFrom:                  "no-reply@example.com",
 		AtlassianClientSecretName: "connections/deployment/confluence/client",
-		DeploymentSecrets:         map[string]string{"confluence": "connections/deployment/confluence/client"},
-		VendorBaseURLs:            map[string]string{},
-		SecretRecoveryDays:        7,
-		AuditRetention:            400 * 24 * time.Hour,
-		OutageGrace:               72 * time.Hour,
-		ScanBudget:                60 * time.Second,
-		RequestTimeout:            15 * time.Second,
-		LogLevel:                  slog.LevelInfo,
+		DeploymentSecrets: map[string]string{
+			"confluence": "connections/deployment/confluence/client",
+			"dropbox":    "connections/deployment/dropbox/client",
+		},
+		VendorBaseURLs:     map[string]string{},
+		SecretRecoveryDays: 7,
+		AuditRetention:     400 * 24 * time.Hour,
+		OutageGrace:        72 * time.Hour,
+		ScanBudget:         60 * time.Second,
+		RequestTimeout:     15 * time.Second,
+		LogLevel:           slog.LevelInfo,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -92,7 +95,10 @@ func TestFromEnvValues(t *testing.T) {
 		{"AppReconnectPath", c.AppReconnectPath, "/admin/apps"},
 		{"WarningWindow", c.WarningWindow, 14 * 24 * time.Hour},
 		{"IdleCheck", c.IdleCheck, 7 * 24 * time.Hour},
-		{"DeploymentSecrets", c.DeploymentSecrets, map[string]string{"confluence": "prod/conn/deployment/confluence/client"}},
+		{"DeploymentSecrets", c.DeploymentSecrets, map[string]string{
+			"confluence": "prod/conn/deployment/confluence/client",
+			"dropbox":    "prod/conn/deployment/dropbox/client",
+		}},
 		{"MailFrom", c.MailFrom, "alerts@acme.example"},
 		{"AllowedInstanceHosts", c.AllowedInstanceHosts, []string{"127.0.0.1:3000", "*.sandbox.test"}},
 		{"PrivateVendorHosts", c.PrivateVendorHosts, []string{"127.0.0.1:3000", "*.sandbox.test"}},

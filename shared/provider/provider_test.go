@@ -110,13 +110,16 @@ func (f *fakeVendor) last(t *testing.T) request {
 	return rs[len(rs)-1]
 }
 
-// overrides point both vendors at the fake: ServiceNow instances at
-// /sn/<name>, Atlassian's auth and api hosts at /auth and /api.
+// overrides point the vendors at the fake: ServiceNow instances at
+// /sn/<name>, Atlassian's auth and api hosts at /auth and /api, Dropbox's
+// at /dbx-www and /dbx.
 func (f *fakeVendor) overrides() map[string]string {
 	return map[string]string{
 		"servicenow.instance": f.srv.URL + "/sn/{name}",
 		"confluence.auth":     f.srv.URL + "/auth",
 		"confluence.api":      f.srv.URL + "/api",
+		"dropbox.www":         f.srv.URL + "/dbx-www",
+		"dropbox.api":         f.srv.URL + "/dbx",
 	}
 }
 
@@ -464,11 +467,16 @@ func TestRefreshSuccess(t *testing.T) {
 	})
 }
 
-// identityServer answers the identity lookups of both vendors for the
-// access token plantedAccess, as the real APIs do.
+// identityServer answers the identity lookups of the vendors for the
+// access token plantedAccess, as the real APIs do (Dropbox's is an RPC:
+// POST, no body).
 func identityServer(t *testing.T, sites string) *fakeVendor {
 	return newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) {
-		if r.Header.Get("Authorization") != "Bearer "+plantedAccess || r.Method != http.MethodGet {
+		method := http.MethodGet
+		if r.URL.Path == "/dbx/2/users/get_current_account" {
+			method = http.MethodPost
+		}
+		if r.Header.Get("Authorization") != "Bearer "+plantedAccess || r.Method != method {
 			writeJSON(w, 401, `{"code":401,"message":"Unauthorized"}`)
 			return
 		}
@@ -479,6 +487,8 @@ func identityServer(t *testing.T, sites string) *fakeVendor {
 			writeJSON(w, 200, `{"account_id":"5b10a2844c20165700ede21g","name":"Ada Admin","email":"ada@acme.com","account_status":"active"}`)
 		case "/api/oauth/token/accessible-resources":
 			writeJSON(w, 200, sites)
+		case "/dbx/2/users/get_current_account":
+			writeJSON(w, 200, dropboxTeamAccount)
 		default:
 			writeJSON(w, 404, `{"error":"not found"}`)
 		}

@@ -230,6 +230,7 @@ const day = 24 * time.Hour
 var Registry = []Vendor{
 	serviceNow,
 	confluence,
+	dropbox,
 }
 
 // Lookup finds a vendor by id.
