@@ -13,7 +13,8 @@ import (
 )
 
 // TestLocalDropbox walks Dropbox through the HTTP API as the README's
-// walkthrough does: a team account connected at app and user level,
+// walkthrough does: a team account connected at app and user level (its
+// token from the broker, its live check),
 // reconnected, handed to another user, refused on another team or a
 // personal account (site_mismatch), disconnected with its grant revoked at
 // Dropbox (also when the stored access token has expired), and, since its
@@ -61,6 +62,15 @@ func TestLocalDropbox(t *testing.T) {
 		t.Fatalf("stored: %+v", c)
 	}
 	e.wantActive("dropbox", e.accessToken(appKey), "admin", "acme", "the app grant's token")
+	// The token broker hands it out with Dropbox's API base; the live
+	// check asks Dropbox who it is.
+	if tok := e.token(`{"account":"a1","vendor":"dropbox"}`); tok.APIBaseURL != e.base+"/_sandbox/dropbox/2" ||
+		tok.Level != connection.LevelApp || !tok.ExpiresAt.Equal(t0.Add(4*time.Hour)) {
+		t.Fatalf("broker token %+v", tok)
+	}
+	if res := e.checkConn(ada, "dropbox", "app"); !res.Valid || res.Status != connection.StatusConnected {
+		t.Fatalf("live check %+v", res)
+	}
 	e.wantError(e.get("/v1/account/integrations/dropbox/oauth2/url?flow=app", &ada), 409, "already_connected", "connect twice")
 
 	// Reconnect by the same Dropbox account: same connection, new grant.

@@ -248,13 +248,19 @@ func TestDropboxProviderRevoke(t *testing.T) {
 			t.Fatalf("after %v: %d refreshes to revoke", age, refreshed)
 		}
 	}
-	// A grant revoked already: nothing to do, no error.
+	// A grant revoked already (at Dropbox, and its access token expired
+	// since): the refresh is refused, nothing is left to revoke, no error.
 	tok := connect()
 	if st := e.post("/_sandbox/dropbox/revoke?user=admin"); st != http.StatusNoContent {
 		t.Fatalf("revoke knob: %d", st)
 	}
+	e.clock.Advance(5 * time.Hour)
+	before := e.server.Stats("dropbox").RefreshToken
 	if err := c.Revoke(t.Context(), tok); err != nil {
 		t.Fatalf("revoke of a dead grant: %v", err)
+	}
+	if n := e.server.Stats("dropbox").RefreshToken - before; n != 1 {
+		t.Fatalf("%d refreshes, want the one refused", n)
 	}
 }
 

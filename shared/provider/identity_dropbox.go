@@ -11,32 +11,28 @@ import (
 
 func init() { registerIdentity("dropbox", dropboxIdentity) }
 
-// dropboxIdentity is POST /2/users/get_current_account, an RPC without
-// arguments (no body): account_id, name.display_name, email, and team
-// (id, name) when the account is a team member, absent or null for a
-// personal one (FullAccount in users.stone of
-// https://github.com/dropbox/dropbox-api-spec). The team is the site.
+// dropboxIdentity is POST /2/users/get_current_account, an RPC without a
+// body: account_id, name.display_name, email, and the team (id, name) of a
+// team member, the grant's site (FullAccount in users.stone,
+// https://github.com/dropbox/dropbox-api-spec).
 func dropboxIdentity(ctx context.Context, c *Client, tok *oauth2.Token) (Who, error) {
-	var acct struct {
+	var a struct {
 		AccountID string `json:"account_id"`
 		Name      struct {
 			DisplayName string `json:"display_name"`
 		} `json:"name"`
 		Email string `json:"email"`
-		Team  *struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-		} `json:"team"`
+		Team  *Site  `json:"team"`
 	}
-	if err := c.callJSON(ctx, http.MethodPost, c.endpoint("{api}/2/users/get_current_account"), tok, &acct); err != nil {
+	if err := c.callJSON(ctx, http.MethodPost, c.endpoint("{api}/2/users/get_current_account"), tok, &a); err != nil {
 		return Who{}, err
 	}
-	if acct.AccountID == "" {
+	if a.AccountID == "" {
 		return Who{}, &VendorError{Cause: "identity lookup: no account id"}
 	}
-	who := Who{User: connection.Identity{ID: acct.AccountID, Name: acct.Name.DisplayName, Email: acct.Email}}
-	if acct.Team != nil && acct.Team.ID != "" {
-		who.Sites = []Site{{ID: acct.Team.ID, Name: acct.Team.Name}}
+	who := Who{User: connection.Identity{ID: a.AccountID, Name: a.Name.DisplayName, Email: a.Email}}
+	if a.Team != nil && a.Team.ID != "" {
+		who.Sites = []Site{{ID: a.Team.ID, Name: a.Team.Name}}
 	}
 	return who, nil
 }

@@ -118,6 +118,8 @@ func (f *fakeVendor) overrides() map[string]string {
 		"servicenow.instance": f.srv.URL + "/sn/{name}",
 		"confluence.auth":     f.srv.URL + "/auth",
 		"confluence.api":      f.srv.URL + "/api",
+		"jira.auth":           f.srv.URL + "/auth",
+		"jira.api":            f.srv.URL + "/api",
 		"dropbox.www":         f.srv.URL + "/dbx-www",
 		"dropbox.api":         f.srv.URL + "/dbx",
 	}
