@@ -3,6 +3,7 @@ package localserver_test
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/workplace/connections/infra/sandbox"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/integrations"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // TestLocalDropbox walks Dropbox through the HTTP API as the README's
@@ -28,8 +30,12 @@ func TestLocalDropbox(t *testing.T) {
 		return url.Values{"sandbox_site": {"acme"}, "sandbox_user": {login}}
 	}
 
-	if views := e.list(ada, "?type=fileStorage"); len(views) != 1 || views[0].Vendor != "dropbox" || views[0].Integrated || !views[0].Configured {
-		t.Fatalf("type=fileStorage lists %+v", views)
+	views := e.list(ada, "?type=fileStorage")
+	if ids := idsOf(views); !slices.Equal(ids, vendors.IDs(vendors.OfType(vendors.TypeFileStorage))) || !slices.Contains(ids, "dropbox") {
+		t.Fatalf("type=fileStorage lists %v", ids)
+	}
+	if v := find(e, views, "dropbox"); v.Integrated || !v.Configured {
+		t.Fatalf("Dropbox before connecting: %+v", v)
 	}
 	u, _ := url.Parse(e.authURL(ada, "dropbox", "app", ""))
 	if q := u.Query(); u.Path != "/_sandbox/dropbox/oauth2/authorize" || q.Get("token_access_type") != "offline" ||

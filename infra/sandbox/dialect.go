@@ -31,6 +31,12 @@ type dialect struct {
 	// comma list of sites, default defaultSite.
 	instances   bool
 	defaultSite string
+	// singleSite: a grant belongs to at most one site (a tenant, an
+	// enterprise), so sandbox_site names one.
+	singleSite bool
+	// codeTTL is how long an authorization code can be exchanged; 0 is
+	// CodeTTL.
+	codeTTL time.Duration
 
 	// audience, if set, is the audience the authorization request must ask
 	// for.
@@ -55,15 +61,17 @@ type dialect struct {
 	// for a refresh token (Dropbox's token_access_type=offline): a code
 	// approved without them is exchanged for an access token only.
 	offline [2]string
-	// answer, if set, reshapes the token endpoint's answer t for grant g
-	// (extra fields, another token_type; refreshed: a refresh's answer).
-	answer func(g *grant, t tokenResponse, refreshed bool) any
 	// rules say how the dialect's refresh tokens live: rotation, reuse,
 	// and what Lifetimes.Refresh and Lifetimes.Absolute count from.
 	rules Rules
 	// expiresInShave is taken off expires_in when that is larger
 	// (ServiceNow answers 1799 for its 30 minutes).
 	expiresInShave int64
+	// answer, if set, is the token endpoint's success answer t for grant g
+	// in the vendor's own shape (Box's has no scope; Dropbox's names the
+	// account on an exchange, and no refresh token on a refresh:
+	// refreshed); nil: t as it is.
+	answer func(g *grant, t tokenResponse, refreshed bool) any
 
 	// invalidCode is the token endpoint's refusal of a bad authorization
 	// code, desc being the error_description.

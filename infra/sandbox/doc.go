@@ -29,6 +29,14 @@
 //	GET  /_sandbox/{atlassian}/me
 //	GET  /_sandbox/{atlassian}/oauth/token/accessible-resources
 //
+// Box (vendor id "box"): base /_sandbox/box stands for both
+// https://account.box.com and https://api.box.com.
+//
+//	GET  /_sandbox/box/api/oauth2/authorize
+//	POST /_sandbox/box/oauth2/token
+//	POST /_sandbox/box/oauth2/revoke
+//	GET  /_sandbox/box/2.0/users/me
+//
 // Dropbox (vendor id "dropbox"): base /_sandbox/dropbox stands for both
 // https://www.dropbox.com and https://api.dropboxapi.com.
 //
@@ -49,7 +57,8 @@
 // and client_secret in the form body only (an Authorization header is
 // refused), at its token endpoint and at oauth_revoke_token.do, which also
 // takes a token without any credentials; Atlassian takes the body (form or
-// JSON) or HTTP Basic. Both verify PKCE S256 when the authorization asked
+// JSON) or HTTP Basic; Box takes the form body only, at its token and
+// revocation endpoints. All verify PKCE S256 when the authorization asked
 // for it, and refuse any other method.
 //
 // Knobs and probes, for every vendor (server.go's tools):
@@ -65,7 +74,8 @@
 //
 // and, on the authorization URL, sandbox_user=<login> (who approves; default
 // admin), sandbox_site=<name> (ServiceNow: the approving instance, default the
-// path instance; Atlassian: a comma list of sites, default acme),
+// path instance; Atlassian: a comma list of sites, default acme; Box: the
+// user's one enterprise, default acme),
 // sandbox_deny=1 (the user refuses: error=access_denied),
 // sandbox_no_refresh=1 (the token response carries no refresh token) and
 // sandbox_scope=<space-separated scopes> (only these of the requested scopes

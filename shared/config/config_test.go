@@ -35,6 +35,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		AtlassianClientSecretName: "connections/deployment/confluence/client",
 		DeploymentSecrets: map[string]string{
 			"confluence": "connections/deployment/confluence/client",
+			"box":        "connections/deployment/box/client",
 			"dropbox":    "connections/deployment/dropbox/client",
 		},
 		VendorBaseURLs:     map[string]string{},
@@ -97,6 +98,7 @@ func TestFromEnvValues(t *testing.T) {
 		{"IdleCheck", c.IdleCheck, 7 * 24 * time.Hour},
 		{"DeploymentSecrets", c.DeploymentSecrets, map[string]string{
 			"confluence": "prod/conn/deployment/confluence/client",
+			"box":        "prod/conn/deployment/box/client",
 			"dropbox":    "prod/conn/deployment/dropbox/client",
 		}},
 		{"MailFrom", c.MailFrom, "alerts@acme.example"},

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/vendors"
 )
@@ -122,6 +123,8 @@ func (f *fakeVendor) overrides() map[string]string {
 		"jira.api":            f.srv.URL + "/api",
 		"dropbox.www":         f.srv.URL + "/dbx-www",
 		"dropbox.api":         f.srv.URL + "/dbx",
+		"box.account":         f.srv.URL + "/box-account",
+		"box.api":             f.srv.URL + "/box",
 	}
 }
 
@@ -469,7 +472,7 @@ func TestRefreshSuccess(t *testing.T) {
 	})
 }
 
-// identityServer answers the identity lookups of the vendors for the
+// identityServer answers the identity lookups of every vendor for the
 // access token plantedAccess, as the real APIs do (Dropbox's is an RPC:
 // POST, no body).
 func identityServer(t *testing.T, sites string) *fakeVendor {
@@ -491,6 +494,8 @@ func identityServer(t *testing.T, sites string) *fakeVendor {
 			writeJSON(w, 200, sites)
 		case "/dbx/2/users/get_current_account":
 			writeJSON(w, 200, dropboxTeamAccount)
+		case "/box/2.0/users/me":
+			writeJSON(w, 200, `{"type":"user","id":"11446498","name":"Aaron Levie","login":"ceo@example.com","enterprise":{"id":"1910967","type":"enterprise","name":"Acme Inc."}}`)
 		default:
 			writeJSON(w, 404, `{"error":"not found"}`)
 		}
@@ -638,6 +643,55 @@ func TestIdentifyAtlassian(t *testing.T) {
 			clean(t, err)
 			if who.User.ID != "" || len(who.Sites) != 0 {
 				t.Fatalf("who %+v with an error", who)
+			}
+		})
+	}
+}
+
+// Box: the user who authorized, by id, and the enterprise as the site,
+// asked for by fields (with the mini user's fields, which Box would
+// otherwise drop); a personal account has no enterprise and no site.
+func TestIdentifyBox(t *testing.T) {
+	bx := lookup(t, "box")
+	tok := &oauth2.Token{AccessToken: plantedAccess}
+	t.Run("user and enterprise", func(t *testing.T) {
+		f := identityServer(t, "[]")
+		who, err := f.client(t, bx).Identify(t.Context(), tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if who.User != (connection.Identity{ID: "11446498", Name: "Aaron Levie", Email: "ceo@example.com"}) {
+			t.Fatalf("user %+v", who.User)
+		}
+		if len(who.Sites) != 1 || who.Sites[0] != (provider.Site{ID: "1910967", Name: "Acme Inc."}) {
+			t.Fatalf("sites %+v", who.Sites)
+		}
+		r := f.last(t)
+		if r.Path != "/box/2.0/users/me" || r.RawQuery != "fields=id,name,login,enterprise" {
+			t.Fatalf("request %s?%s", r.Path, r.RawQuery)
+		}
+	})
+	cases := []struct {
+		name  string
+		a     answer
+		sites int // on success; -1: an error
+	}{
+		{"personal account", answer{200, "", `{"type":"user","id":"7","name":"Pat","login":"pat@example.com","enterprise":null}`}, 0},
+		{"no enterprise field", answer{200, "", `{"type":"user","id":"7","name":"Pat","login":"pat@example.com"}`}, 0},
+		{"no id", answer{200, "", `{"type":"user","name":"` + plantedBody + `"}`}, -1},
+		{"401", answer{401, "", plantedBody}, -1},
+		{"unparsable", answer{200, "", `{"id":` + plantedBody}, -1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) { tc.a.write(w) })
+			who, err := f.client(t, bx).Identify(t.Context(), tok)
+			if tc.sites < 0 {
+				clean(t, err)
+				return
+			}
+			if err != nil || who.User.ID != "7" || who.User.Email != "pat@example.com" || len(who.Sites) != tc.sites {
+				t.Fatalf("who %+v, %v", who, err)
 			}
 		})
 	}

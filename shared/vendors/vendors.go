@@ -236,6 +236,7 @@ var Registry = []Vendor{
 	jira,
 	confluence,
 	dropbox,
+	box,
 }
 
 // Lookup finds a vendor by id.
