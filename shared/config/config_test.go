@@ -36,6 +36,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		DeploymentSecrets: map[string]string{
 			"confluence": "connections/deployment/confluence/client",
 			"box":        "connections/deployment/box/client",
+			"dropbox":    "connections/deployment/dropbox/client",
 		},
 		VendorBaseURLs:     map[string]string{},
 		EventBusName:       "default",
@@ -100,6 +101,7 @@ func TestFromEnvValues(t *testing.T) {
 		{"DeploymentSecrets", c.DeploymentSecrets, map[string]string{
 			"confluence": "prod/conn/deployment/confluence/client",
 			"box":        "prod/conn/deployment/box/client",
+			"dropbox":    "prod/conn/deployment/dropbox/client",
 		}},
 		{"MailFrom", c.MailFrom, "alerts@acme.example"},
 		{"AllowedInstanceHosts", c.AllowedInstanceHosts, []string{"127.0.0.1:3000", "*.sandbox.test"}},
