@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,6 +34,7 @@ import (
 	"github.com/workplace/connections/shared/mail"
 	"github.com/workplace/connections/shared/notices"
 	"github.com/workplace/connections/shared/vault"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // ---- harness ----
@@ -458,8 +460,12 @@ func TestLocalFreshAccountList(t *testing.T) {
 		t.Fatalf("Content-Type %q", ct)
 	}
 	views := decode[[]integrations.View](e, r)
-	if len(views) != 2 || views[0].Vendor != "servicenow" || views[1].Vendor != "confluence" {
-		t.Fatalf("list %s: want servicenow then confluence", r.body)
+	var ids []string
+	for _, v := range views {
+		ids = append(ids, v.Vendor)
+	}
+	if !slices.Equal(ids, vendors.IDs(vendors.Registry)) || views[0].Vendor != "servicenow" || views[1].Vendor != "confluence" {
+		t.Fatalf("list %s: want every vendor, servicenow then confluence first", r.body)
 	}
 	for _, v := range views {
 		if v.Integrated || v.RefreshTokenExpired || v.Status != connection.StatusNotConnected || v.ConnectedUser != nil || v.ConnectionDetails != nil || v.UserConnection != nil {
@@ -613,8 +619,8 @@ func TestLocalConnectReconnectChangeUser(t *testing.T) {
 		t.Fatalf("Confluence connect: %+v", cf)
 	}
 	views := e.list(ada, "")
-	for _, v := range views {
-		if !v.Integrated || v.RefreshTokenExpired || v.Status != connection.StatusConnected || v.ConnectedUser == nil || v.ConnectedUser.Name != "Admin User" {
+	for _, id := range []string{"servicenow", "confluence"} {
+		if v := find(e, views, id); !v.Integrated || v.RefreshTokenExpired || v.Status != connection.StatusConnected || v.ConnectedUser == nil || v.ConnectedUser.Name != "Admin User" {
 			t.Fatalf("after connecting, %s: %+v", v.Vendor, v)
 		}
 	}

@@ -136,7 +136,11 @@ func (s *Server) refreshLocked(vendorID string, d *dialect, instance, clientID, 
 	}
 	// A refresh is a use: an inactivity window starts again.
 	g.lastUsed = now
-	return reply{http.StatusOK, s.issueLocked(g, now)}
+	answer := s.issueLocked(g, now)
+	if d.refreshOmitsToken {
+		answer.RefreshToken = ""
+	}
+	return reply{http.StatusOK, answer}
 }
 
 // issueLocked mints an access token for g and answers with g's current

@@ -59,8 +59,7 @@ var policyRows = []policyRow{
 	{vendor: "box-like",
 		policy:      &vendors.RefreshPolicy{Rotating: true, SingleUse: true, Inactivity: 60 * day, AccessTTL: time.Hour},
 		refreshedOn: every(30, 390, 30), revokedFoundOn: 60},
-	{vendor: "googledrive-like", // not rotating; a refresh is a use
-		policy:      &vendors.RefreshPolicy{Inactivity: 180 * day, AccessTTL: time.Hour},
+	{vendor: "googledrive", // not rotating, 180 days unused; a refresh is a use
 		refreshedOn: every(90, 360, 90), revokedFoundOn: 90},
 	{vendor: "dropbox-like", // never expires: idle checks only
 		policy:      &vendors.RefreshPolicy{NeverExpires: true, AccessTTL: 4 * time.Hour},

@@ -117,6 +117,10 @@ func (f *fakeVendor) overrides() map[string]string {
 		"servicenow.instance": f.srv.URL + "/sn/{name}",
 		"confluence.auth":     f.srv.URL + "/auth",
 		"confluence.api":      f.srv.URL + "/api",
+		// Google's hosts, as the sandbox serves them: under one prefix.
+		"googledrive.accounts":      f.srv.URL + "/google",
+		"googledrive.oauth2":        f.srv.URL + "/google",
+		"googledrive.openidconnect": f.srv.URL + "/google",
 	}
 }
 
@@ -464,7 +468,7 @@ func TestRefreshSuccess(t *testing.T) {
 	})
 }
 
-// identityServer answers the identity lookups of both vendors for the
+// identityServer answers the identity lookups of every vendor for the
 // access token plantedAccess, as the real APIs do.
 func identityServer(t *testing.T, sites string) *fakeVendor {
 	return newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) {
@@ -479,6 +483,8 @@ func identityServer(t *testing.T, sites string) *fakeVendor {
 			writeJSON(w, 200, `{"account_id":"5b10a2844c20165700ede21g","name":"Ada Admin","email":"ada@acme.com","account_status":"active"}`)
 		case "/api/oauth/token/accessible-resources":
 			writeJSON(w, 200, sites)
+		case "/google/v1/userinfo":
+			writeJSON(w, 200, `{"sub":"110169484474386276334","name":"Ada Admin","given_name":"Ada","family_name":"Admin","email":"ada@acme.com","email_verified":true,"hd":"acme.com"}`)
 		default:
 			writeJSON(w, 404, `{"error":"not found"}`)
 		}
