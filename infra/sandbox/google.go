@@ -140,7 +140,7 @@ func (s *Server) googleAuthorize(w http.ResponseWriter, r *http.Request, vendorI
 // a live grant to the client: its consent stands.
 func (s *Server) googleGrantedLocked(vendorID, user, site, clientID string) bool {
 	for _, g := range s.refresh {
-		if g.vendor == vendorID && g.user == user && g.sites[0] == site && g.clientID == clientID && !g.revoked {
+		if g.vendor == vendorID && g.user == user && g.sites[0] == site && g.clientID == clientID && !g.revoked && !g.refreshRevoked {
 			return true
 		}
 	}
@@ -178,7 +178,7 @@ func (s *Server) googleRevoke(w http.ResponseWriter, r *http.Request, vendorID s
 	s.mu.Lock()
 	now := s.now()
 	var g *grant
-	if rg := s.refresh[token]; rg != nil && !s.refreshExpired(rg, now) {
+	if rg := s.refresh[token]; rg != nil && !s.refreshDead(rg, now) {
 		g = rg
 	}
 	if a := s.access[token]; a != nil && now.Before(a.expires) {

@@ -117,6 +117,8 @@ func (f *fakeVendor) overrides() map[string]string {
 		"servicenow.instance": f.srv.URL + "/sn/{name}",
 		"confluence.auth":     f.srv.URL + "/auth",
 		"confluence.api":      f.srv.URL + "/api",
+		"jira.auth":           f.srv.URL + "/auth",
+		"jira.api":            f.srv.URL + "/api",
 		// Google's hosts, as the sandbox serves them: under one prefix.
 		"googledrive.accounts":      f.srv.URL + "/google",
 		"googledrive.oauth2":        f.srv.URL + "/google",

@@ -33,6 +33,7 @@ var googleDrive = Vendor{
 		"accounts":      "https://accounts.google.com",
 		"oauth2":        "https://oauth2.googleapis.com",
 		"openidconnect": "https://openidconnect.googleapis.com",
+		"api":           "https://www.googleapis.com",
 	},
 	AuthURL:   "{accounts}/o/oauth2/v2/auth",
 	TokenURL:  "{oauth2}/token",
@@ -47,8 +48,11 @@ var googleDrive = Vendor{
 	PKCE:               true,
 	ClientSecretInBody: true,
 	Identity:           "google",
-	Refresh:            RefreshPolicy{Inactivity: 180 * day, AccessTTL: time.Hour},
-	Refusals:           []Refusal{{Status: 400, Codes: []string{"invalid_grant"}}},
+	// Drive API v3: service endpoint www.googleapis.com, paths under
+	// /drive/v3 (https://developers.google.com/drive/api/reference/rest).
+	APIBase:  "{api}/drive/v3",
+	Refresh:  RefreshPolicy{Inactivity: 180 * day, AccessTTL: time.Hour},
+	Refusals: []Refusal{{Status: 400, Codes: []string{"invalid_grant"}}},
 }
 
 var googleScopes = []string{"openid", "https://www.googleapis.com/auth/userinfo.email",
