@@ -59,7 +59,8 @@ func (e *env) refreshTokenOf(k connection.Key) string {
 // account) and for another user, its user changed (the replaced grant
 // revoked at Google), kept alive by the scan past the six months a
 // refresh token lives unused, found dead once revoked at Google, and
-// disconnected with revocation; an outage refuses nothing.
+// disconnected with revocation; an outage refuses nothing; the token
+// broker hands its access token with the Drive API's base.
 func TestLocalGoogleDrive(t *testing.T) {
 	e := newEnv(t, nil)
 	app := localserver.SandboxApp("googledrive")
@@ -98,6 +99,14 @@ func TestLocalGoogleDrive(t *testing.T) {
 		t.Fatalf("stored: site %q user %q scope %q", c.SiteID, c.ConnectedUser.ID, c.GrantedScope)
 	}
 	first := e.refreshTokenOf(appKey)
+
+	// The token broker answers its access token with the Drive API's
+	// base, and Google's API takes it.
+	tok := e.token(`{"account":"a1","vendor":"googledrive"}`)
+	if tok.APIBaseURL != e.base+"/_sandbox/googledrive/drive/v3" || tok.Level != connection.LevelApp || tok.Instance != "" {
+		t.Fatalf("broker: %+v", tok)
+	}
+	e.wantActive("googledrive", tok.AccessToken, "admin", "acme", "the broker's token")
 
 	// Reconnect by the same Google account: a new refresh token (prompt=consent);
 	// the old one is left as Google leaves it, live.
@@ -215,10 +224,12 @@ func TestLocalGoogleDrive(t *testing.T) {
 	if st, _ := e.googleRefresh(carolToken); st != http.StatusOK {
 		t.Fatalf("the reconnected grant: %d", st)
 	}
+	carolAccess := e.token(`{"account":"a1","vendor":"googledrive"}`).AccessToken
 	e.want(e.call(http.MethodDelete, "/v1/account/integrations/googledrive?flow=app&cascade=true", &ada, ""), http.StatusNoContent, "disconnect")
 	if st, code := e.googleRefresh(carolToken); st != http.StatusBadRequest || code != "invalid_grant" {
 		t.Fatalf("the grant after the disconnect: %d %s", st, code)
 	}
+	e.wantInactive("googledrive", carolAccess, "an access token of the revoked grant")
 	if v := find(e, e.list(ada, ""), "googledrive"); v.Integrated || v.Status != connection.StatusNotConnected {
 		t.Fatalf("after the disconnect: %+v", v)
 	}
