@@ -39,15 +39,24 @@
 //	POST /_sandbox/googledrive/revoke
 //	GET  /_sandbox/googledrive/v1/userinfo
 //
+// Box (vendor id "box"): base /_sandbox/box stands for both
+// https://account.box.com and https://api.box.com.
+//
+//	GET  /_sandbox/box/api/oauth2/authorize
+//	POST /_sandbox/box/oauth2/token
+//	POST /_sandbox/box/oauth2/revoke
+//	GET  /_sandbox/box/2.0/users/me
+//
 // Client authentication is what each vendor documents, so a client in
 // another style fails here as it would there: ServiceNow takes client_id
 // and client_secret in the form body only (an Authorization header is
 // refused), at its token endpoint and at oauth_revoke_token.do, which also
 // takes a token without any credentials; Atlassian takes the body (form or
 // JSON) or HTTP Basic; Google the form body or HTTP Basic, and its /revoke
-// the token alone (credentials, when sent, must be the client's). All
-// verify PKCE S256 when the authorization asked for it, and refuse any
-// other method.
+// the token alone (credentials, when sent, must be the client's); Box takes
+// the form body only, at its token and revocation endpoints. All verify
+// PKCE S256 when the authorization asked for it, and refuse any other
+// method.
 //
 // Knobs and probes, for every vendor (server.go's tools):
 //
@@ -64,7 +73,7 @@
 // admin), sandbox_site=<name> (ServiceNow: the approving instance, default the
 // path instance; Atlassian: a comma list of sites, default acme; Google: the
 // account's Workspace domain <name>.example.com, default acme, or gmail for a
-// personal account),
+// personal account; Box: the user's one enterprise, default acme),
 // sandbox_deny=1 (the user refuses: error=access_denied),
 // sandbox_no_refresh=1 (the token response carries no refresh token) and
 // sandbox_scope=<space-separated scopes> (only these of the requested scopes

@@ -101,7 +101,7 @@ func (s *Server) exchangeLocked(vendorID string, d *dialect, instance, clientID 
 		g.lastUsed = now
 		s.refresh[g.refresh] = &g
 	}
-	return reply{http.StatusOK, s.issueLocked(&g, now)}
+	return reply{http.StatusOK, answer(d, s.issueLocked(&g, now))}
 }
 
 // refreshLocked mints an access token for a live refresh token (and, for
@@ -136,11 +136,19 @@ func (s *Server) refreshLocked(vendorID string, d *dialect, instance, clientID, 
 	}
 	// A refresh is a use: an inactivity window starts again.
 	g.lastUsed = now
-	answer := s.issueLocked(g, now)
+	t := s.issueLocked(g, now)
 	if d.refreshOmitsToken {
-		answer.RefreshToken = ""
+		t.RefreshToken = ""
 	}
-	return reply{http.StatusOK, answer}
+	return reply{http.StatusOK, answer(d, t)}
+}
+
+// answer is t in d's shape.
+func answer(d *dialect, t tokenResponse) any {
+	if d.answer == nil {
+		return t
+	}
+	return d.answer(t)
 }
 
 // issueLocked mints an access token for g and answers with g's current

@@ -58,8 +58,7 @@ var policyRows = []policyRow{
 	{vendor: "sharepoint-like",
 		policy:      &vendors.RefreshPolicy{Rotating: true, Inactivity: 90 * day, AccessTTL: time.Hour},
 		refreshedOn: every(60, 360, 60), revokedFoundOn: 45},
-	{vendor: "box-like",
-		policy:      &vendors.RefreshPolicy{Rotating: true, SingleUse: true, Inactivity: 60 * day, AccessTTL: time.Hour},
+	{vendor: "box", // rotating, single use, 60 days unused
 		refreshedOn: every(30, 390, 30), revokedFoundOn: 60},
 	{vendor: "googledrive", // not rotating, 180 days unused; a refresh is a use
 		refreshedOn: every(90, 360, 90), revokedFoundOn: 90},

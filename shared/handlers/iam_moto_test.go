@@ -259,10 +259,10 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 			HTTP: sb.Server.Client(), Now: clock.Now, Log: quiet,
 		}
 	}
-	// The operator creates the deployment's app credentials, one secret
-	// per app (not a function).
-	for appID, name := range cfg.DeploymentSecrets {
-		app, _ := json.Marshal(provider.Credentials{ClientID: appID + "-app", ClientSecret: appID + "-app-secret"})
+	// The operator creates the deployment's app credentials (not a
+	// function), one secret per app.
+	for id, name := range cfg.DeploymentSecrets {
+		app, _ := json.Marshal(provider.Credentials{ClientID: id + "-app", ClientSecret: id + "-app-secret"})
 		if _, err := secretsvault.New(secretsmanager.NewFromConfig(ac)).Put(ctx, name, app); err != nil {
 			t.Fatal(err)
 		}

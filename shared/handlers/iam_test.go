@@ -231,7 +231,8 @@ func TestTemplateIAMIsExact(t *testing.T) {
 			sm(tokens, "GetSecretValue", "DescribeSecret", "CreateSecret", "PutSecretValue", "RestoreSecret")),
 		"disconnect": join(
 			table("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"),
-			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue"),
+			sm(clients, "GetSecretValue"),
+			sm(deployment, "GetSecretValue"),
 			sm(tokens, "GetSecretValue", "DeleteSecret")),
 		"notifications": table("Query", "UpdateItem"),
 		"audit":         table("Query"),

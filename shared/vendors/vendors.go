@@ -217,6 +217,7 @@ var Registry = []Vendor{
 	jira,
 	confluence,
 	googleDrive,
+	box,
 }
 
 // Lookup finds a vendor by id.
