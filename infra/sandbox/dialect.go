@@ -64,6 +64,13 @@ type dialect struct {
 	// rules say how the dialect's refresh tokens live: rotation, reuse,
 	// and what Lifetimes.Refresh and Lifetimes.Absolute count from.
 	rules Rules
+	// refreshOmitsToken: a refresh answers no refresh_token; the one issued
+	// stays the grant's (Google).
+	refreshOmitsToken bool
+	// revokeAtRevoke: the vendor's own revocation endpoint is at /revoke,
+	// where the revoke knob is (Google's oauth2.googleapis.com/revoke): a
+	// POST there that names no user= goes to the dialect's route.
+	revokeAtRevoke bool
 	// expiresInShave is taken off expires_in when that is larger
 	// (ServiceNow answers 1799 for its 30 minutes).
 	expiresInShave int64

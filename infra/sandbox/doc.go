@@ -29,6 +29,16 @@
 //	GET  /_sandbox/{atlassian}/me
 //	GET  /_sandbox/{atlassian}/oauth/token/accessible-resources
 //
+// Google (vendor id "googledrive"): base /_sandbox/googledrive stands for
+// https://accounts.google.com, https://oauth2.googleapis.com and
+// https://openidconnect.googleapis.com. Its revocation endpoint is where
+// the revoke knob is: a POST to /revoke that names no user= is Google's.
+//
+//	GET  /_sandbox/googledrive/o/oauth2/v2/auth
+//	POST /_sandbox/googledrive/token
+//	POST /_sandbox/googledrive/revoke
+//	GET  /_sandbox/googledrive/v1/userinfo
+//
 // Box (vendor id "box"): base /_sandbox/box stands for both
 // https://account.box.com and https://api.box.com.
 //
@@ -57,9 +67,11 @@
 // and client_secret in the form body only (an Authorization header is
 // refused), at its token endpoint and at oauth_revoke_token.do, which also
 // takes a token without any credentials; Atlassian takes the body (form or
-// JSON) or HTTP Basic; Box takes the form body only, at its token and
-// revocation endpoints. All verify PKCE S256 when the authorization asked
-// for it, and refuse any other method.
+// JSON) or HTTP Basic; Google the form body or HTTP Basic, and its /revoke
+// the token alone (credentials, when sent, must be the client's); Box takes
+// the form body only, at its token and revocation endpoints. All verify
+// PKCE S256 when the authorization asked for it, and refuse any other
+// method.
 //
 // Knobs and probes, for every vendor (server.go's tools):
 //
@@ -74,8 +86,9 @@
 //
 // and, on the authorization URL, sandbox_user=<login> (who approves; default
 // admin), sandbox_site=<name> (ServiceNow: the approving instance, default the
-// path instance; Atlassian: a comma list of sites, default acme; Box: the
-// user's one enterprise, default acme),
+// path instance; Atlassian: a comma list of sites, default acme; Google: the
+// account's Workspace domain <name>.example.com, default acme, or gmail for a
+// personal account; Box: the user's one enterprise, default acme),
 // sandbox_deny=1 (the user refuses: error=access_denied),
 // sandbox_no_refresh=1 (the token response carries no refresh token) and
 // sandbox_scope=<space-separated scopes> (only these of the requested scopes

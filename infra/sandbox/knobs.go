@@ -17,6 +17,10 @@ func (s *Server) knobRevoke(w http.ResponseWriter, r *http.Request, vendorID str
 		return
 	}
 	user := strings.ToLower(strings.TrimSpace(r.FormValue("user")))
+	if d := dialects[vendorID]; user == "" && d.revokeAtRevoke {
+		d.route(s, w, r, vendorID, d, []string{"revoke"})
+		return
+	}
 	if user == "" {
 		writeJSON(w, http.StatusBadRequest, oauthError{"invalid_request", "user is required"})
 		return

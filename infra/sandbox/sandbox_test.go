@@ -39,6 +39,14 @@ var vendorCases = []vendorCase{
 		deadStatus: http.StatusForbidden,
 		deadCode:   "invalid_grant",
 	},
+	{
+		id:         "googledrive",
+		cfg:        func(e *env) *oauth2.Config { return e.google(oauth2.AuthStyleInParams) },
+		opts:       googleParams,
+		identity:   "/_sandbox/googledrive/v1/userinfo",
+		deadStatus: http.StatusBadRequest,
+		deadCode:   "invalid_grant",
+	},
 }
 
 // TestRevokeKnob: the knob kills the refresh tokens of every grant of the

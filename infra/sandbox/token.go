@@ -136,7 +136,11 @@ func (s *Server) refreshLocked(vendorID string, d *dialect, instance, clientID, 
 	}
 	// A refresh is a use: an inactivity window starts again.
 	g.lastUsed = now
-	return reply{http.StatusOK, d.answerOf(g, s.issueLocked(g, now), true)}
+	t := s.issueLocked(g, now)
+	if d.refreshOmitsToken {
+		t.RefreshToken = ""
+	}
+	return reply{http.StatusOK, d.answerOf(g, t, true)}
 }
 
 // answerOf is the token endpoint's answer with t, in d's shape if it has

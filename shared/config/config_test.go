@@ -9,7 +9,18 @@ import (
 	"time"
 
 	"github.com/workplace/connections/shared/config"
+	"github.com/workplace/connections/shared/vendors"
 )
+
+// deploymentSecrets are the secret names of every deployment app the
+// registry uses, by the naming convention: <prefix>/deployment/<app>/client.
+func deploymentSecrets(prefix string) map[string]string {
+	out := map[string]string{}
+	for _, app := range vendors.DeploymentApps() {
+		out[app] = prefix + "/deployment/" + app + "/client"
+	}
+	return out
+}
 
 func env(kv map[string]string) func(string) string {
 	return func(k string) string { return kv[k] }
@@ -33,19 +44,15 @@ func TestFromEnvDefaults(t *testing.T) {
 		IdleCheck:                 30 * 24 * time.Hour,
 		MailFrom:                  "no-reply@example.com",
 		AtlassianClientSecretName: "connections/deployment/confluence/client",
-		DeploymentSecrets: map[string]string{
-			"confluence": "connections/deployment/confluence/client",
-			"box":        "connections/deployment/box/client",
-			"dropbox":    "connections/deployment/dropbox/client",
-		},
-		VendorBaseURLs:     map[string]string{},
-		EventBusName:       "default",
-		SecretRecoveryDays: 7,
-		AuditRetention:     400 * 24 * time.Hour,
-		OutageGrace:        72 * time.Hour,
-		ScanBudget:         60 * time.Second,
-		RequestTimeout:     15 * time.Second,
-		LogLevel:           slog.LevelInfo,
+		DeploymentSecrets:         deploymentSecrets("connections"),
+		VendorBaseURLs:            map[string]string{},
+		EventBusName:              "default",
+		SecretRecoveryDays:        7,
+		AuditRetention:            400 * 24 * time.Hour,
+		OutageGrace:               72 * time.Hour,
+		ScanBudget:                60 * time.Second,
+		RequestTimeout:            15 * time.Second,
+		LogLevel:                  slog.LevelInfo,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -98,11 +105,7 @@ func TestFromEnvValues(t *testing.T) {
 		{"AppReconnectPath", c.AppReconnectPath, "/admin/apps"},
 		{"WarningWindow", c.WarningWindow, 14 * 24 * time.Hour},
 		{"IdleCheck", c.IdleCheck, 7 * 24 * time.Hour},
-		{"DeploymentSecrets", c.DeploymentSecrets, map[string]string{
-			"confluence": "prod/conn/deployment/confluence/client",
-			"box":        "prod/conn/deployment/box/client",
-			"dropbox":    "prod/conn/deployment/dropbox/client",
-		}},
+		{"DeploymentSecrets", c.DeploymentSecrets, deploymentSecrets("prod/conn")},
 		{"MailFrom", c.MailFrom, "alerts@acme.example"},
 		{"AllowedInstanceHosts", c.AllowedInstanceHosts, []string{"127.0.0.1:3000", "*.sandbox.test"}},
 		{"PrivateVendorHosts", c.PrivateVendorHosts, []string{"127.0.0.1:3000", "*.sandbox.test"}},

@@ -60,8 +60,7 @@ var policyRows = []policyRow{
 		refreshedOn: every(60, 360, 60), revokedFoundOn: 45},
 	{vendor: "box", // rotating, single use, 60 days unused
 		refreshedOn: every(30, 390, 30), revokedFoundOn: 60},
-	{vendor: "googledrive-like", // not rotating; a refresh is a use
-		policy:      &vendors.RefreshPolicy{Inactivity: 180 * day, AccessTTL: time.Hour},
+	{vendor: "googledrive", // not rotating, 180 days unused; a refresh is a use
 		refreshedOn: every(90, 360, 90), revokedFoundOn: 90},
 	{vendor: "dropbox", // never expires: idle checks only
 		refreshedOn: every(30, 390, 30), idleChecks: true, revokedFoundOn: 60},

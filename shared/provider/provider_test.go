@@ -125,6 +125,10 @@ func (f *fakeVendor) overrides() map[string]string {
 		"dropbox.api":         f.srv.URL + "/dbx",
 		"box.account":         f.srv.URL + "/box-account",
 		"box.api":             f.srv.URL + "/box",
+		// Google's hosts, as the sandbox serves them: under one prefix.
+		"googledrive.accounts":      f.srv.URL + "/google",
+		"googledrive.oauth2":        f.srv.URL + "/google",
+		"googledrive.openidconnect": f.srv.URL + "/google",
 	}
 }
 
@@ -496,6 +500,8 @@ func identityServer(t *testing.T, sites string) *fakeVendor {
 			writeJSON(w, 200, dropboxTeamAccount)
 		case "/box/2.0/users/me":
 			writeJSON(w, 200, `{"type":"user","id":"11446498","name":"Aaron Levie","login":"ceo@example.com","enterprise":{"id":"1910967","type":"enterprise","name":"Acme Inc."}}`)
+		case "/google/v1/userinfo":
+			writeJSON(w, 200, `{"sub":"110169484474386276334","name":"Ada Admin","given_name":"Ada","family_name":"Admin","email":"ada@acme.com","email_verified":true,"hd":"acme.com"}`)
 		default:
 			writeJSON(w, 404, `{"error":"not found"}`)
 		}

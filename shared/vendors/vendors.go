@@ -235,6 +235,7 @@ var Registry = []Vendor{
 	serviceNow,
 	jira,
 	confluence,
+	googleDrive,
 	dropbox,
 	box,
 }

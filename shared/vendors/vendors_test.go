@@ -205,6 +205,7 @@ func TestAPIBaseURL(t *testing.T) {
 		{cf, "https://acme.atlassian.net", "a/../b", nil, "https://api.atlassian.com/ex/confluence/a%2F..%2Fb"},
 		{mustLookup(t, "jira"), "https://acme.atlassian.net", cloud, nil, "https://api.atlassian.com/ex/jira/" + cloud},
 		{mustLookup(t, "dropbox"), "", "dbtid:AAFdgehTzw7WlXhZJsbGCLePe8RvQGYDr-I", nil, "https://api.dropboxapi.com/2"},
+		{mustLookup(t, "googledrive"), "", "acme.com", nil, "https://www.googleapis.com/drive/v3"},
 	} {
 		if got := tc.v.APIBaseURL(tc.instance, tc.siteID, tc.overrides); got != tc.want {
 			t.Errorf("%s APIBaseURL(%q, %q) = %q, want %q", tc.v.ID, tc.instance, tc.siteID, got, tc.want)
