@@ -34,7 +34,8 @@ func TestLocalVendorIsData(t *testing.T) {
 	}
 	e.secret(creds.ClientSecret, "the synthetic app's client secret")
 
-	if views := e.list(ada, "?type=fileStorage"); len(views) != 1 || views[0].Vendor != "dropbox-like" || views[0].Type != vendors.TypeFileStorage {
+	views := e.list(ada, "?type=fileStorage")
+	if len(views) != len(vendors.OfType(vendors.TypeFileStorage)) || find(e, views, "dropbox-like").Type != vendors.TypeFileStorage {
 		t.Fatalf("type=fileStorage lists %+v", views)
 	}
 	e.connect(ada, "dropbox-like", "app", "", nil)

@@ -57,6 +57,10 @@ type dialect struct {
 	// expiresInShave is taken off expires_in when that is larger
 	// (ServiceNow answers 1799 for its 30 minutes).
 	expiresInShave int64
+	// answerScope, if set, is how the token response spells the granted
+	// scope (Microsoft: Graph permissions without their resource prefix
+	// and without offline_access); nil answers it as granted.
+	answerScope func(granted string) string
 
 	// invalidCode is the token endpoint's refusal of a bad authorization
 	// code, desc being the error_description.

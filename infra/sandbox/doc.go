@@ -28,13 +28,24 @@
 //	GET  /_sandbox/confluence/me
 //	GET  /_sandbox/confluence/oauth/token/accessible-resources
 //
+// Microsoft (vendor id "sharepoint"): base /_sandbox/sharepoint stands for
+// both https://login.microsoftonline.com and https://graph.microsoft.com;
+// {tenant} is organizations or common, and sandbox_site names the one
+// tenant of a grant (default acme).
+//
+//	GET  /_sandbox/sharepoint/{tenant}/oauth2/v2.0/authorize
+//	POST /_sandbox/sharepoint/{tenant}/oauth2/v2.0/token
+//	GET  /_sandbox/sharepoint/v1.0/me
+//	GET  /_sandbox/sharepoint/v1.0/organization
+//
 // Client authentication is what each vendor documents, so a client in
 // another style fails here as it would there: ServiceNow takes client_id
 // and client_secret in the form body only (an Authorization header is
 // refused), at its token endpoint and at oauth_revoke_token.do, which also
 // takes a token without any credentials; Atlassian takes the body (form or
-// JSON) or HTTP Basic. Both verify PKCE S256 when the authorization asked
-// for it, and refuse any other method.
+// JSON) or HTTP Basic; Microsoft the form body or HTTP Basic. All verify
+// PKCE S256 when the authorization asked for it, and refuse any other
+// method.
 //
 // Knobs and probes, for every vendor (server.go's tools):
 //

@@ -410,6 +410,8 @@ func TestBaseURLs(t *testing.T) {
 		"servicenow.instance": "http://127.0.0.1:3000/_sandbox/servicenow/{name}",
 		"confluence.auth":     "http://127.0.0.1:3000/_sandbox/confluence",
 		"confluence.api":      "http://127.0.0.1:3000/_sandbox/confluence",
+		"sharepoint.login":    "http://127.0.0.1:3000/_sandbox/sharepoint",
+		"sharepoint.graph":    "http://127.0.0.1:3000/_sandbox/sharepoint",
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %q, want %q", k, got[k], want)

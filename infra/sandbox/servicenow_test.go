@@ -386,11 +386,7 @@ func TestAuthorizeBadRequests(t *testing.T) {
 // sandbox, reach the right routes.
 func TestRegistryEndpointsReachSandbox(t *testing.T) {
 	e := newEnv(t, Config{})
-	overrides := map[string]string{
-		"servicenow.instance": e.url("/_sandbox/servicenow/{name}"),
-		"confluence.auth":     e.url("/_sandbox/confluence"),
-		"confluence.api":      e.url("/_sandbox/confluence"),
-	}
+	overrides := BaseURLs(e.srv.URL)
 	for _, v := range vendors.Registry {
 		t.Run(v.ID, func(t *testing.T) {
 			if _, ok := (Config{}).LifetimesFor(v.ID); !ok {

@@ -150,10 +150,14 @@ func (s *Server) issueLocked(g *grant, now time.Time) tokenResponse {
 	if shave := g.dialect.expiresInShave; expiresIn > shave {
 		expiresIn -= shave // ServiceNow answers 1799 for its 30 minutes
 	}
+	scope := g.scope
+	if answer := g.dialect.answerScope; answer != nil {
+		scope = answer(scope)
+	}
 	return tokenResponse{
 		AccessToken:  tok,
 		RefreshToken: g.refresh,
-		Scope:        g.scope,
+		Scope:        scope,
 		TokenType:    "Bearer",
 		ExpiresIn:    expiresIn,
 	}

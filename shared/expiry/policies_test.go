@@ -53,8 +53,7 @@ var policyRows = []policyRow{
 		warnedOn: 90, expiredOn: 120, revokedFoundOn: 100},
 	{vendor: "confluence", // rotating, 90 days unused, 365 days at most
 		refreshedOn: every(60, 300, 60), warnedOn: 360, expiredOn: 390, revokedFoundOn: 45},
-	{vendor: "sharepoint-like",
-		policy:      &vendors.RefreshPolicy{Rotating: true, Inactivity: 90 * day, AccessTTL: time.Hour},
+	{vendor: "sharepoint", // rotating, 90 days unused, no absolute limit
 		refreshedOn: every(60, 360, 60), revokedFoundOn: 45},
 	{vendor: "box-like",
 		policy:      &vendors.RefreshPolicy{Rotating: true, SingleUse: true, Inactivity: 60 * day, AccessTTL: time.Hour},

@@ -258,10 +258,13 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 			HTTP: sb.Server.Client(), Now: clock.Now, Log: quiet,
 		}
 	}
-	// The operator creates the deployment's app credentials (not a function).
-	app, _ := json.Marshal(provider.Credentials{ClientID: "atl-app", ClientSecret: "atl-app-secret"})
-	if _, err := secretsvault.New(secretsmanager.NewFromConfig(ac)).Put(ctx, cfg.AtlassianClientSecretName, app); err != nil {
-		t.Fatal(err)
+	// The operator creates the deployment's app credentials (not a
+	// function), one secret per app.
+	for appID, name := range cfg.DeploymentSecrets {
+		app, _ := json.Marshal(provider.Credentials{ClientID: appID + "-app", ClientSecret: appID + "-app-secret"})
+		if _, err := secretsvault.New(secretsmanager.NewFromConfig(ac)).Put(ctx, name, app); err != nil {
+			t.Fatal(err)
+		}
 	}
 	routes := map[string]apigw.Handler{}
 	for _, r := range handlers.Routes {

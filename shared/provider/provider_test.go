@@ -110,13 +110,16 @@ func (f *fakeVendor) last(t *testing.T) request {
 	return rs[len(rs)-1]
 }
 
-// overrides point both vendors at the fake: ServiceNow instances at
-// /sn/<name>, Atlassian's auth and api hosts at /auth and /api.
+// overrides point the vendors at the fake: ServiceNow instances at
+// /sn/<name>, Atlassian's auth and api hosts at /auth and /api,
+// Microsoft's login and Graph hosts at /login and /graph.
 func (f *fakeVendor) overrides() map[string]string {
 	return map[string]string{
 		"servicenow.instance": f.srv.URL + "/sn/{name}",
 		"confluence.auth":     f.srv.URL + "/auth",
 		"confluence.api":      f.srv.URL + "/api",
+		"sharepoint.login":    f.srv.URL + "/login",
+		"sharepoint.graph":    f.srv.URL + "/graph",
 	}
 }
 
@@ -464,7 +467,7 @@ func TestRefreshSuccess(t *testing.T) {
 	})
 }
 
-// identityServer answers the identity lookups of both vendors for the
+// identityServer answers the identity lookups of every vendor for the
 // access token plantedAccess, as the real APIs do.
 func identityServer(t *testing.T, sites string) *fakeVendor {
 	return newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) {
@@ -479,6 +482,10 @@ func identityServer(t *testing.T, sites string) *fakeVendor {
 			writeJSON(w, 200, `{"account_id":"5b10a2844c20165700ede21g","name":"Ada Admin","email":"ada@acme.com","account_status":"active"}`)
 		case "/api/oauth/token/accessible-resources":
 			writeJSON(w, 200, sites)
+		case "/graph/v1.0/me":
+			writeJSON(w, 200, `{"id":"87d349ed-44d7-43e1-9a83-5f2406dee5bd","displayName":"Megan Bowen","mail":null,"userPrincipalName":"MeganB@contoso.onmicrosoft.com"}`)
+		case "/graph/v1.0/organization":
+			writeJSON(w, 200, `{"value":[{"id":"84841066-274d-4ec0-a5c1-276be684bdd3","displayName":"Contoso","verifiedDomains":[{"name":"Contoso.onmicrosoft.com","isDefault":true,"isInitial":true}]}]}`)
 		default:
 			writeJSON(w, 404, `{"error":"not found"}`)
 		}

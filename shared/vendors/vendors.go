@@ -211,6 +211,7 @@ const day = 24 * time.Hour
 var Registry = []Vendor{
 	serviceNow,
 	confluence,
+	sharePoint,
 }
 
 // Lookup finds a vendor by id.
