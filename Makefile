@@ -8,7 +8,8 @@ SHELL := /bin/bash
 GO ?= go
 
 # functions/<name> main packages, one Lambda each.
-FUNCTIONS := list-integrations integration-settings oauth-url oauth-callback disconnect notifications audit expiry-scan
+FUNCTIONS := list-integrations integration-settings oauth-url oauth-callback disconnect notifications audit expiry-scan \
+	token-broker connection-check
 
 STATICCHECK_VERSION := v0.8.2
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
@@ -29,7 +30,8 @@ $(LOCAL_TARGETS): build-fn-%:
 # ARTIFACTS_DIR set; each writes that function's bootstrap there.
 SAM_TARGETS := build-ListIntegrationsFunction build-IntegrationSettingsFunction \
 	build-OAuthURLFunction build-OAuthCallbackFunction build-DisconnectFunction \
-	build-NotificationsFunction build-AuditFunction build-ExpiryScanFunction
+	build-NotificationsFunction build-AuditFunction build-ExpiryScanFunction \
+	build-TokenBrokerFunction build-ConnectionCheckFunction
 .PHONY: $(SAM_TARGETS)
 
 build-ListIntegrationsFunction:    FUNCTION := list-integrations
@@ -40,6 +42,8 @@ build-DisconnectFunction:          FUNCTION := disconnect
 build-NotificationsFunction:       FUNCTION := notifications
 build-AuditFunction:               FUNCTION := audit
 build-ExpiryScanFunction:          FUNCTION := expiry-scan
+build-TokenBrokerFunction:         FUNCTION := token-broker
+build-ConnectionCheckFunction:     FUNCTION := connection-check
 
 $(SAM_TARGETS):
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: this target is for sam build" >&2; exit 1; }
@@ -76,7 +80,7 @@ fuzz:
 			if ! $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$pkg" >"$$out" 2>&1; then \
 				cat "$$out"; echo "FAIL $$target $$pkg"; exit 1; \
 			fi; \
-			execs=$$(grep -oE 'execs: [0-9]+' "$$out" | tail -1 | cut -d' ' -f2); \
+			execs=$$( { grep -oE 'execs: [0-9]+' "$$out" || true; } | tail -1 | cut -d' ' -f2); \
 			printf 'ok   %-20s %-32s %10s execs in %s\n' "$$target" "$$pkg" "$${execs:-?}" "$(FUZZTIME)"; \
 		done; \
 	done

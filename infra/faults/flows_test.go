@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/workplace/connections/shared/broker"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/faulttest"
 	"github.com/workplace/connections/shared/lifecycle"
@@ -247,6 +248,66 @@ func both(a, b func(*world, faulttest.Call)) func(*world, faulttest.Call) {
 	return func(w *world, c faulttest.Call) { a(w, c); b(w, c) }
 }
 
+// ---- the token broker ----
+
+// brokerAt is when the broker flows ask: the access tokens issued at t0
+// have expired, so each call refreshes first.
+var brokerAt = t0.Add(2 * time.Hour)
+
+// tokenFlow asks the broker for a token after build; a 409
+// reconnect_required is the answer the flow expects when refused. The
+// retry asks again once the lease a failed call may have left has lapsed
+// (a broker's lease lasts a minute).
+func tokenFlow(name string, build func(*world), req broker.TokenRequest, refused bool, final func(*world, faulttest.Call)) flow {
+	ask := func(at time.Time) func(*world) error {
+		return func(w *world) error {
+			w.clock.Set(at)
+			tok, err := w.broker.Token(w.t.Context(), "arn:aws:sts::123456789012:assumed-role/search-connector/x", req)
+			if refused && isProblem(err, http.StatusConflict, "reconnect_required") {
+				return nil
+			}
+			if err == nil && refused {
+				return errors.New("a token of a refused grant")
+			}
+			if err == nil && tok.AccessToken == "" {
+				return errors.New("an empty token")
+			}
+			return err
+		}
+	}
+	retry := ask(brokerAt.Add(2 * time.Minute))
+	if refused {
+		// A dead grant's notice that did not go out is owed to the
+		// scan's next daily run (the connection stays due; a claim to
+		// send it lasts 15 minutes): the broker answers an expired
+		// connection at once.
+		retry = func(w *world) error {
+			if err := ask(brokerAt.Add(2 * time.Minute))(w); err != nil {
+				return err
+			}
+			w.clock.Set(brokerAt.Add(day))
+			_, err := w.scanner.Run(w.t.Context(), brokerAt.Add(day))
+			return err
+		}
+	}
+	return flow{
+		name: name, setup: func(w *world) { build(w); w.clock.Set(brokerAt) },
+		run: ask(brokerAt), retry: retry, final: final,
+	}
+}
+
+// refreshed asserts k was refreshed at brokerAt or later, and its stored
+// token is valid for most of its lifetime.
+func refreshed(k connection.Key) func(*world, faulttest.Call) {
+	return func(w *world, _ faulttest.Call) {
+		w.t.Helper()
+		c := w.conns()[k]
+		if c.Expired || c.LastRefreshedAt.Before(brokerAt) || c.AccessTokenExpiresAt.Before(brokerAt.Add(25*time.Minute)) || c.LeaseOwner != "" {
+			w.t.Fatalf("final: %s expired %v, refreshed %v, access until %v, lease %q", k, c.Expired, c.LastRefreshedAt, c.AccessTokenExpiresAt, c.LeaseOwner)
+		}
+	}
+}
+
 // flows are every flow the suite breaks.
 var flows = []flow{
 	callback("callback/servicenow-app-connect", manager, "servicenow", "app", "", "",
@@ -322,6 +383,15 @@ var flows = []flow{
 		noticed(connection.NoticeExpiring, false, app("servicenow"), user(carol, "servicenow"))),
 	scan("scan/servicenow-expired", withApp("servicenow"), at(101),
 		noticed(connection.NoticeDisconnected, true, app("servicenow"), user(carol, "servicenow"))),
+	tokenFlow("broker/confluence-app-refresh", withApp("confluence"),
+		broker.TokenRequest{Account: account, Vendor: "confluence"}, false, refreshed(app("confluence"))),
+	tokenFlow("broker/servicenow-user-refresh", withApp("servicenow"),
+		broker.TokenRequest{Account: account, Vendor: "servicenow", User: carol.UserID}, false, refreshed(user(carol, "servicenow"))),
+	tokenFlow("broker/confluence-user-refused",
+		func(w *world) { withApp("confluence")(w); w.revokeAtVendor("confluence", "carol") },
+		broker.TokenRequest{Account: account, Vendor: "confluence", User: carol.UserID}, true,
+		noticed(connection.NoticeDisconnected, true, user(carol, "confluence"))),
+
 	scan("scan/confluence-refused",
 		func(w *world) { withApp("confluence")(w); w.revokeAtVendor("confluence", "carol") }, at(50),
 		both(keptAlive(at(50), app("confluence")),

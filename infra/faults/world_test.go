@@ -1,6 +1,7 @@
 package faults_test
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -10,9 +11,11 @@ import (
 
 	"github.com/workplace/connections/infra/sandbox"
 	"github.com/workplace/connections/infra/sandbox/sandboxtest"
+	"github.com/workplace/connections/shared/broker"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/expiry"
 	"github.com/workplace/connections/shared/faulttest"
+	"github.com/workplace/connections/shared/health"
 	"github.com/workplace/connections/shared/lifecycle"
 	"github.com/workplace/connections/shared/mail/memmail"
 	"github.com/workplace/connections/shared/notices"
@@ -66,6 +69,7 @@ type world struct {
 	logs    *sandboxtest.SyncBuffer
 	svc     *lifecycle.Service
 	scanner *expiry.Scanner
+	broker  *broker.Service
 
 	// pending is the authorization a callback flow completes.
 	pending lifecycle.CallbackRequest
@@ -110,6 +114,14 @@ func newWorld(t *testing.T) *world {
 		WarningWindow: warnWindow,
 		OutageGrace:   72 * time.Hour,
 		Clock:         w.clock.Now,
+	}
+	w.broker = &broker.Service{
+		Store: st, Vault: v, Clients: w.svc.Clients, Now: w.clock.Now, Log: log, WarningWindow: warnWindow,
+		Reaper: &health.Reaper{Store: st, Notices: w.scanner.Notices},
+		// The clock stands still: a lease a failed call left held stays
+		// held until the retry moves the clock past it, so waiting is
+		// pointless (and never sleeps).
+		Sleep: func(context.Context, time.Duration) error { return nil },
 	}
 	return w
 }
@@ -176,7 +188,7 @@ func (w *world) markExpired(k connection.Key) {
 	}
 }
 
-// revokeAtVendor makes every token of login at the vendor dead.
+// revokeAtVendor makes the refresh tokens of login at the vendor dead.
 func (w *world) revokeAtVendor(vendorID, login string) {
 	w.t.Helper()
 	w.sandbox.Knob(w.t, vendorID+"/revoke?user="+login)

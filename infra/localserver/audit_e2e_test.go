@@ -141,7 +141,7 @@ func TestLocalAuditTimeline(t *testing.T) {
 
 	// Refusals.
 	e.wantError(e.get("/v1/account/integrations/audit", &bob), http.StatusForbidden, "forbidden", "a plain user")
-	e.wantError(e.get("/v1/account/integrations/audit?vendor=jira", &ada), http.StatusNotFound, "unknown_vendor", "an unknown vendor")
+	e.wantError(e.get("/v1/account/integrations/audit?vendor=nosuchvendor", &ada), http.StatusNotFound, "unknown_vendor", "an unknown vendor")
 	e.wantError(e.get("/v1/account/integrations/audit?limit=101", &ada), http.StatusBadRequest, "invalid_parameter", "limit 101")
 	e.wantError(e.get("/v1/account/integrations/audit?limit=0", &ada), http.StatusBadRequest, "invalid_parameter", "limit 0")
 	r := e.get("/v1/account/integrations/audit?limit=2", &ada)

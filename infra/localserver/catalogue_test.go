@@ -61,6 +61,9 @@ type badCase struct {
 	// detail, when set, is a field the error object must carry, with its
 	// value (e.g. vendorError, reason).
 	detail [2]string
+	// internal sends the request as that internal service
+	// (X-Internal-Caller; "-": none), the way the token broker is called.
+	internal string
 }
 
 // catalogue is a local server with data in two accounts, and how to dump
@@ -305,9 +308,16 @@ func (c *catalogue) run(t *testing.T, cases []badCase) {
 			}
 			before := c.dump()
 			var r reply
-			if bc.lambda != "" {
+			switch {
+			case bc.lambda != "":
 				r = c.invokeLambda(bc, reqBody)
-			} else {
+			case bc.internal != "":
+				svc := bc.internal
+				if svc == "-" {
+					svc = ""
+				}
+				r = c.e.internalCall(bc.method, bc.path, svc, bc.w, reqBody)
+			default:
 				r = c.e.call(bc.method, bc.path, bc.w, reqBody)
 			}
 			c.e.wantError(r, bc.status, bc.code, bc.method+" "+bc.path)
@@ -421,14 +431,14 @@ func badCases() []badCase {
 		{name: "unknown route", method: "GET", path: "/v1/account/connections", w: &ada, status: 404, code: "not_found"},
 		{name: "route one segment short", method: "GET", path: "/v1/account/integrations/servicenow/oauth2", w: &ada, status: 404, code: "not_found"},
 		{name: "route one segment long", method: "GET", path: pathSNURL + "/x", w: &ada, status: 404, code: "not_found"},
-		{name: "unknown vendor url", method: "GET", path: "/v1/account/integrations/jira/oauth2/url?flow=app", w: &ada, status: 404, code: "unknown_vendor"},
+		{name: "unknown vendor url", method: "GET", path: "/v1/account/integrations/nosuchvendor/oauth2/url?flow=app", w: &ada, status: 404, code: "unknown_vendor"},
 		{name: "vendor in capitals", method: "GET", path: "/v1/account/integrations/ServiceNow/oauth2/url?flow=app&action=reconnect", w: &ada, status: 404, code: "unknown_vendor"},
 		{name: "vendor with a space", method: "PUT", path: "/v1/account/integrations/servicenow%20/settings", w: &ada, body: snSettings, status: 404, code: "unknown_vendor"},
 		{name: "vendor with a NUL", method: "DELETE", path: "/v1/account/integrations/servicenow%00?flow=app", w: &ada, status: 404, code: "unknown_vendor"},
 		{name: "vendor with markup", method: "POST", path: "/v1/account/integrations/%3Cscript%3E/oauth2/callback", w: &ada, body: body("state", madeUpState, "code", "x"), status: 404, code: "unknown_vendor"},
 		{name: "vendor of 2000 characters", method: "GET", path: "/v1/account/integrations/" + strings.Repeat("v", 2000) + "/oauth2/url?flow=app", w: &ada, status: 404, code: "unknown_vendor"},
 		{name: "vendor with an encoded slash", method: "DELETE", path: "/v1/account/integrations/service%2Fnow?flow=app", w: &ada, status: 404, code: "not_found"},
-		{name: "disconnect an unknown vendor", method: "DELETE", path: "/v1/account/integrations/jira?flow=user", w: &bob, status: 404, code: "unknown_vendor"},
+		{name: "disconnect an unknown vendor", method: "DELETE", path: "/v1/account/integrations/nosuchvendor?flow=user", w: &bob, status: 404, code: "unknown_vendor"},
 
 		// ---- query parameters ----
 		{name: "list type unknown", method: "GET", path: pathList + "?type=crm", w: &ada, status: 400, code: "invalid_type"},
@@ -677,8 +687,59 @@ func fixNoticeCases(cases []badCase, notice string) []badCase {
 	return cases
 }
 
+// brokerCases are the token broker's and the live check's bad requests.
+func brokerCases() []badCase {
+	const (
+		pathToken   = "/v1/internal/token"
+		pathSNCheck = "/v1/account/integrations/servicenow/check"
+		svc         = "search-connector"
+	)
+	token := func(name, b string, status int, code string) badCase {
+		return badCase{name: "token: " + name, method: "POST", path: pathToken, internal: svc, body: b, status: status, code: code}
+	}
+	return []badCase{
+		{name: "token: no internal caller (a person's headers)", method: "POST", path: pathToken, internal: "-", w: &ada,
+			body: `{"account":"a1","vendor":"servicenow"}`, status: 401, code: "unauthorized"},
+		{name: "token: no identity at all", method: "POST", path: pathToken, internal: "-",
+			body: `{"account":"a1","vendor":"servicenow"}`, status: 401, code: "unauthorized"},
+		{name: "token: GET", method: "GET", path: pathToken, internal: svc, status: 405, code: "method_not_allowed"},
+		token("empty body", "", 400, "invalid_body"),
+		token("not JSON", "account=a1", 400, "invalid_body"),
+		token("an array", `[{"account":"a1","vendor":"servicenow"}]`, 400, "invalid_body"),
+		token("null", "null", 400, "invalid_body"),
+		token("an unknown field", `{"account":"a1","vendor":"servicenow","scope":"all"}`, 400, "invalid_body"),
+		token("two objects", `{"account":"a1","vendor":"servicenow"}{}`, 400, "invalid_body"),
+		token("no account", `{"vendor":"servicenow"}`, 400, "invalid_body"),
+		token("no vendor", `{"account":"a1"}`, 400, "invalid_body"),
+		token("account not a string", `{"account":1,"vendor":"servicenow"}`, 400, "invalid_body"),
+		token("minValiditySeconds a string", `{"account":"a1","vendor":"servicenow","minValiditySeconds":"300"}`, 400, "invalid_body"),
+		token("minValiditySeconds a fraction", `{"account":"a1","vendor":"servicenow","minValiditySeconds":1.5}`, 400, "invalid_body"),
+		token("minValiditySeconds negative", `{"account":"a1","vendor":"servicenow","minValiditySeconds":-1}`, 400, "invalid_parameter"),
+		token("minValiditySeconds past 3000", `{"account":"a1","vendor":"servicenow","minValiditySeconds":3001}`, 400, "invalid_parameter"),
+		token("fallback unknown", `{"account":"a1","vendor":"servicenow","user":"u2","fallback":"system"}`, 400, "invalid_parameter"),
+		token("account too long", `{"account":"`+strings.Repeat("a", 257)+`","vendor":"servicenow"}`, 400, "invalid_parameter"),
+		token("user with a control character", `{"account":"a1","vendor":"servicenow","user":"u\u0000"}`, 400, "invalid_parameter"),
+		token("unknown vendor", `{"account":"a1","vendor":"nosuchvendor"}`, 404, "unknown_vendor"),
+		token("vendor in capitals", `{"account":"a1","vendor":"ServiceNow"}`, 404, "unknown_vendor"),
+		token("an account with nothing", `{"account":"a3","vendor":"servicenow"}`, 404, "not_connected"),
+		token("a user with nothing", `{"account":"a1","vendor":"servicenow","user":"u9"}`, 404, "not_connected"),
+		token("a user with nothing, fallback none", `{"account":"a1","vendor":"confluence","user":"u2","fallback":"none"}`, 404, "not_connected"),
+		token("another account's vendor", `{"account":"a2","vendor":"servicenow"}`, 404, "not_connected"),
+
+		{name: "check without identity", method: "POST", path: pathSNCheck + "?flow=app", status: 401, code: "unauthorized"},
+		{name: "check with only an account", method: "POST", path: pathSNCheck + "?flow=app", w: &who{account: "a1"}, status: 401, code: "unauthorized"},
+		{name: "GET on check", method: "GET", path: pathSNCheck + "?flow=app", w: &ada, status: 405, code: "method_not_allowed"},
+		{name: "check without flow", method: "POST", path: pathSNCheck, w: &ada, status: 400, code: "invalid_flow"},
+		{name: "check with flow system", method: "POST", path: pathSNCheck + "?flow=system", w: &ada, status: 400, code: "invalid_flow"},
+		{name: "check of an unknown vendor", method: "POST", path: "/v1/account/integrations/nosuchvendor/check?flow=app", w: &ada, status: 404, code: "unknown_vendor"},
+		{name: "check of the app level by a plain user", method: "POST", path: pathSNCheck + "?flow=app", w: &bob, status: 403, code: "forbidden"},
+		{name: "check of a user level never made", method: "POST", path: "/v1/account/integrations/confluence/check?flow=user", w: &bob, status: 404, code: "not_connected"},
+		{name: "check of another account's vendor", method: "POST", path: pathSNCheck + "?flow=app", w: &eve, status: 404, code: "not_connected"},
+	}
+}
+
 func catalogueCases(notice string) []badCase {
-	return append(fixNoticeCases(badCases(), notice), hardenedCases()...)
+	return append(append(fixNoticeCases(badCases(), notice), hardenedCases()...), brokerCases()...)
 }
 
 // TestBadInputCatalogue runs the catalogue on the embedded backends.

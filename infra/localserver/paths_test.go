@@ -101,7 +101,7 @@ func TestLocalMethodNotAllowed(t *testing.T) {
 		{"POST", "/v1/account/integrations", "GET", false},
 		{"DELETE", "/v1/account/integrations", "GET", false},
 		{"GET", "/v1/account/integrations/servicenow", "DELETE", false},
-		{"PUT", "/v1/account/integrations/jira", "DELETE", false},
+		{"PUT", "/v1/account/integrations/nosuchvendor", "DELETE", false},
 		{"GET", "/v1/account/integrations/servicenow/settings", "PUT", false},
 		{"POST", "/v1/account/integrations/servicenow/oauth2/url", "GET", false},
 		{"GET", "/v1/account/integrations/confluence/oauth2/callback", "POST", false},

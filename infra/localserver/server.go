@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -38,7 +39,13 @@ type Server struct {
 
 type boundRoute struct {
 	handlers.Route
-	invoke lambda.Handler
+	// invokers are lambda.Handlers of the route's handler, each used by
+	// one request at a time. A lambda.Handler cannot serve two at once:
+	// Invoke answers with the bytes of a buffer it has already put back
+	// in its pool, which the next Invoke writes into (aws-lambda-go
+	// v1.55.1, handler.go). Lambda invokes a function one event at a
+	// time; the local server serves requests concurrently.
+	invokers *sync.Pool
 }
 
 // Extra are the local-only handlers mounted beside the API.
@@ -52,7 +59,8 @@ type Extra struct {
 func New(d *handlers.Deps, routes []handlers.Route, extra Extra) *Server {
 	s := &Server{deps: d, extra: extra}
 	for _, r := range routes {
-		s.routes = append(s.routes, boundRoute{Route: r, invoke: lambda.NewHandler(r.Handler(d))})
+		h := r.Handler(d)
+		s.routes = append(s.routes, boundRoute{Route: r, invokers: &sync.Pool{New: func() any { return lambda.NewHandler(h) }}})
 	}
 	return s
 }
@@ -158,7 +166,8 @@ func match(tmpl, path string) (map[string]string, bool) {
 }
 
 // Event builds the API Gateway v2 event of a request, with the identity
-// headers as JWT claims and now (the server's clock) as the request's time.
+// headers as JWT claims (on an internal route, X-Internal-Caller as the
+// IAM identity instead) and now (the server's clock) as the request's time.
 func Event(r *http.Request, rt handlers.Route, params map[string]string, claims config.Claims, now time.Time) (events.APIGatewayV2HTTPRequest, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
@@ -206,6 +215,17 @@ func Event(r *http.Request, rt handlers.Route, params map[string]string, claims 
 			},
 		},
 	}
+	if rt.Internal() {
+		// Authorized by IAM in AWS, not by a JWT: X-Internal-Caller names
+		// the calling service and stands for its principal; without it
+		// the request has no identity (the handler answers 401).
+		ev.RequestContext.Authorizer = nil
+		if svc := r.Header.Get("X-Internal-Caller"); svc != "" {
+			ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+				IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{AccountID: "local", UserARN: svc, CallerID: svc, UserID: svc},
+			}
+		}
+	}
 	if len(body) > 0 {
 		if utf8.Valid(body) {
 			ev.Body = string(body)
@@ -233,7 +253,11 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, rt boundRoute, p
 	payload, _ := json.Marshal(ev)
 	ctx, cancel := context.WithTimeout(r.Context(), handlers.FunctionTimeout)
 	defer cancel()
-	out, err := rt.invoke.Invoke(ctx, payload)
+	inv := rt.invokers.Get().(lambda.Handler)
+	// Back to the pool once its answer (out, which aliases its buffer)
+	// has been decoded.
+	defer rt.invokers.Put(inv)
+	out, err := inv.Invoke(ctx, payload)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", "the handler failed")
 		return

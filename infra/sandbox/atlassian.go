@@ -11,7 +11,7 @@ import (
 // them.
 var DefaultAtlassian = Lifetimes{Access: time.Hour, Refresh: 90 * day, Absolute: 365 * day}
 
-// atlassian is what Atlassian 3LO speaks (Confluence; Jira alike): one
+// atlassian is what Atlassian 3LO speaks (Confluence and Jira): one
 // host for every site, audience api.atlassian.com and an explicit scope,
 // form or JSON token requests with the client's credentials in the body or
 // as HTTP Basic (the 3LO docs show the body; the authorization server's
@@ -52,7 +52,15 @@ var atlassian = dialect{
 	},
 }
 
-func init() { speak("confluence", &atlassian) }
+// Jira speaks it too, under its own id: a grant of Jira scopes, made in a
+// flow of its own, is a grant of its own (its codes, tokens, sites, knobs
+// and stats apart from Confluence's), whose accessible-resources list its
+// sites with the Jira scopes it was granted, as Atlassian's do
+// (https://developer.atlassian.com/cloud/oauth/getting-started/making-calls-to-api/).
+func init() {
+	speak("confluence", &atlassian)
+	speak("jira", &atlassian)
+}
 
 // routeAtlassian serves /_sandbox/{vendor}/..., which stands for both
 // https://auth.atlassian.com and https://api.atlassian.com. Atlassian

@@ -20,13 +20,14 @@
 //	POST /_sandbox/servicenow/{instance}/oauth_revoke_token.do
 //	GET  /_sandbox/servicenow/{instance}/api/now/table/sys_user
 //
-// Atlassian (vendor id "confluence"): base /_sandbox/confluence stands for
-// both https://auth.atlassian.com and https://api.atlassian.com.
+// Atlassian (vendor ids "confluence" and "jira", {atlassian} below): base
+// /_sandbox/{atlassian} stands for both https://auth.atlassian.com and
+// https://api.atlassian.com; each id keeps grants of its own.
 //
-//	GET  /_sandbox/confluence/authorize
-//	POST /_sandbox/confluence/oauth/token
-//	GET  /_sandbox/confluence/me
-//	GET  /_sandbox/confluence/oauth/token/accessible-resources
+//	GET  /_sandbox/{atlassian}/authorize
+//	POST /_sandbox/{atlassian}/oauth/token
+//	GET  /_sandbox/{atlassian}/me
+//	GET  /_sandbox/{atlassian}/oauth/token/accessible-resources
 //
 // Microsoft (vendor id "sharepoint"): base /_sandbox/sharepoint stands for
 // both https://login.microsoftonline.com and https://graph.microsoft.com;
@@ -49,7 +50,7 @@
 //
 // Knobs and probes, for every vendor (server.go's tools):
 //
-//	POST /_sandbox/{vendor}/revoke?user=<login>   every token of that login dies (204)
+//	POST /_sandbox/{vendor}/revoke?user=<login>   that login's refresh tokens die; access tokens live on until they expire (204)
 //	POST /_sandbox/{vendor}/outage?status=503     token, revocation and identity endpoints answer 503 (204)
 //	POST /_sandbox/{vendor}/outage?status=0       ends the outage (204)
 //	GET  /_sandbox/{vendor}/introspect            with Authorization: Bearer <access token>: 200

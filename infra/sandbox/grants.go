@@ -14,8 +14,13 @@ type grant struct {
 
 	refresh  string    // current refresh token; "" when none was issued
 	lastUsed time.Time // when the current refresh token was issued or last refreshed with
-	revoked  bool
-	listed   int // accessible-resources answers so far (order rotation)
+	// revoked: the whole grant is dead, access tokens too (revoked at the
+	// vendor's revocation endpoint, or a rotated-away token reused).
+	revoked bool
+	// refreshRevoked: its refresh tokens are dead (the revoke knob); the
+	// access tokens already issued live until they expire.
+	refreshRevoked bool
+	listed         int // accessible-resources answers so far (order rotation)
 }
 
 // instance is, for a dialect with instances (ServiceNow), the instance
@@ -43,6 +48,12 @@ type authCode struct {
 type accessToken struct {
 	g       *grant
 	expires time.Time
+}
+
+// refreshDead tells whether g's refresh token no longer works at now:
+// the grant or its refresh tokens were revoked, or it is past its lifetime.
+func (s *Server) refreshDead(g *grant, now time.Time) bool {
+	return g.revoked || g.refreshRevoked || s.refreshExpired(g, now)
 }
 
 // refreshExpired tells whether g's refresh token is past its lifetime, by
@@ -84,13 +95,13 @@ func (s *Server) sweepLocked() {
 		}
 	}
 	for k, g := range s.refresh {
-		if g.revoked || s.refreshExpired(g, now) {
+		if s.refreshDead(g, now) {
 			delete(s.refresh, k)
 		}
 	}
 	// A retired token is kept while its grant lives: its reuse ends it.
 	for k, r := range s.retired {
-		if r.g.revoked || s.refreshExpired(r.g, now) {
+		if s.refreshDead(r.g, now) {
 			delete(s.retired, k)
 		}
 	}
@@ -118,7 +129,7 @@ func (s *Server) RefreshTokenUser(refreshToken string) (login string, live bool)
 	if r, ok := s.retired[refreshToken]; ok && g == nil && r.reusable(now) {
 		g = r.g
 	}
-	if refreshToken == "" || g == nil || g.revoked || s.refreshExpired(g, now) {
+	if refreshToken == "" || g == nil || s.refreshDead(g, now) {
 		return "", false
 	}
 	return g.user, true

@@ -98,8 +98,9 @@ func TestIntrospectOtherVendor(t *testing.T) {
 	at := e.connect(e.atlassian(oauth2.AuthStyleInHeader), atlassianParams...)
 	e.wantInactive("confluence", sn.AccessToken, "a ServiceNow token at Atlassian")
 	e.wantInactive("servicenow", at.AccessToken, "an Atlassian token at ServiceNow")
+	e.wantInactive("jira", at.AccessToken, "a Confluence token at Jira (same dialect, another grant)")
 	var body map[string]any
-	if st := e.get("/_sandbox/jira/introspect", at.AccessToken, &body); st != http.StatusNotFound {
+	if st := e.get("/_sandbox/nosuchvendor/introspect", at.AccessToken, &body); st != http.StatusNotFound {
 		t.Fatalf("unknown vendor: %d %v", st, body)
 	}
 }

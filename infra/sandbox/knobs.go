@@ -7,8 +7,11 @@ import (
 	"strings"
 )
 
-// knobRevoke is POST /_sandbox/{vendor}/revoke?user=<login>: every token
-// and pending code of that login at the vendor dies.
+// knobRevoke is POST /_sandbox/{vendor}/revoke?user=<login>: the refresh
+// tokens of every grant of that login at the vendor die (refreshing
+// answers the vendor's invalid_grant), while the access tokens already
+// issued keep working until they expire, as at a real vendor. Grants the
+// login approves afterwards are not affected.
 func (s *Server) knobRevoke(w http.ResponseWriter, r *http.Request, vendorID string) {
 	if !allow(w, r, http.MethodPost) {
 		return
@@ -21,19 +24,19 @@ func (s *Server) knobRevoke(w http.ResponseWriter, r *http.Request, vendorID str
 	s.mu.Lock()
 	revoke := func(g *grant) {
 		if g.vendor == vendorID && g.user == user {
-			g.revoked = true
+			g.refreshRevoked = true
 		}
 	}
+	// A grant is reached from its access tokens, its refresh token or a
+	// refresh token rotated away: every one of them is marked.
 	for _, a := range s.access {
 		revoke(a.g)
 	}
 	for _, g := range s.refresh {
 		revoke(g)
 	}
-	for k, c := range s.codes {
-		if c.vendor == vendorID && c.user == user {
-			delete(s.codes, k)
-		}
+	for _, rt := range s.retired {
+		revoke(rt.g)
 	}
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)

@@ -163,11 +163,17 @@ func TestMicrosoftGraphAnswers(t *testing.T) {
 	if st := e.post("/_sandbox/sharepoint/revoke?user=bob"); st != http.StatusNoContent {
 		t.Fatalf("revoke knob: %d", st)
 	}
-	if st := e.get("/_sandbox/sharepoint/v1.0/me", tok.AccessToken, nil); st != http.StatusUnauthorized {
-		t.Fatalf("/me with a revoked grant: %d", st)
+	// The access token already issued works until it expires; the
+	// refresh token does not.
+	if st := e.get("/_sandbox/sharepoint/v1.0/me", tok.AccessToken, nil); st != http.StatusOK {
+		t.Fatalf("/me with a revoked grant's live access token: %d", st)
 	}
 	_, err := e.refresh(cfg, tok.RefreshToken)
 	retrieveError(t, err, http.StatusBadRequest, "invalid_grant")
+	e.clock.Advance(time.Hour)
+	if st := e.get("/_sandbox/sharepoint/v1.0/me", tok.AccessToken, nil); st != http.StatusUnauthorized {
+		t.Fatalf("/me with an expired access token: %d", st)
+	}
 
 	if st := e.post("/_sandbox/sharepoint/outage?status=503"); st != http.StatusNoContent {
 		t.Fatalf("outage knob: %d", st)

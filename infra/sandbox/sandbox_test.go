@@ -41,34 +41,51 @@ var vendorCases = []vendorCase{
 	},
 }
 
+// TestRevokeKnob: the knob kills the refresh tokens of every grant of the
+// login at the vendor, and nothing else. Access tokens already issued keep
+// working until they expire, as at a real vendor (DESIGN §6); a code
+// approved before, and every later authorization, make live grants.
 func TestRevokeKnob(t *testing.T) {
 	for _, vc := range vendorCases {
 		t.Run(vc.id, func(t *testing.T) {
-			e := newEnv(t, Config{})
+			e := newEnv(t, Config{AccessTTL: 10 * time.Minute})
 			cfg := vc.cfg(e)
 			as := func(user string) []oauth2.AuthCodeOption {
 				return append(slices.Clip(vc.opts), knob("sandbox_user", user))
 			}
 			connect := func(user string) *oauth2.Token { return e.connect(cfg, as(user)...) }
 			ada, ada2, bob := connect("ada"), connect("ada"), connect("bob")
+			// ada's second grant has refreshed once (for a rotating vendor
+			// its first refresh token is retired, within the leeway).
+			old := ada2.RefreshToken
+			ada2 = e.mustRefresh(cfg, ada2.RefreshToken)
 			pending := e.code(cfg.AuthCodeURL("st", as("ada")...))
 
 			if st := e.post("/_sandbox/" + vc.id + "/revoke?user=ADA"); st != http.StatusNoContent {
 				t.Fatalf("revoke: %d", st)
 			}
-			for _, tok := range []*oauth2.Token{ada, ada2} {
-				_, err := e.refresh(cfg, tok.RefreshToken)
+			v, _ := vendors.Lookup(vc.id)
+			for _, rt := range []string{ada.RefreshToken, ada2.RefreshToken, old} {
+				_, err := e.refresh(cfg, rt)
 				re := retrieveError(t, err, vc.deadStatus, vc.deadCode)
-				v, _ := vendors.Lookup(vc.id)
 				if !v.IsRefusal(re.Response.StatusCode, re.ErrorCode) {
 					t.Fatal("the registry does not read a revoked grant as dead")
 				}
-				if st := e.get(vc.identity, tok.AccessToken, nil); st != http.StatusUnauthorized {
-					t.Fatalf("revoked access token: %d", st)
+			}
+			for _, tok := range []*oauth2.Token{ada, ada2} {
+				if st := e.get(vc.identity, tok.AccessToken, nil); st != http.StatusOK {
+					t.Fatalf("an access token issued before the revoke: %d, want it working until it expires", st)
 				}
 			}
-			if _, err := cfg.Exchange(e.ctx(), pending); err == nil {
-				t.Fatal("a code approved before the revocation still works")
+			// A code approved before the revoke is a new grant, alive.
+			tok, err := cfg.Exchange(e.ctx(), pending)
+			if err != nil {
+				t.Fatalf("a code approved before the revoke: %v", err)
+			}
+			e.mustRefresh(cfg, tok.RefreshToken)
+			e.clock.Advance(10 * time.Minute)
+			if st := e.get(vc.identity, ada.AccessToken, nil); st != http.StatusUnauthorized {
+				t.Fatalf("an access token past its lifetime: %d", st)
 			}
 			// Others are untouched, and the login can authorize again.
 			e.mustRefresh(cfg, bob.RefreshToken)
@@ -148,7 +165,7 @@ func TestNotFoundAndMethods(t *testing.T) {
 	e := newEnv(t, Config{})
 	for _, path := range []string{
 		"/_sandbox/",
-		"/_sandbox/jira/authorize",
+		"/_sandbox/nosuchvendor/authorize",
 		"/_sandbox/servicenow",
 		"/_sandbox/servicenow/acme",
 		"/_sandbox/servicenow/acme/",
@@ -240,12 +257,15 @@ func TestSweepKeepsLiveGrants(t *testing.T) {
 	if st := e.get("/_sandbox/confluence/me", keep.AccessToken, nil); st != http.StatusOK {
 		t.Fatalf("live access token lost: %d", st)
 	}
-	e.mustRefresh(sn, keepSN.RefreshToken)
-	if st := e.post("/_sandbox/confluence/revoke?user=admin"); st != http.StatusNoContent {
+	kept := e.mustRefresh(sn, keepSN.RefreshToken)
+	if st := e.post("/_sandbox/servicenow/revoke?user=admin"); st != http.StatusNoContent {
 		t.Fatal(st)
 	}
-	if st := e.get("/_sandbox/confluence/me", keep.AccessToken, nil); st != http.StatusUnauthorized {
-		t.Fatalf("revoke missed a swept-over grant: %d", st)
+	if _, err := e.refresh(sn, kept.RefreshToken); err == nil {
+		t.Fatal("revoke missed a swept-over grant's refresh token")
+	}
+	if st := e.get("/_sandbox/servicenow/acme"+sysUserPath, kept.AccessToken, nil); st != http.StatusOK {
+		t.Fatalf("revoke killed a swept-over grant's access token: %d", st)
 	}
 }
 
@@ -305,8 +325,9 @@ func TestLifetimesFor(t *testing.T) {
 	check(per, "servicenow", Lifetimes{Access: time.Minute, Refresh: 3 * time.Hour})
 	check(per, "confluence", Lifetimes{Access: 7 * time.Minute, Refresh: time.Hour, Absolute: 2 * time.Hour})
 
-	if _, ok := (Config{}).LifetimesFor("jira"); ok {
-		t.Error("jira: the sandbox does not speak it")
+	check(per, "jira", Lifetimes{Access: 7 * time.Minute, Refresh: time.Hour, Absolute: 2 * time.Hour}) // Atlassian's too
+	if _, ok := (Config{}).LifetimesFor("nosuchvendor"); ok {
+		t.Error("nosuchvendor: the sandbox does not speak it")
 	}
 	// The defaults are the registry's policies.
 	sn, _ := vendors.Lookup("servicenow")
@@ -410,6 +431,8 @@ func TestBaseURLs(t *testing.T) {
 		"servicenow.instance": "http://127.0.0.1:3000/_sandbox/servicenow/{name}",
 		"confluence.auth":     "http://127.0.0.1:3000/_sandbox/confluence",
 		"confluence.api":      "http://127.0.0.1:3000/_sandbox/confluence",
+		"jira.auth":           "http://127.0.0.1:3000/_sandbox/jira",
+		"jira.api":            "http://127.0.0.1:3000/_sandbox/jira",
 		"sharepoint.login":    "http://127.0.0.1:3000/_sandbox/sharepoint",
 		"sharepoint.graph":    "http://127.0.0.1:3000/_sandbox/sharepoint",
 	} {

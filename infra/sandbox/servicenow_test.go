@@ -386,7 +386,7 @@ func TestAuthorizeBadRequests(t *testing.T) {
 // sandbox, reach the right routes.
 func TestRegistryEndpointsReachSandbox(t *testing.T) {
 	e := newEnv(t, Config{})
-	overrides := BaseURLs(e.srv.URL)
+	overrides := BaseURLs(e.url("/"))
 	for _, v := range vendors.Registry {
 		t.Run(v.ID, func(t *testing.T) {
 			if _, ok := (Config{}).LifetimesFor(v.ID); !ok {

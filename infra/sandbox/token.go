@@ -121,7 +121,7 @@ func (s *Server) refreshLocked(vendorID string, d *dialect, instance, clientID, 
 		g = r.g // within the leeway: as good as the grant's current token
 	}
 	if token == "" || g == nil || g.vendor != vendorID || g.instance() != instance || g.clientID != clientID ||
-		g.revoked || s.refreshExpired(g, now) {
+		s.refreshDead(g, now) {
 		return d.deadRefresh
 	}
 	if d.rules.Rotates {

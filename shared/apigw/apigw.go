@@ -65,6 +65,18 @@ func Caller(req Request, claims config.Claims, managerRole string) (Identity, er
 	return id, nil
 }
 
+// InternalCaller reads the IAM principal of a request to an internal route,
+// which API Gateway authorizes with AWS_IAM: the ARN of the identity that
+// signed it (requestContext.authorizer.iam.userArn). A request without one
+// is 401: in AWS it never reaches the function, so this is the local
+// server's request without X-Internal-Caller.
+func InternalCaller(req Request) (string, error) {
+	if a := req.RequestContext.Authorizer; a != nil && a.IAM != nil && a.IAM.UserARN != "" {
+		return a.IAM.UserARN, nil
+	}
+	return "", Errorf(http.StatusUnauthorized, "unauthorized", "the request carries no IAM identity")
+}
+
 // JSON answers with a JSON body.
 func JSON(status int, v any) Response {
 	b, err := json.Marshal(v)

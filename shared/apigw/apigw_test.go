@@ -276,3 +276,27 @@ func TestErrorf(t *testing.T) {
 		t.Fatalf("got %+v (%s)", e, e)
 	}
 }
+
+func TestInternalCaller(t *testing.T) {
+	const arn = "arn:aws:sts::123456789012:assumed-role/search-connector/i-0abc"
+	var req apigw.Request
+	req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+		IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{AccountID: "123456789012", UserARN: arn},
+	}
+	if got, err := apigw.InternalCaller(req); err != nil || got != arn {
+		t.Fatalf("InternalCaller = %q, %v", got, err)
+	}
+	for name, a := range map[string]*events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+		"no authorizer":           nil,
+		"a JWT only":              {JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: map[string]string{"sub": "u1", "account_id": "a1"}}},
+		"IAM without a principal": {IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{AccountID: "123456789012"}},
+	} {
+		var req apigw.Request
+		req.RequestContext.Authorizer = a
+		_, err := apigw.InternalCaller(req)
+		var p *problem.Problem
+		if !errors.As(err, &p) || p.Status != http.StatusUnauthorized || p.Code != "unauthorized" {
+			t.Errorf("%s: %v, want 401 unauthorized", name, err)
+		}
+	}
+}

@@ -68,7 +68,7 @@ func TestListRules(t *testing.T) {
 	ctx := t.Context()
 	_, err := tl.List(ctx, audit.Query{Account: "a1"})
 	wantProblem(t, err, http.StatusForbidden, "forbidden")
-	_, err = tl.List(ctx, audit.Query{Account: "a1", AppManager: true, Vendor: "jira"})
+	_, err = tl.List(ctx, audit.Query{Account: "a1", AppManager: true, Vendor: "nosuchvendor"})
 	wantProblem(t, err, http.StatusNotFound, "unknown_vendor")
 	for _, l := range []string{"0", "101", "-1", "ten", "1.5", " 5"} {
 		_, err = tl.List(ctx, audit.Query{Account: "a1", AppManager: true, Limit: l})

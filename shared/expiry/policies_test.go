@@ -51,6 +51,8 @@ func every(first, last, step int) []int {
 var policyRows = []policyRow{
 	{vendor: "servicenow", // 100 days from the authorization
 		warnedOn: 90, expiredOn: 120, revokedFoundOn: 100},
+	{vendor: "jira", // Atlassian, as Confluence
+		refreshedOn: every(60, 300, 60), warnedOn: 360, expiredOn: 390, revokedFoundOn: 45},
 	{vendor: "confluence", // rotating, 90 days unused, 365 days at most
 		refreshedOn: every(60, 300, 60), warnedOn: 360, expiredOn: 390, revokedFoundOn: 45},
 	{vendor: "sharepoint", // rotating, 90 days unused, no absolute limit

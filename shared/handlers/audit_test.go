@@ -44,7 +44,7 @@ func TestAuditRoute(t *testing.T) {
 		code  string
 	}{
 		{member, "", http.StatusForbidden, "forbidden"},
-		{manager, "vendor=jira", http.StatusNotFound, "unknown_vendor"},
+		{manager, "vendor=nosuchvendor", http.StatusNotFound, "unknown_vendor"},
 		{manager, "limit=0", http.StatusBadRequest, "invalid_parameter"},
 		{manager, "limit=101", http.StatusBadRequest, "invalid_parameter"},
 		{manager, "limit=x", http.StatusBadRequest, "invalid_parameter"},

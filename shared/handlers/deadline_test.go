@@ -65,6 +65,14 @@ func routeEvent(t *testing.T, who jwtCaller, method, path, query, body string) (
 				"account_id": who.account, "sub": who.user, "email": who.user + "@acme.example", "name": who.user, "role": who.role,
 			}},
 		}
+		if r.Internal() {
+			// Authorized by IAM: the caller is the principal that signed.
+			req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+				IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{
+					AccountID: "123456789012", UserARN: "arn:aws:sts::123456789012:assumed-role/" + who.user + "/session",
+				},
+			}
+		}
 		return r, req
 	}
 	t.Fatalf("no route %s %s", method, path)

@@ -107,28 +107,57 @@ func (d *Deps) route(name string, fn func(ctx context.Context, req apigw.Request
 		}
 		ctx = logctx.With(ctx, log)
 		resp, err := fn(ctx, req, who)
-		if err != nil {
-			var p *problem.Problem
-			isProblem := errors.As(err, &p)
-			switch {
-			case ctx.Err() != nil && (!isProblem || p.Status >= 500):
-				// Abandoned at the deadline: whatever failed, it failed
-				// because time ran out.
-				log.ErrorContext(ctx, "request deadline passed", "error", err.Error())
-				err = unavailable()
-			case !isProblem:
-				log.ErrorContext(ctx, "internal error", "error", err.Error())
-			}
-			resp = apigw.Fail(ctx, err)
-			if resp.StatusCode == http.StatusServiceUnavailable {
-				resp.Headers["Retry-After"] = RetryAfter
-			}
-		}
-		lvl := slog.LevelInfo
-		if resp.StatusCode >= 500 {
-			lvl = slog.LevelError
-		}
-		log.Log(ctx, lvl, "request", "status", resp.StatusCode)
-		return resp, nil
+		return d.answer(ctx, log, resp, err), nil
 	}
+}
+
+// internalRoute wraps a use case of an internal route (/v1/internal/…),
+// which API Gateway authorizes by IAM (AWS_IAM), not by a user's JWT: the
+// caller is the IAM principal that signed the request, logged as
+// "caller". Otherwise it is route.
+func (d *Deps) internalRoute(name string, fn func(ctx context.Context, req apigw.Request, principal string) (apigw.Response, error)) apigw.Handler {
+	return func(ctx context.Context, req apigw.Request) (apigw.Response, error) {
+		ctx, cancel := d.requestContext(ctx)
+		defer cancel()
+		log := d.Log.With("route", name)
+		principal, err := apigw.InternalCaller(req)
+		if err != nil {
+			log.InfoContext(ctx, "request refused", "status", http.StatusUnauthorized)
+			return apigw.Fail(ctx, err), nil
+		}
+		log = log.With("caller", principal)
+		ctx = logctx.With(ctx, log)
+		resp, err := fn(ctx, req, principal)
+		return d.answer(ctx, log, resp, err), nil
+	}
+}
+
+// answer turns a use case's outcome into the documented answer — a
+// request whose deadline passed is 503 unavailable with Retry-After,
+// before Lambda's timeout could answer for it — and logs the request's
+// line.
+func (d *Deps) answer(ctx context.Context, log *slog.Logger, resp apigw.Response, err error) apigw.Response {
+	if err != nil {
+		var p *problem.Problem
+		isProblem := errors.As(err, &p)
+		switch {
+		case ctx.Err() != nil && (!isProblem || p.Status >= 500):
+			// Abandoned at the deadline: whatever failed, it failed
+			// because time ran out.
+			log.ErrorContext(ctx, "request deadline passed", "error", err.Error())
+			err = unavailable()
+		case !isProblem:
+			log.ErrorContext(ctx, "internal error", "error", err.Error())
+		}
+		resp = apigw.Fail(ctx, err)
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			resp.Headers["Retry-After"] = RetryAfter
+		}
+	}
+	lvl := slog.LevelInfo
+	if resp.StatusCode >= 500 {
+		lvl = slog.LevelError
+	}
+	log.Log(ctx, lvl, "request", "status", resp.StatusCode)
+	return resp
 }

@@ -41,6 +41,7 @@ import (
 	"github.com/workplace/connections/shared/store/memstore"
 	"github.com/workplace/connections/shared/vault"
 	"github.com/workplace/connections/shared/vault/memvault"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 const (
@@ -262,6 +263,19 @@ func decodeAPIEvent(t *testing.T, raw []byte) events.APIGatewayV2HTTPRequest {
 	if ev.Body != "" && !json.Valid([]byte(ev.Body)) {
 		t.Fatalf("body is not JSON: %s", ev.Body)
 	}
+	if rt.Internal() {
+		// Authorized by IAM (AWS_IAM): the signer's identity, no JWT.
+		if rc.Authorizer == nil || rc.Authorizer.IAM == nil || rc.Authorizer.JWT != nil {
+			t.Fatal("an internal route's event needs requestContext.authorizer.iam (and no jwt): the IAM authorizer sets it")
+		}
+		if iam := rc.Authorizer.IAM; !strings.HasPrefix(iam.UserARN, "arn:aws:") || iam.AccountID == "" {
+			t.Fatalf("authorizer.iam %+v: no principal ARN", iam)
+		}
+		if !strings.HasPrefix(ev.Headers["authorization"], "AWS4-HMAC-SHA256 ") {
+			t.Fatalf("an internal route's request is SigV4-signed: authorization %q", ev.Headers["authorization"])
+		}
+		return ev
+	}
 	if rc.Authorizer == nil || rc.Authorizer.JWT == nil {
 		t.Fatal("no requestContext.authorizer.jwt: the JWT authorizer always sets it")
 	}
@@ -371,6 +385,20 @@ func (h *harness) seedConnection(t *testing.T, k connection.Key, instance string
 	return c
 }
 
+// seedLiveConnection is seedConnection with an access token valid for
+// another 30 minutes.
+func (h *harness) seedLiveConnection(t *testing.T, k connection.Key, instance string) connection.Connection {
+	t.Helper()
+	c := h.seedConnection(t, k, instance)
+	c.Version = 1 // as created
+	c.LastRefreshedAt, c.AccessTokenExpiresAt = sampleTime, sampleTime.Add(30*time.Minute)
+	if err := h.d.Store.Apply(context.Background(), store.UpdateConnection{Conn: c}); err != nil {
+		t.Fatal(err)
+	}
+	c.Version++
+	return c
+}
+
 // seedAtlassianApp stores this deployment's Atlassian app credentials.
 func (h *harness) seedAtlassianApp(t *testing.T) {
 	t.Helper()
@@ -410,14 +438,14 @@ type sampleCase struct {
 }
 
 var sampleCases = []sampleCase{
-	{"list-integrations.json", "one vendor of the type, with user-level data", func(t *testing.T, h *harness, all map[string][]byte) {
+	{"list-integrations.json", "the vendors of the type, with user-level data", func(t *testing.T, h *harness, all map[string][]byte) {
 		resp := h.invokeAPI(t, all["list-integrations.json"])
 		wantStatus(t, resp, http.StatusOK, "")
 		var views []integrations.View
 		if err := json.Unmarshal([]byte(resp.Body), &views); err != nil {
 			t.Fatal(err)
 		}
-		if len(views) != 1 || views[0].Vendor != "servicenow" || views[0].Type != "supportAndTicketing" || views[0].Integrated ||
+		if len(views) != len(vendors.OfType(vendors.TypeSupportAndTicketing)) || views[0].Vendor != "servicenow" || views[0].Type != "supportAndTicketing" || views[0].Integrated ||
 			views[0].Status != connection.StatusNotConnected || views[0].ConnectionDetails == nil || views[0].UserConnection == nil {
 			t.Fatalf("list: %s", resp.Body)
 		}
@@ -433,7 +461,7 @@ var sampleCases = []sampleCase{
 			t.Fatal(err)
 		}
 		v := views[0]
-		if len(views) != 1 || !v.Integrated || v.Status != connection.StatusExpiring || v.ConnectedUser == nil || v.ConnectedUser.Name != "Ada Admin" ||
+		if len(views) != len(vendors.OfType(vendors.TypeSupportAndTicketing)) || v.Vendor != "servicenow" || !v.Integrated || v.Status != connection.StatusExpiring || v.ConnectedUser == nil || v.ConnectedUser.Name != "Ada Admin" ||
 			*v.ConnectionDetails != (integrations.Details{Total: 1, Connected: 1}) || v.UserConnection.Connected {
 			t.Fatalf("list: %s", resp.Body)
 		}
@@ -610,6 +638,50 @@ var sampleCases = []sampleCase{
 		if saved.Action != connection.AuditSettingsChanged || saved.Level != connection.LevelApp || saved.User != "" || saved.Actor != actor ||
 			saved.Details["changed"] != "instanceUrl,clientId,clientSecret,refreshTokenLifespanDays" {
 			t.Fatalf("second entry: %+v", saved)
+		}
+	}},
+	{"token-broker.json", "404 not_connected when nothing is connected", func(t *testing.T, h *harness, all map[string][]byte) {
+		resp := h.invokeAPI(t, all["token-broker.json"])
+		wantStatus(t, resp, http.StatusNotFound, "not_connected")
+		if !strings.Contains(h.log.String(), `"caller":"arn:aws:sts::123456789012:assumed-role/search-connector/i-0abc123def4567890"`) {
+			t.Fatalf("the caller's principal is not logged: %s", h.log.String())
+		}
+	}},
+	{"token-broker.json", "200 the app level's valid token, by fallback", func(t *testing.T, h *harness, all map[string][]byte) {
+		h.seedSettings(t, all)
+		h.seedLiveConnection(t, connection.AppKey(sampleAccount, "servicenow"), "https://acme.service-now.com")
+		resp := h.invokeAPI(t, all["token-broker.json"])
+		wantStatus(t, resp, http.StatusOK, "")
+		want := `{"accessToken":"seeded-access","tokenType":"Bearer","expiresAt":"2027-01-20T10:30:00Z","level":"app","vendor":"servicenow",` +
+			`"instance":"https://acme.service-now.com","apiBaseUrl":"https://acme.service-now.com"}`
+		if resp.Body != want {
+			t.Fatalf("token:\n got %s\nwant %s", resp.Body, want)
+		}
+	}},
+	{"token-broker.json", "503 vendor_unavailable with Retry-After when the vendor cannot refresh; nothing marked", func(t *testing.T, h *harness, all map[string][]byte) {
+		h.seedSettings(t, all)
+		k := connection.AppKey(sampleAccount, "servicenow")
+		before := h.seedConnection(t, k, "https://acme.service-now.com")
+		resp := h.invokeAPI(t, all["token-broker.json"])
+		wantStatus(t, resp, http.StatusServiceUnavailable, "vendor_unavailable")
+		if resp.Headers["Retry-After"] == "" {
+			t.Fatal("503 without Retry-After")
+		}
+		if got, err := h.d.Store.GetConnection(context.Background(), k); err != nil || got.Expired || got.SecretVersion != before.SecretVersion || got.LeaseOwner != "" {
+			t.Fatalf("after the outage: %+v %v", got, err)
+		}
+	}},
+	{"connection-check.json", "404 not_connected when nothing is connected", func(t *testing.T, h *harness, all map[string][]byte) {
+		wantStatus(t, h.invokeAPI(t, all["connection-check.json"]), http.StatusNotFound, "not_connected")
+	}},
+	{"connection-check.json", "503 vendor_unavailable when the vendor cannot be asked; nothing marked", func(t *testing.T, h *harness, all map[string][]byte) {
+		h.seedSettings(t, all)
+		k := connection.AppKey(sampleAccount, "servicenow")
+		h.seedLiveConnection(t, k, "https://acme.service-now.com")
+		resp := h.invokeAPI(t, all["connection-check.json"])
+		wantStatus(t, resp, http.StatusServiceUnavailable, "vendor_unavailable")
+		if got, err := h.d.Store.GetConnection(context.Background(), k); err != nil || got.Expired {
+			t.Fatalf("after the outage: %+v %v", got, err)
 		}
 	}},
 	{"expiry-scan.json", "a complete run at the event's time", func(t *testing.T, h *harness, all map[string][]byte) {

@@ -34,6 +34,7 @@ var documentedCodes = map[string]bool{
 	"not_found": true, "not_configured": true, "app_not_connected": true, "already_connected": true, "not_connected": true,
 	"instance_locked": true, "site_choice_required": true, "site_mismatch": true, "user_mismatch": true,
 	"has_user_connections": true, "conflict": true, "authorization_denied": true, "vendor_error": true, "issuer_mismatch": true,
+	"reconnect_required": true, "vendor_unavailable": true,
 }
 
 // planted is in every secret of the fuzz world: it must never show.
@@ -44,11 +45,13 @@ var queryNames = map[string][2]string{
 	"GET /v1/account/integrations":                     {"type", "includeUserLevelConnectionData"},
 	"GET /v1/account/integrations/{vendor}/oauth2/url": {"flow", "action"},
 	"DELETE /v1/account/integrations/{vendor}":         {"flow", "cascade"},
+	"POST /v1/account/integrations/{vendor}/check":     {"flow", "flow"},
 }
 
 // routeWorld is the handlers on fresh embedded backends holding an
 // account a1 with ServiceNow settings, a Confluence app connection with
-// its tokens, and a notice; the deployment's Atlassian app; no network.
+// its tokens (the access token valid for another hour), and a notice; the
+// deployment's Atlassian app; no network.
 func routeWorld(t *testing.T) (*handlers.Deps, func() map[string]string, *bytes.Buffer) {
 	t.Helper()
 	cfg, err := config.FromEnv(func(string) string { return "" })
@@ -86,7 +89,8 @@ func routeWorld(t *testing.T) (*handlers.Deps, func() map[string]string, *bytes.
 	must(err)
 	must(mem.Apply(ctx, store.CreateConnection{Conn: connection.Connection{Key: k, ID: "c1", Instance: "https://acme.atlassian.net",
 		SiteID: "s1", SecretName: name, SecretVersion: version, ConnectedUser: connection.Identity{ID: "vu", Name: "Ada"},
-		ConnectedBy: connection.Person{UserID: "u1"}, GrantedAt: now, RefreshTokenExpiresAt: now.Add(90 * 24 * time.Hour), CreatedAt: now}}))
+		ConnectedBy: connection.Person{UserID: "u1"}, GrantedAt: now, LastRefreshedAt: now, AccessTokenExpiresAt: now.Add(time.Hour),
+		RefreshTokenExpiresAt: now.Add(90 * 24 * time.Hour), CreatedAt: now}}))
 	_, _, err = mem.CreateNotice(ctx, connection.Notice{Account: "a1", UserID: "u1", ID: connection.NoticeID(k, connection.NoticeExpiring, 0),
 		Vendor: "confluence", Level: connection.LevelApp, Kind: connection.NoticeExpiring, Message: "m", CreatedAt: now})
 	must(err)
@@ -101,13 +105,17 @@ func routeWorld(t *testing.T) (*handlers.Deps, func() map[string]string, *bytes.
 }
 
 // FuzzRoutes sends every route of the API any path parameter, query
-// parameters, body (plain or base64) and claims, through Lambda's own JSON
+// parameters, body (plain or base64) and claims (on an internal route, the
+// IAM principal: the user argument), through Lambda's own JSON
 // (de)serialisation. Whatever comes in: the answer is JSON (or an empty
 // 204) that is never cached; never a 5xx (no vendor is reachable, so
-// nothing but bad input is at play); 401 exactly when the account or user
-// claim is missing; every error has a documented code; a refused request
-// leaves every stored item and secret byte for byte as it was; and no
-// secret or token shows in an answer or a log line.
+// nothing but bad input is at play), except the live check's 503
+// vendor_unavailable when a good request needs the vendor; 401 exactly
+// when the account or user claim (the principal) is missing; every error
+// has a documented code; a refused request leaves every stored item and
+// secret byte for byte as it was; and no secret or token shows in an
+// answer or a log line — but the access token the token broker exists to
+// hand out, in its answer.
 func FuzzRoutes(f *testing.F) {
 	f.Fuzz(func(t *testing.T, route uint8, param, q1, q2, body, account, user, role string) {
 		d, dump, logs := routeWorld(t)
@@ -148,6 +156,12 @@ func FuzzRoutes(f *testing.F) {
 		req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
 			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims},
 		}
+		if rt.Internal() {
+			req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+				IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{UserARN: user},
+			}
+			account = "-" // no claim needed: the principal alone
+		}
 		raw, _ := json.Marshal(req) // strings and maps: cannot fail
 
 		before := dump()
@@ -160,7 +174,9 @@ func FuzzRoutes(f *testing.F) {
 			t.Fatalf("%s answered %s", rt.RouteKey(), out)
 		}
 		what := rt.RouteKey() + " " + string(raw)
-		if resp.StatusCode >= 500 || resp.StatusCode < 200 {
+		vendorNeeded := rt.Function == "connection-check" && resp.StatusCode == http.StatusServiceUnavailable &&
+			strings.Contains(resp.Body, `"vendor_unavailable"`)
+		if (resp.StatusCode >= 500 && !vendorNeeded) || resp.StatusCode < 200 {
 			t.Fatalf("%s: %d %s", what, resp.StatusCode, resp.Body)
 		}
 		if resp.Headers["Cache-Control"] != "no-store" {
@@ -190,7 +206,11 @@ func FuzzRoutes(f *testing.F) {
 		if strings.Contains(param+q1+q2+body+account+user+role, planted) {
 			return // the caller typed it: an echo would be no leak
 		}
-		if strings.Contains(resp.Body, planted) || strings.Contains(logs.String(), planted) {
+		answer := resp.Body
+		if rt.Internal() && resp.StatusCode == http.StatusOK {
+			answer = strings.Replace(answer, `"accessToken":"at-`+planted+`"`, "", 1) // what the broker is for
+		}
+		if strings.Contains(answer, planted) || strings.Contains(logs.String(), planted) {
 			t.Fatalf("%s: a secret leaked: %s\n%s", what, resp.Body, logs)
 		}
 	})

@@ -215,9 +215,10 @@ var unusedOK = map[string]map[string]string{
 
 // TestFunctionsStayInsideTheirIAM runs every route and the scan through
 // their flows — settings, connect, reconnect, change of user, user level,
-// list, keep-alive, notices and their emails, dismiss, disconnect and a
-// connect that restores the secret a disconnect scheduled for deletion —
-// for every vendor of the registry.
+// list, keep-alive, notices and their emails, dismiss, disconnect, a
+// connect that restores the secret a disconnect scheduled for deletion, the
+// token broker and the live check (valid, refreshed, refused) — for every
+// vendor of the registry.
 func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 	moto := awstest.Moto(t)
 	ac := moto.Config(t)
@@ -340,12 +341,31 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 	}
 	call(ada, "GET", "/v1/account/integrations/audit", "vendor=confluence&cursor="+url.QueryEscape(*page.NextCursor), "", 400)
 	call(ada, "GET", "/v1/account/integrations/audit", "cursor="+url.QueryEscape(*page.NextCursor), "", 200)
+	service := jwtCaller{user: "search-connector"} // an internal caller (IAM)
 	for _, v := range vendors.Registry {
 		base := "/v1/account/integrations/" + v.ID
 		call(bob, "DELETE", base, "flow=user", "", 204)
 		// The same secret name again: restored from its scheduled deletion.
 		connect(ada, v.ID, "app", "reconnect", "carol")
 		connect(bob, v.ID, "user", "", "bob")
+		// The broker and the check: a valid token, then refreshes two
+		// hours on, then a grant the vendor refuses (marked, told).
+		tok := func(user string, want int) {
+			t.Helper()
+			call(service, "POST", "/v1/internal/token", "", `{"account":"a1","vendor":"`+v.ID+`","user":"`+user+`"}`, want)
+		}
+		tok("", 200)
+		call(bob, "POST", base+"/check", "flow=user", "", 200)
+		clock.Advance(2 * time.Hour)
+		call(carol, "POST", base+"/check", "flow=app", "", 200)
+		tok("u2", 200)
+		sb.Knob(t, v.ID+"/revoke?user=bob")
+		clock.Advance(2 * time.Hour)
+		tok("u2", 409)
+		connect(bob, v.ID, "user", "reconnect", "bob")
+		sb.Knob(t, v.ID+"/revoke?user=bob")
+		clock.Advance(2 * time.Hour)
+		call(bob, "POST", base+"/check", "flow=user", "", 200)
 		call(ada, "DELETE", base, "flow=app&cascade=true", "", 204)
 	}
 

@@ -235,6 +235,23 @@ func TestTemplateIAMIsExact(t *testing.T) {
 			sm(tokens, "GetSecretValue", "DeleteSecret")),
 		"notifications": table("Query", "UpdateItem"),
 		"audit":         table("Query"),
+		// The broker and the live check refresh grants (the account's
+		// client or the deployment's app; tokens as new versions) and mark
+		// dead ones with their notice.
+		"token-broker": join(
+			table("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
+			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue"),
+			sm(tokens, "GetSecretValue", "DescribeSecret", "PutSecretValue"),
+			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILFROM", "ses:SendEmail"),
+			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILIDENTITY", "ses:SendEmail"),
+			on("*", "ses:GetSendQuota")),
+		"connection-check": join(
+			table("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
+			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue"),
+			sm(tokens, "GetSecretValue", "DescribeSecret", "PutSecretValue"),
+			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILFROM", "ses:SendEmail"),
+			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILIDENTITY", "ses:SendEmail"),
+			on("*", "ses:GetSendQuota")),
 		"expiry-scan": join(
 			on(symTable+"/index/DueIndex", "dynamodb:Query"),
 			table("GetItem", "PutItem", "UpdateItem", "DeleteItem"),

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/workplace/connections/shared/handlers"
 )
 
@@ -60,4 +62,51 @@ func read(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestTemplateAuthorizers: every route is behind the JWT authorizer (the
+// API's default) except the internal ones, which are authorized by IAM
+// (AWS_IAM) — and only they. SAM needs EnableIamAuthorizer for that.
+func TestTemplateAuthorizers(t *testing.T) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(read(t, "../../template.yaml")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	res := field(doc.Content[0], "Resources")
+	auth := field(field(field(res, "HttpApi"), "Properties"), "Auth")
+	if field(auth, "DefaultAuthorizer").Value != "JwtAuthorizer" || field(auth, "EnableIamAuthorizer").Value != "true" {
+		t.Fatal("HttpApi: the JWT authorizer must be the default, with the IAM authorizer enabled for the internal routes")
+	}
+	internal := map[string]bool{}
+	for _, r := range handlers.Routes {
+		internal[r.RouteKey()] = r.Internal()
+	}
+	seen := 0
+	for i := 0; i+1 < len(res.Content); i += 2 {
+		evs := field(field(res.Content[i+1], "Properties"), "Events")
+		for j := 0; evs != nil && j+1 < len(evs.Content); j += 2 {
+			ev := evs.Content[j+1]
+			if field(ev, "Type").Value != "HttpApi" {
+				continue
+			}
+			props := field(ev, "Properties")
+			key := field(props, "Method").Value + " " + field(props, "Path").Value
+			isInternal, ok := internal[key]
+			if !ok {
+				t.Errorf("%s: no route %s", res.Content[i].Value, key)
+				continue
+			}
+			seen++
+			a := field(props, "Auth")
+			switch {
+			case isInternal && (a == nil || field(a, "Authorizer") == nil || field(a, "Authorizer").Value != "AWS_IAM"):
+				t.Errorf("%s: an internal route must be authorized by AWS_IAM", key)
+			case !isInternal && a != nil:
+				t.Errorf("%s: a route for people keeps the API's JWT authorizer (no Auth of its own)", key)
+			}
+		}
+	}
+	if seen != len(handlers.Routes) {
+		t.Errorf("%d HttpApi events for %d routes", seen, len(handlers.Routes))
+	}
 }

@@ -273,7 +273,7 @@ func TestList(t *testing.T) {
 		{"all types, no user data", integrations.Query{Account: "a1", UserID: "u-1"}, "", vendors.IDs(vendors.Registry)},
 		{"user data", integrations.Query{Account: "a1", UserID: "u-1", UserLevel: true}, "u-1", vendors.IDs(vendors.Registry)},
 		{"knowledge", integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeKnowledge}, "", []string{"confluence"}},
-		{"support", integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeSupportAndTicketing, AppManager: true, UserLevel: true}, "u-1", []string{"servicenow"}},
+		{"support", integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeSupportAndTicketing, AppManager: true, UserLevel: true}, "u-1", []string{"servicenow", "jira"}},
 		{"file storage", integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeFileStorage}, "", []string{"sharepoint"}},
 	}
 	for _, tc := range cases {

@@ -34,7 +34,7 @@ func TestStartAuthorizationPrechecks(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"unknown vendor", none, bob, lifecycle.AuthURLRequest{Vendor: "jira", Flow: "bogus", Action: "bogus"},
+		{"unknown vendor", none, bob, lifecycle.AuthURLRequest{Vendor: "nosuchvendor", Flow: "bogus", Action: "bogus"},
 			nil, http.StatusNotFound, "unknown_vendor"},
 		{"missing flow", none, bob, lifecycle.AuthURLRequest{Vendor: "servicenow", Action: "bogus"},
 			nil, http.StatusBadRequest, "invalid_flow"},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/integrations"
+	"github.com/workplace/connections/shared/lease"
 	"github.com/workplace/connections/shared/lifetime"
 	"github.com/workplace/connections/shared/problem"
 	"github.com/workplace/connections/shared/provider"
@@ -149,7 +150,7 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 		// it before the code is used: if the wait runs out, the code is
 		// still unspent at the vendor.
 		if err := s.awaitLease(ctx, lw, v, connKey(who, v, st.Flow)); err != nil {
-			log.InfoContext(ctx, "authorization refused", "code", "conflict", "waited", lw.waited.String())
+			log.InfoContext(ctx, "authorization refused", "code", "conflict", "waited", lw.Waited().String())
 			return CallbackResult{}, err
 		}
 	}
@@ -166,8 +167,8 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 		return CallbackResult{}, deficientGrant(v, reason, missing)
 	}
 	res, err := s.apply(ctx, v, client, set, st, who, tok, lw)
-	if lw.waited > 0 {
-		log.InfoContext(ctx, "waited for a lease on the connection", "waited", lw.waited.String())
+	if lw.Waited() > 0 {
+		log.InfoContext(ctx, "waited for a lease on the connection", "waited", lw.Waited().String())
 	}
 	if err != nil {
 		if !errors.As(err, new(maybeStored)) {
@@ -204,7 +205,7 @@ func (m maybeStored) Unwrap() error { return m.error }
 // scan made meanwhile (a lease taken, a refresh saved) reads the connection
 // again and applies to it. A change by another repair (a new generation) is
 // 409 conflict.
-func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.Client, set *connection.Settings, st connection.AuthState, who Caller, tok *oauth2.Token, lw *leaseWaiter) (CallbackResult, error) {
+func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.Client, set *connection.Settings, st connection.AuthState, who Caller, tok *oauth2.Token, lw *lease.Waiter) (CallbackResult, error) {
 	ident, err := client.Identify(ctx, tok)
 	if err != nil {
 		s.log(ctx).WarnContext(ctx, "identity lookup failed", "error", err.Error())
@@ -266,11 +267,11 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 				return CallbackResult{}, problem.New(http.StatusConflict, "user_mismatch",
 					"%s was authorized by a different %s user than the connected one; use Change User to switch people", v.Name, v.Name)
 			}
-			if leased(*existing, s.now()) {
+			if lease.Held(*existing, s.now()) {
 				// The expiry scan is working on it (a refresh, a notice):
 				// let it finish rather than race its notice of the old
 				// generation, then apply to what it saved.
-				if !lw.wait(ctx) {
+				if !lw.Wait(ctx) {
 					return CallbackResult{}, busy(v)
 				}
 				continue
@@ -383,14 +384,9 @@ func connKey(who Caller, v vendors.Vendor, flow connection.Level) connection.Key
 	return connection.AppKey(who.Account, v.ID)
 }
 
-// leased reports whether someone (the expiry scan) holds c's lease at now.
-func leased(c connection.Connection, now time.Time) bool {
-	return c.LeaseUntil.After(now)
-}
-
 // awaitLease waits (bounded by lw) until nobody holds the lease of the
 // connection at k; a connection that is not there is not waited for.
-func (s *Service) awaitLease(ctx context.Context, lw *leaseWaiter, v vendors.Vendor, k connection.Key) error {
+func (s *Service) awaitLease(ctx context.Context, lw *lease.Waiter, v vendors.Vendor, k connection.Key) error {
 	for {
 		c, err := s.Store.GetConnection(ctx, k)
 		if errors.Is(err, store.ErrNotFound) {
@@ -399,20 +395,13 @@ func (s *Service) awaitLease(ctx context.Context, lw *leaseWaiter, v vendors.Ven
 		if err != nil {
 			return err
 		}
-		if !leased(c, s.now()) {
+		if !lease.Held(c, s.now()) {
 			return nil
 		}
-		if !lw.wait(ctx) {
+		if !lw.Wait(ctx) {
 			return busy(v)
 		}
 	}
-}
-
-// leaseWaiter is one callback's budget of waiting for leases.
-type leaseWaiter struct {
-	sleep  func(ctx context.Context, d time.Duration) error
-	left   time.Duration
-	waited time.Duration
 }
 
 const (
@@ -423,40 +412,14 @@ const (
 	leaseReserve = 8 * time.Second
 )
 
-func (s *Service) leaseWaiter(ctx context.Context) *leaseWaiter {
-	lw := &leaseWaiter{sleep: s.Sleep, left: s.LeaseWait}
-	if lw.left <= 0 {
-		lw.left = 10 * time.Second
+// leaseWaiter is one callback's budget of waiting for leases: LeaseWait
+// (default 10 s) in all, polled every leasePoll.
+func (s *Service) leaseWaiter(ctx context.Context) *lease.Waiter {
+	budget := s.LeaseWait
+	if budget <= 0 {
+		budget = 10 * time.Second
 	}
-	if d, ok := ctx.Deadline(); ok {
-		lw.left = min(lw.left, time.Until(d)-leaseReserve)
-	}
-	if lw.sleep == nil {
-		lw.sleep = sleepCtx
-	}
-	return lw
-}
-
-// wait waits one poll; false once the budget is spent or ctx has ended.
-func (lw *leaseWaiter) wait(ctx context.Context) bool {
-	if lw.left <= 0 {
-		return false
-	}
-	d := min(leasePoll, lw.left)
-	lw.left -= d
-	lw.waited += d
-	return lw.sleep(ctx, d) == nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return lease.NewWaiter(ctx, lease.Options{Budget: budget, Reserve: leaseReserve, Poll: leasePoll, Sleep: s.Sleep})
 }
 
 // wrote reports whether the stored connection is the one just written (it

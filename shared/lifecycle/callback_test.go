@@ -200,7 +200,7 @@ func TestCallbackInvalidState(t *testing.T) {
 
 	t.Run("unknown vendor", func(t *testing.T) {
 		e := newEnv(t)
-		_, err := e.complete(manager, lifecycle.CallbackRequest{Vendor: "jira", State: "s", Code: "c"})
+		_, err := e.complete(manager, lifecycle.CallbackRequest{Vendor: "nosuchvendor", State: "s", Code: "c"})
 		wantProblem(t, err, http.StatusNotFound, "unknown_vendor")
 	})
 }

@@ -160,7 +160,7 @@ func TestDisconnectRefusals(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"unknown vendor", manager, lifecycle.DisconnectRequest{Vendor: "jira", Flow: "app"}, http.StatusNotFound, "unknown_vendor"},
+		{"unknown vendor", manager, lifecycle.DisconnectRequest{Vendor: "nosuchvendor", Flow: "app"}, http.StatusNotFound, "unknown_vendor"},
 		{"bad flow", manager, lifecycle.DisconnectRequest{Vendor: "servicenow", Flow: "all"}, http.StatusBadRequest, "invalid_flow"},
 		{"app by a plain user", bob, lifecycle.DisconnectRequest{Vendor: "servicenow", Flow: "app", Cascade: true}, http.StatusForbidden, "forbidden"},
 		{"user level never connected", carol, lifecycle.DisconnectRequest{Vendor: "servicenow", Flow: "user"}, http.StatusNotFound, "not_connected"},

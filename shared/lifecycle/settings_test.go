@@ -157,7 +157,7 @@ func TestSaveSettingsRefusals(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"unknown vendor", manager, "jira", lifecycle.SettingsRequest{}, http.StatusNotFound, "unknown_vendor"},
+		{"unknown vendor", manager, "nosuchvendor", lifecycle.SettingsRequest{}, http.StatusNotFound, "unknown_vendor"},
 		{"not an app manager", bob, "servicenow",
 			lifecycle.SettingsRequest{InstanceURL: ptr(snInstance), ClientID: ptr(snClientID), ClientSecret: ptr("s")},
 			http.StatusForbidden, "forbidden"},

@@ -96,3 +96,18 @@ func (f *Factory) ForConnection(ctx context.Context, c connection.Connection) (*
 	}
 	return f.Client(ctx, v, set, c.Instance)
 }
+
+// APIClient is a client for calls to the vendor's API with the access
+// token of connection c (the live check's identity lookup). Such calls
+// need no OAuth client credentials, so it reads no secret.
+func (f *Factory) APIClient(c connection.Connection) (*Client, error) {
+	v, ok := vendors.Lookup(c.Vendor)
+	if !ok {
+		return nil, problem.New(http.StatusNotFound, "unknown_vendor", "there is no integration called %q", c.Vendor)
+	}
+	instance := c.Instance
+	if v.Credentials != vendors.PerAccount {
+		instance = "" // the deployment's vendors are reached through their bases
+	}
+	return New(v, instance, Credentials{}, f.RedirectURL, f.VendorBaseURLs, f.HTTP), nil
+}

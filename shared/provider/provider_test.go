@@ -118,6 +118,8 @@ func (f *fakeVendor) overrides() map[string]string {
 		"servicenow.instance": f.srv.URL + "/sn/{name}",
 		"confluence.auth":     f.srv.URL + "/auth",
 		"confluence.api":      f.srv.URL + "/api",
+		"jira.auth":           f.srv.URL + "/auth",
+		"jira.api":            f.srv.URL + "/api",
 		"sharepoint.login":    f.srv.URL + "/login",
 		"sharepoint.graph":    f.srv.URL + "/graph",
 	}

@@ -57,7 +57,15 @@ var confluence = Vendor{
 	PKCE:               true,
 	ClientSecretInBody: true,
 	Identity:           "atlassian",
-	SiteChoice:         true,
+	// 3LO access tokens work only through Atlassian's API gateway, never on
+	// the site's own host: requests go to
+	// https://api.atlassian.com/ex/confluence/{cloudid}/{api}, the cloud id
+	// being the accessible-resources "id" of the site
+	// (https://developer.atlassian.com/cloud/confluence/oauth-2-3lo-apps/,
+	// "Make calls to the API using the access token";
+	// https://developer.atlassian.com/cloud/oauth/getting-started/making-calls-to-api/).
+	APIBase:    "{api}/ex/confluence/{site}",
+	SiteChoice: true,
 	Refresh: RefreshPolicy{
 		Rotating:   true,
 		Inactivity: 90 * day,

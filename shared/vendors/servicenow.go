@@ -41,6 +41,8 @@ var serviceNow = Vendor{
 	ClientSecretInBody: true,
 	InstanceHosts:      []string{"*.service-now.com"},
 	Identity:           "servicenow",
+	// The REST APIs (Table API, …) are on the instance itself.
+	APIBase: "{instance}",
 	Refresh: RefreshPolicy{
 		Lifespan:  100 * day,
 		AccessTTL: 30 * time.Minute,

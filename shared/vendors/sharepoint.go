@@ -30,13 +30,13 @@ var sharePoint = Vendor{
 	// Delegated, no admin consent (https://learn.microsoft.com/onedrive/developer/rest-api/concepts/permissions_reference).
 	// The token response spells them "Mail.Read User.Read": no resource
 	// prefix, no offline_access (https://learn.microsoft.com/graph/auth-v2-user).
-	Scopes:         []string{"offline_access", "User.Read", "Files.Read.All", "Sites.Read.All"},
-	RequiredScopes: []string{"User.Read", "Files.Read.All", "Sites.Read.All"},
-	// The person picks the account: no silent single sign-on.
-	AuthParams:         map[string]string{"prompt": "select_account", "response_mode": "query"},
+	Scopes:             []string{"offline_access", "User.Read", "Files.Read.All", "Sites.Read.All"},
+	RequiredScopes:     []string{"User.Read", "Files.Read.All", "Sites.Read.All"},
+	AuthParams:         map[string]string{"prompt": "select_account", "response_mode": "query"}, // no silent SSO
 	PKCE:               true,
 	ClientSecretInBody: true,
 	Identity:           "microsoft",
+	APIBase:            "{graph}/v1.0", // https://learn.microsoft.com/graph/use-the-api
 	Refresh:            RefreshPolicy{Rotating: true, Inactivity: 90 * day, AccessTTL: time.Hour},
 	Refusals:           []Refusal{{Status: 400, Codes: []string{"invalid_grant", "interaction_required"}}},
 }

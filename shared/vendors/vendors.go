@@ -197,6 +197,10 @@ type Vendor struct {
 	InstanceHosts []string
 	// Identity names the lookup that tells who authorized and on which site.
 	Identity string
+	// APIBase is where a consumer of the token broker sends its API calls
+	// with an access token: a template over Bases and the instance like
+	// the endpoints, where "{site}" is the connection's site id.
+	APIBase string
 	// SiteChoice: a grant may cover several sites; settings.siteUrl picks one.
 	SiteChoice bool
 
@@ -210,6 +214,7 @@ const day = 24 * time.Hour
 // entry is declared in a file of its own (servicenow.go, confluence.go).
 var Registry = []Vendor{
 	serviceNow,
+	jira,
 	confluence,
 	sharePoint,
 }
@@ -306,6 +311,13 @@ func (v Vendor) Endpoint(tmpl, instance string, overrides map[string]string) str
 		inst = strings.ReplaceAll(strings.TrimRight(o, "/"), "{name}", InstanceName(instance))
 	}
 	return strings.ReplaceAll(out, "{instance}", inst)
+}
+
+// APIBaseURL is where API calls with a connection's access token go: the
+// vendor's APIBase for the connection's instance and site id, with the
+// configured base overrides (local mode points them at the sandbox).
+func (v Vendor) APIBaseURL(instance, siteID string, overrides map[string]string) string {
+	return strings.ReplaceAll(v.Endpoint(v.APIBase, instance, overrides), "{site}", url.PathEscape(siteID))
 }
 
 // InstanceName is the first label of an instance URL's host ("acme" for

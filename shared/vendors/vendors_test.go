@@ -184,6 +184,38 @@ func TestEndpoint(t *testing.T) {
 	}
 }
 
+func TestAPIBaseURL(t *testing.T) {
+	sn := mustLookup(t, "servicenow")
+	cf := mustLookup(t, "confluence")
+	sandbox := map[string]string{
+		"servicenow.instance": "http://127.0.0.1:3000/_sandbox/servicenow/{name}",
+		"confluence.api":      "http://127.0.0.1:3000/_sandbox/confluence",
+	}
+	const cloud = "1324a887-45db-1bf4-1e99-ef0ff456d421"
+	for _, tc := range []struct {
+		v                vendors.Vendor
+		instance, siteID string
+		overrides        map[string]string
+		want             string
+	}{
+		{sn, "https://acme.service-now.com", "", nil, "https://acme.service-now.com"},
+		{sn, "https://acme.service-now.com", "", sandbox, "http://127.0.0.1:3000/_sandbox/servicenow/acme"},
+		{cf, "https://acme.atlassian.net", cloud, nil, "https://api.atlassian.com/ex/confluence/" + cloud},
+		{cf, "https://acme.atlassian.net", cloud, sandbox, "http://127.0.0.1:3000/_sandbox/confluence/ex/confluence/" + cloud},
+		{cf, "https://acme.atlassian.net", "a/../b", nil, "https://api.atlassian.com/ex/confluence/a%2F..%2Fb"},
+		{mustLookup(t, "jira"), "https://acme.atlassian.net", cloud, nil, "https://api.atlassian.com/ex/jira/" + cloud},
+	} {
+		if got := tc.v.APIBaseURL(tc.instance, tc.siteID, tc.overrides); got != tc.want {
+			t.Errorf("%s APIBaseURL(%q, %q) = %q, want %q", tc.v.ID, tc.instance, tc.siteID, got, tc.want)
+		}
+	}
+	for _, v := range vendors.Registry {
+		if v.APIBase == "" {
+			t.Errorf("%s has no APIBase", v.ID)
+		}
+	}
+}
+
 func TestInstanceName(t *testing.T) {
 	for raw, want := range map[string]string{
 		"https://acme.service-now.com":  "acme",
