@@ -18,8 +18,8 @@ import (
 // server's HTTP API as the README's walkthrough does, against the sandbox's
 // Microsoft dialect: Entra's organizations endpoint, Graph's scope
 // spelling, the tenant as the site, rotating refresh tokens kept alive by
-// the scan before 90 days unused, a grant revoked at Microsoft found dead,
-// and a disconnect that can only forget the grant (Microsoft offers apps
+// the scan before 90 days unused, the token broker's Graph base and the
+// live check, a grant revoked at Microsoft found dead, and a disconnect that can only forget the grant (Microsoft offers apps
 // no per-token revocation).
 func TestLocalSharePoint(t *testing.T) {
 	e := newEnv(t, nil)
@@ -99,6 +99,34 @@ func TestLocalSharePoint(t *testing.T) {
 	e.wantError(r, http.StatusConflict, "site_mismatch", "a user-level grant in another tenant")
 	if d := *find(e, e.list(ada, "?includeUserLevelConnectionData=true"), "sharepoint").ConnectionDetails; d != (integrations.Details{Total: 1, Connected: 1}) {
 		t.Fatalf("user-level counts %+v", d)
+	}
+
+	// The token broker hands out tokens with Graph's API base, which
+	// Graph takes; the live check asks Graph who holds the grant.
+	for _, tc := range []struct{ body, user string }{
+		{`{"account":"a1","vendor":"sharepoint"}`, "carol"},
+		{`{"account":"a1","vendor":"sharepoint","user":"u2"}`, "bob"},
+	} {
+		tok := e.token(tc.body)
+		if tok.APIBaseURL != e.base+"/_sandbox/sharepoint/v1.0" {
+			t.Fatalf("broker token for %s: %+v", tc.user, tok)
+		}
+		e.wantActive("sharepoint", tok.AccessToken, tc.user, "contoso", "the broker's token for "+tc.user)
+		req, _ := http.NewRequest(http.MethodGet, tok.APIBaseURL+"/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var me struct{ ID string }
+		_ = json.NewDecoder(resp.Body).Decode(&me)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || me.ID != sandbox.MicrosoftUserID("contoso", tc.user) {
+			t.Fatalf("Graph /me with the broker's token: %d %+v", resp.StatusCode, me)
+		}
+	}
+	if res := e.checkConn(ada, "sharepoint", "app"); !res.Valid || res.Status != connection.StatusConnected {
+		t.Fatalf("live check: %+v", res)
 	}
 
 	// An outage at Microsoft: a reconnect fails, nothing changes.
