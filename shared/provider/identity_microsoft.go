@@ -12,7 +12,7 @@ func init() { registerIdentity("microsoft", microsoftIdentity) }
 
 // microsoftIdentity reads Graph's /me (mail, else userPrincipalName;
 // https://learn.microsoft.com/graph/api/user-get) and /organization, the
-// Entra tenant, which User.Read may read (.../graph/api/organization-list).
+// Entra tenant, which User.Read may read (https://learn.microsoft.com/graph/api/organization-list).
 func microsoftIdentity(ctx context.Context, c *Client, tok *oauth2.Token) (Who, error) {
 	var me struct{ ID, DisplayName, Mail, UserPrincipalName string }
 	if err := c.getJSON(ctx, c.endpoint("{graph}/v1.0/me?$select=id,displayName,mail,userPrincipalName"), tok, &me); err != nil {

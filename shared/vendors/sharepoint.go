@@ -2,22 +2,22 @@ package vendors
 
 import "time"
 
-// SharePoint & OneDrive: Microsoft identity platform v2.0 and Graph.
-// https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow:
+// SharePoint & OneDrive (Entra v2.0, Graph), per https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow
+// (".../" below is https://learn.microsoft.com/entra/identity-platform/):
 // tenant segment organizations (work or school accounts of any tenant,
 // the only ones with SharePoint and a tenant; .../v2-protocols#endpoints);
 // client_secret in the body (Basic also taken); PKCE "recommended for all
 // application types"; the redirect has code and state, no iss, and the
-// issuer is per tenant (.../{tenantid}/v2.0), so an iss cannot match and is
-// refused. A refresh token only for offline_access; each refresh returns a
-// new one and "doesn't revoke old refresh tokens"; 90 days unused, no
-// absolute limit (.../refresh-tokens, .../configurable-token-lifetimes:
-// MaxInactiveTime 90 days, MaxAge until-revoked); access 60-90 minutes.
-// Dead grant: 400 invalid_grant (AADSTS70008, 700082, 50173; the text is
-// not to be relied on), or interaction_required, which only the user can
-// satisfy (.../reference-error-codes). No per-token revocation: users
-// remove the app in My Apps (Graph's revokeSignInSessions would end all
-// the user's sessions).
+// issuer is per tenant ("…/{tenantid}/v2.0" in https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration),
+// so an iss cannot match and is refused. A refresh token only for
+// offline_access; each refresh returns a new one and "doesn't revoke old
+// refresh tokens"; 90 days unused, no absolute limit (.../refresh-tokens,
+// .../configurable-token-lifetimes: MaxInactiveTime 90 days, MaxAge
+// until-revoked); access 60-90 minutes. Dead grant: 400 invalid_grant
+// (AADSTS70008, 700082, 50173; the text is not to be relied on), or
+// interaction_required, which only the user can satisfy
+// (.../reference-error-codes). No per-token revocation: users remove the
+// app in My Apps (Graph's user-revokesigninsessions would end all apps').
 var sharePoint = Vendor{
 	ID:          "sharepoint",
 	Name:        "SharePoint & OneDrive",
