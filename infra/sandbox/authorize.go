@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"html"
@@ -119,7 +120,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, vendorID stri
 			redirectURI: redirectURI,
 			challenge:   challenge,
 			noRefresh:   noRefresh,
-			expires:     s.now().Add(CodeTTL),
+			expires:     s.now().Add(cmp.Or(d.codeTTL, CodeTTL)),
 		}
 		s.mu.Unlock()
 		back.Set("code", code)
@@ -155,6 +156,9 @@ func parseSites(raw string, d *dialect, instance string) ([]string, error) {
 	}
 	if d.instances && len(sites) != 1 {
 		return nil, errors.New("sandbox_site names one " + d.name + " instance")
+	}
+	if d.singleSite && len(sites) != 1 {
+		return nil, errors.New("sandbox_site names one " + d.name + " site: a grant belongs to one")
 	}
 	return sites, nil
 }

@@ -31,6 +31,12 @@ type dialect struct {
 	// comma list of sites, default defaultSite.
 	instances   bool
 	defaultSite string
+	// singleSite: a grant belongs to at most one site (a tenant, an
+	// enterprise), so sandbox_site names one.
+	singleSite bool
+	// codeTTL is how long an authorization code can be exchanged; 0 is
+	// CodeTTL.
+	codeTTL time.Duration
 
 	// audience, if set, is the audience the authorization request must ask
 	// for.
@@ -57,10 +63,9 @@ type dialect struct {
 	// expiresInShave is taken off expires_in when that is larger
 	// (ServiceNow answers 1799 for its 30 minutes).
 	expiresInShave int64
-	// answerScope, if set, is how the token response spells the granted
-	// scope (Microsoft: Graph permissions without their resource prefix
-	// and without offline_access); nil answers it as granted.
-	answerScope func(granted string) string
+	// answer, if set, is the token endpoint's success answer in the
+	// vendor's own shape (Box's has no scope); nil: t as it is.
+	answer func(t tokenResponse) any
 
 	// invalidCode is the token endpoint's refusal of a bad authorization
 	// code, desc being the error_description.

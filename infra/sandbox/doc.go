@@ -39,14 +39,22 @@
 //	GET  /_sandbox/sharepoint/v1.0/me
 //	GET  /_sandbox/sharepoint/v1.0/organization
 //
+// Box (vendor id "box"): base /_sandbox/box stands for both
+// https://account.box.com and https://api.box.com.
+//
+//	GET  /_sandbox/box/api/oauth2/authorize
+//	POST /_sandbox/box/oauth2/token
+//	POST /_sandbox/box/oauth2/revoke
+//	GET  /_sandbox/box/2.0/users/me
+//
 // Client authentication is what each vendor documents, so a client in
 // another style fails here as it would there: ServiceNow takes client_id
 // and client_secret in the form body only (an Authorization header is
 // refused), at its token endpoint and at oauth_revoke_token.do, which also
 // takes a token without any credentials; Atlassian takes the body (form or
-// JSON) or HTTP Basic; Microsoft the form body or HTTP Basic. All verify
-// PKCE S256 when the authorization asked for it, and refuse any other
-// method.
+// JSON) or HTTP Basic; Microsoft the form body or HTTP Basic; Box takes the
+// form body only, at its token and revocation endpoints. All verify PKCE
+// S256 when the authorization asked for it, and refuse any other method.
 //
 // Knobs and probes, for every vendor (server.go's tools):
 //
@@ -61,7 +69,8 @@
 //
 // and, on the authorization URL, sandbox_user=<login> (who approves; default
 // admin), sandbox_site=<name> (ServiceNow: the approving instance, default the
-// path instance; Atlassian: a comma list of sites, default acme),
+// path instance; Atlassian: a comma list of sites, default acme; Box: the
+// user's one enterprise, default acme),
 // sandbox_deny=1 (the user refuses: error=access_denied),
 // sandbox_no_refresh=1 (the token response carries no refresh token) and
 // sandbox_scope=<space-separated scopes> (only these of the requested scopes

@@ -42,7 +42,10 @@ var microsoft = dialect{
 		Expiry:      ExpiryInactivity,
 	},
 	expiresInShave: 1,
-	answerScope:    graphScope,
+	answer: func(t tokenResponse) any {
+		t.Scope = graphScope(t.Scope)
+		return t
+	},
 	invalidCode: func(desc string) reply {
 		return reply{http.StatusBadRequest, entraError{"invalid_grant", "AADSTS70000: " + desc, []int{70000}}}
 	},

@@ -433,6 +433,8 @@ func TestBaseURLs(t *testing.T) {
 		"confluence.api":      "http://127.0.0.1:3000/_sandbox/confluence",
 		"jira.auth":           "http://127.0.0.1:3000/_sandbox/jira",
 		"jira.api":            "http://127.0.0.1:3000/_sandbox/jira",
+		"box.account":         "http://127.0.0.1:3000/_sandbox/box",
+		"box.api":             "http://127.0.0.1:3000/_sandbox/box",
 		"sharepoint.login":    "http://127.0.0.1:3000/_sandbox/sharepoint",
 		"sharepoint.graph":    "http://127.0.0.1:3000/_sandbox/sharepoint",
 	} {
@@ -450,7 +452,7 @@ func TestBaseURLs(t *testing.T) {
 			}
 		}
 	}
-	if env := BaseURLsEnv("http://h"); !strings.HasPrefix(env, "confluence.api=http://h/_sandbox/confluence,confluence.auth=") {
+	if env := BaseURLsEnv("http://h"); !strings.Contains(env, "confluence.api=http://h/_sandbox/confluence,confluence.auth=") {
 		t.Errorf("BaseURLsEnv = %q", env)
 	}
 }

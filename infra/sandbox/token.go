@@ -101,7 +101,7 @@ func (s *Server) exchangeLocked(vendorID string, d *dialect, instance, clientID 
 		g.lastUsed = now
 		s.refresh[g.refresh] = &g
 	}
-	return reply{http.StatusOK, s.issueLocked(&g, now)}
+	return reply{http.StatusOK, answer(d, s.issueLocked(&g, now))}
 }
 
 // refreshLocked mints an access token for a live refresh token (and, for
@@ -136,7 +136,15 @@ func (s *Server) refreshLocked(vendorID string, d *dialect, instance, clientID, 
 	}
 	// A refresh is a use: an inactivity window starts again.
 	g.lastUsed = now
-	return reply{http.StatusOK, s.issueLocked(g, now)}
+	return reply{http.StatusOK, answer(d, s.issueLocked(g, now))}
+}
+
+// answer is t in d's shape.
+func answer(d *dialect, t tokenResponse) any {
+	if d.answer == nil {
+		return t
+	}
+	return d.answer(t)
 }
 
 // issueLocked mints an access token for g and answers with g's current
@@ -150,14 +158,10 @@ func (s *Server) issueLocked(g *grant, now time.Time) tokenResponse {
 	if shave := g.dialect.expiresInShave; expiresIn > shave {
 		expiresIn -= shave // ServiceNow answers 1799 for its 30 minutes
 	}
-	scope := g.scope
-	if answer := g.dialect.answerScope; answer != nil {
-		scope = answer(scope)
-	}
 	return tokenResponse{
 		AccessToken:  tok,
 		RefreshToken: g.refresh,
-		Scope:        scope,
+		Scope:        g.scope,
 		TokenType:    "Bearer",
 		ExpiresIn:    expiresIn,
 	}

@@ -57,8 +57,7 @@ var policyRows = []policyRow{
 		refreshedOn: every(60, 300, 60), warnedOn: 360, expiredOn: 390, revokedFoundOn: 45},
 	{vendor: "sharepoint", // rotating, 90 days unused, no absolute limit
 		refreshedOn: every(60, 360, 60), revokedFoundOn: 45},
-	{vendor: "box-like",
-		policy:      &vendors.RefreshPolicy{Rotating: true, SingleUse: true, Inactivity: 60 * day, AccessTTL: time.Hour},
+	{vendor: "box", // rotating, single use, 60 days unused
 		refreshedOn: every(30, 390, 30), revokedFoundOn: 60},
 	{vendor: "googledrive-like", // not rotating; a refresh is a use
 		policy:      &vendors.RefreshPolicy{Inactivity: 180 * day, AccessTTL: time.Hour},

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/faulttest"
 	"github.com/workplace/connections/shared/store/memstore"
 )
@@ -41,6 +42,59 @@ func TestRotationNotKept(t *testing.T) {
 				t.Fatalf("after the scan: expired %v, stored token works %v", cur.Expired, live)
 			}
 			if rep := e.run(at(100)); rep.Refreshed != 1 || rep.Expired != 0 {
+				t.Fatalf("the next keep-alive: %+v", rep)
+			}
+		})
+	}
+}
+
+// TestSingleUseRotation: Box's refresh tokens are single use, with no
+// reuse leeway. A keep-alive whose first attempt never reached Box, or
+// whose rotated tokens the vault did not take at once (failed, or taken
+// with the answer lost), keeps the grant: the write is tried again with
+// the tokens in hand, and nothing spent is presented. One whose answer Box
+// sent but the service never got has lost the grant with it (the new token
+// exists only in the lost answer): the retry presents the spent token, Box
+// refuses it, and the connection is found dead in the same run, with its
+// notice, instead of lingering as connected.
+func TestSingleUseRotation(t *testing.T) {
+	const token = "http POST /_sandbox/box/oauth2/token"
+	for name, tc := range map[string]struct {
+		call  string
+		kind  faulttest.Kind
+		alive bool
+	}{
+		"token request never sent": {token, faulttest.Fail, true},
+		"vault write fails":        {"vault.Put", faulttest.Fail, true},
+		"vault write answer lost":  {"vault.Put", faulttest.LostAnswer, true},
+		"token answer lost":        {token, faulttest.LostAnswer, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, memstore.New())
+			c := e.connectApp("box")
+			inj := faulttest.New()
+			e.svc.Clients.HTTP = &http.Client{Transport: inj.Transport(e.sandbox.Server.Client().Transport)}
+			e.svc.Clients.Vault = inj.Vault(e.vault)
+			inj.ArmFirst(tc.call, tc.kind)
+			rep := e.run(at(30))
+			if _, ok := inj.Injected(); !ok {
+				t.Fatal("nothing failed")
+			}
+			cur := e.conn(c.Key)
+			_, live := e.sandbox.Vendor.RefreshTokenUser(e.tokens(cur).RefreshToken)
+			if !tc.alive {
+				if rep.Expired != 1 || !cur.Expired || live {
+					t.Fatalf("report %+v; expired %v, stored token works %v", rep, cur.Expired, live)
+				}
+				if ns := e.notices(manager); len(ns) != 1 || ns[0].Kind != connection.NoticeDisconnected {
+					t.Fatalf("notices %+v", ns)
+				}
+				return
+			}
+			if rep.Refreshed != 1 || rep.Expired != 0 || cur.Expired || !live {
+				t.Fatalf("report %+v; expired %v, stored token works %v", rep, cur.Expired, live)
+			}
+			if rep := e.run(at(60)); rep.Refreshed != 1 || rep.Expired != 0 {
 				t.Fatalf("the next keep-alive: %+v", rep)
 			}
 		})

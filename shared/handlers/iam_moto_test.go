@@ -261,8 +261,8 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 	}
 	// The operator creates the deployment's app credentials (not a
 	// function), one secret per app.
-	for appID, name := range cfg.DeploymentSecrets {
-		app, _ := json.Marshal(provider.Credentials{ClientID: appID + "-app", ClientSecret: appID + "-app-secret"})
+	for id, name := range cfg.DeploymentSecrets {
+		app, _ := json.Marshal(provider.Credentials{ClientID: id + "-app", ClientSecret: id + "-app-secret"})
 		if _, err := secretsvault.New(secretsmanager.NewFromConfig(ac)).Put(ctx, name, app); err != nil {
 			t.Fatal(err)
 		}

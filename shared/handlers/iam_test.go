@@ -232,6 +232,7 @@ func TestTemplateIAMIsExact(t *testing.T) {
 		"disconnect": join(
 			table("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"),
 			sm(clients, "GetSecretValue"),
+			sm(deployment, "GetSecretValue"),
 			sm(tokens, "GetSecretValue", "DeleteSecret")),
 		"notifications": table("Query", "UpdateItem"),
 		"audit":         table("Query"),

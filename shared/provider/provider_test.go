@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/vendors"
 )
@@ -120,6 +121,8 @@ func (f *fakeVendor) overrides() map[string]string {
 		"confluence.api":      f.srv.URL + "/api",
 		"jira.auth":           f.srv.URL + "/auth",
 		"jira.api":            f.srv.URL + "/api",
+		"box.account":         f.srv.URL + "/box-account",
+		"box.api":             f.srv.URL + "/box",
 		"sharepoint.login":    f.srv.URL + "/login",
 		"sharepoint.graph":    f.srv.URL + "/graph",
 	}
@@ -484,6 +487,8 @@ func identityServer(t *testing.T, sites string) *fakeVendor {
 			writeJSON(w, 200, `{"account_id":"5b10a2844c20165700ede21g","name":"Ada Admin","email":"ada@acme.com","account_status":"active"}`)
 		case "/api/oauth/token/accessible-resources":
 			writeJSON(w, 200, sites)
+		case "/box/2.0/users/me":
+			writeJSON(w, 200, `{"type":"user","id":"11446498","name":"Aaron Levie","login":"ceo@example.com","enterprise":{"id":"1910967","type":"enterprise","name":"Acme Inc."}}`)
 		case "/graph/v1.0/me":
 			writeJSON(w, 200, `{"id":"87d349ed-44d7-43e1-9a83-5f2406dee5bd","displayName":"Megan Bowen","mail":null,"userPrincipalName":"MeganB@contoso.onmicrosoft.com"}`)
 		case "/graph/v1.0/organization":
@@ -635,6 +640,55 @@ func TestIdentifyAtlassian(t *testing.T) {
 			clean(t, err)
 			if who.User.ID != "" || len(who.Sites) != 0 {
 				t.Fatalf("who %+v with an error", who)
+			}
+		})
+	}
+}
+
+// Box: the user who authorized, by id, and the enterprise as the site,
+// asked for by fields (with the mini user's fields, which Box would
+// otherwise drop); a personal account has no enterprise and no site.
+func TestIdentifyBox(t *testing.T) {
+	bx := lookup(t, "box")
+	tok := &oauth2.Token{AccessToken: plantedAccess}
+	t.Run("user and enterprise", func(t *testing.T) {
+		f := identityServer(t, "[]")
+		who, err := f.client(t, bx).Identify(t.Context(), tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if who.User != (connection.Identity{ID: "11446498", Name: "Aaron Levie", Email: "ceo@example.com"}) {
+			t.Fatalf("user %+v", who.User)
+		}
+		if len(who.Sites) != 1 || who.Sites[0] != (provider.Site{ID: "1910967", Name: "Acme Inc."}) {
+			t.Fatalf("sites %+v", who.Sites)
+		}
+		r := f.last(t)
+		if r.Path != "/box/2.0/users/me" || r.RawQuery != "fields=id,name,login,enterprise" {
+			t.Fatalf("request %s?%s", r.Path, r.RawQuery)
+		}
+	})
+	cases := []struct {
+		name  string
+		a     answer
+		sites int // on success; -1: an error
+	}{
+		{"personal account", answer{200, "", `{"type":"user","id":"7","name":"Pat","login":"pat@example.com","enterprise":null}`}, 0},
+		{"no enterprise field", answer{200, "", `{"type":"user","id":"7","name":"Pat","login":"pat@example.com"}`}, 0},
+		{"no id", answer{200, "", `{"type":"user","name":"` + plantedBody + `"}`}, -1},
+		{"401", answer{401, "", plantedBody}, -1},
+		{"unparsable", answer{200, "", `{"id":` + plantedBody}, -1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) { tc.a.write(w) })
+			who, err := f.client(t, bx).Identify(t.Context(), tok)
+			if tc.sites < 0 {
+				clean(t, err)
+				return
+			}
+			if err != nil || who.User.ID != "7" || who.User.Email != "pat@example.com" || len(who.Sites) != tc.sites {
+				t.Fatalf("who %+v, %v", who, err)
 			}
 		})
 	}

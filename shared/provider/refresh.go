@@ -30,6 +30,16 @@ import (
 // replaced, and a refresh that failed after the vendor may have rotated
 // the token (its answer lost, or the vault write failed) is tried once
 // more at once, inside the leeway, rather than by the next run, past it.
+//
+// A single-use token (Box: no leeway) is spent as soon as the vendor
+// answers: when that answer is lost the grant is lost with it (the new
+// token is only in the answer), and the retry, presenting the spent
+// token, is refused and finds the grant dead in the same run. So the
+// rotated tokens, once in hand, are written to the vault twice if need
+// be before anything is presented again, and the retry presents a write
+// whose answer was lost (RotatedFrom); for a single-use grant the second
+// vendor call helps only when the first never reached the vendor or was
+// answered without a rotation (an outage).
 func (f *Factory) Refresh(ctx context.Context, c *connection.Connection, now time.Time) (vault.Tokens, error) {
 	v, ok := vendors.Lookup(c.Vendor)
 	if !ok {
@@ -85,12 +95,16 @@ func (f *Factory) refresh(ctx context.Context, v vendors.Vendor, client *Client,
 		rotated.Scope = toks.Scope
 	}
 	rotated.RotatedFrom = c.SecretVersion
-	version, err := vault.PutTokens(ctx, f.Vault, c.SecretName, rotated)
-	if err != nil {
+	// Twice, with the tokens in hand, before anything is presented again:
+	// presenting the replaced token again ends a single-use grant (Box).
+	var version string
+	for try := 0; try < 2; try++ {
+		if version, err = vault.PutTokens(ctx, f.Vault, c.SecretName, rotated); err == nil {
+			return rotated, version, exp, nil
+		}
 		// The write may have happened with its answer lost.
 		logctx.From(ctx, nil).WarnContext(ctx, "rotated tokens not stored; a secret version nothing uses may have been written",
 			"secret", c.SecretName, "error", err.Error())
-		return vault.Tokens{}, "", lifetime.Expiries{}, fmt.Errorf("store rotated tokens: %w", err)
 	}
-	return rotated, version, exp, nil
+	return vault.Tokens{}, "", lifetime.Expiries{}, fmt.Errorf("store rotated tokens: %w", err)
 }

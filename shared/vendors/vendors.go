@@ -217,6 +217,7 @@ var Registry = []Vendor{
 	jira,
 	confluence,
 	sharePoint,
+	box,
 }
 
 // Lookup finds a vendor by id.
