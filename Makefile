@@ -9,7 +9,7 @@ GO ?= go
 
 # functions/<name> main packages, one Lambda each.
 FUNCTIONS := list-integrations integration-settings oauth-url oauth-callback disconnect notifications audit expiry-scan \
-	token-broker connection-check
+	token-broker connection-check event-publisher
 
 STATICCHECK_VERSION := v0.8.2
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
@@ -31,7 +31,7 @@ $(LOCAL_TARGETS): build-fn-%:
 SAM_TARGETS := build-ListIntegrationsFunction build-IntegrationSettingsFunction \
 	build-OAuthURLFunction build-OAuthCallbackFunction build-DisconnectFunction \
 	build-NotificationsFunction build-AuditFunction build-ExpiryScanFunction \
-	build-TokenBrokerFunction build-ConnectionCheckFunction
+	build-TokenBrokerFunction build-ConnectionCheckFunction build-EventPublisherFunction
 .PHONY: $(SAM_TARGETS)
 
 build-ListIntegrationsFunction:    FUNCTION := list-integrations
@@ -44,6 +44,8 @@ build-AuditFunction:               FUNCTION := audit
 build-ExpiryScanFunction:          FUNCTION := expiry-scan
 build-TokenBrokerFunction:         FUNCTION := token-broker
 build-ConnectionCheckFunction:     FUNCTION := connection-check
+build-EventPublisherFunction:      FUNCTION := event-publisher
+
 
 $(SAM_TARGETS):
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: this target is for sam build" >&2; exit 1; }
@@ -65,7 +67,8 @@ test: lint
 
 # Fuzzing: go test runs one fuzz target per invocation, so this finds every
 # `func FuzzXxx` in the module's _test.go files and runs each for FUZZTIME,
-# printing one line per target with its executions. A failure prints go's
+# printing one line per target with its executions ("?" when the run ended
+# while still replaying the corpus, as on a busy machine). A failure prints go's
 # whole output; the failing input is then in the package's
 # testdata/fuzz/FuzzXxx/ (commit it as a regression seed once fixed).
 # Longer runs: make fuzz FUZZTIME=60s (see docs/RELIABILITY.md); one target:

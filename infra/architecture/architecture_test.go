@@ -20,13 +20,14 @@ var (
 		"shared/store/dynamostore", "shared/store/memstore",
 		"shared/vault/secretsvault", "shared/vault/memvault",
 		"shared/mail/sesmail", "shared/mail/memmail",
+		"shared/eventbus/eventbridgebus", "shared/eventbus/membus",
 	}
 	// awsAdapters are the adapters on AWS services.
-	awsAdapters = []string{"shared/store/dynamostore", "shared/vault/secretsvault", "shared/mail/sesmail"}
+	awsAdapters = []string{"shared/store/dynamostore", "shared/vault/secretsvault", "shared/mail/sesmail", "shared/eventbus/eventbridgebus"}
 	// embedded are the in-memory twins: local mode and tests only.
-	embedded = []string{"shared/store/memstore", "shared/vault/memvault", "shared/mail/memmail"}
+	embedded = []string{"shared/store/memstore", "shared/vault/memvault", "shared/mail/memmail", "shared/eventbus/membus"}
 	// testSupport are packages that only tests import.
-	testSupport = []string{"shared/awstest", "shared/faulttest", "shared/store/storetest", "shared/vault/vaulttest", "shared/mail/mailtest", "shared/vendors/vendortest"}
+	testSupport = []string{"shared/awstest", "shared/faulttest", "shared/store/storetest", "shared/vault/vaulttest", "shared/mail/mailtest", "shared/vendors/vendortest", "shared/eventbus/bustest"}
 	// wiring builds adapters for the Lambdas: the one shared/ package
 	// besides the adapters that may name AWS services.
 	wiring = []string{"shared/awsdeps"}
@@ -241,6 +242,9 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"Lambda links an embedded adapter", "shared/awsdeps", module + "shared/store/memstore", "must not link local-only code"},
 		{"Lambda links infra", "shared/handlers", module + "infra/localbackend", "must not link local-only code"},
 		{"Lambda links the fault injector", "shared/handlers", module + "shared/faulttest", "must not link local-only code"},
+		{"use case imports the EventBridge adapter", "shared/lifecycle", module + "shared/eventbus/eventbridgebus", "must not import the AWS SDK or an AWS adapter"},
+		{"Lambda links the in-memory bus", "shared/awsdeps", module + "shared/eventbus/membus", "must not link local-only code"},
+		{"bus adapter imports the store adapter", "shared/eventbus/eventbridgebus", module + "shared/store/dynamostore", "must not import another adapter"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -32,7 +32,9 @@ import (
 //     are those of one run); every secret
 //     of a removed connection is scheduled for deletion, or a log line
 //     names it;
-//   - a notice marked sent had its email sent.
+//   - a notice marked sent had its email sent;
+//   - once the change stream is drained, every committed change is
+//     published, none that did not commit (checkEvents).
 func (w *world) check(stage string, removes bool, calls []faulttest.Call) {
 	w.t.Helper()
 	ctx := w.t.Context()
@@ -80,6 +82,7 @@ func (w *world) check(stage string, removes bool, calls []faulttest.Call) {
 	}
 	w.checkSecrets(stage, conns, calls)
 	w.checkNotices(stage)
+	w.checkEvents(stage, false)
 }
 
 // works reads a connection's tokens (which must be there) and asks the

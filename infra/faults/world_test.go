@@ -13,6 +13,7 @@ import (
 	"github.com/workplace/connections/infra/sandbox/sandboxtest"
 	"github.com/workplace/connections/shared/broker"
 	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/eventbus/membus"
 	"github.com/workplace/connections/shared/expiry"
 	"github.com/workplace/connections/shared/faulttest"
 	"github.com/workplace/connections/shared/health"
@@ -20,6 +21,7 @@ import (
 	"github.com/workplace/connections/shared/mail/memmail"
 	"github.com/workplace/connections/shared/notices"
 	"github.com/workplace/connections/shared/provider"
+	"github.com/workplace/connections/shared/publisher"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/store/memstore"
 	"github.com/workplace/connections/shared/vault/memvault"
@@ -59,7 +61,7 @@ var vendorIDs = []string{"servicenow", "confluence"}
 // through one fault injector. The raw dependencies (mem, vault, outbox)
 // are what the checks read, past the injector.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	clock   *sandboxtest.Clock
 	sandbox *sandboxtest.Sandbox
 	inj     *faulttest.Injector
@@ -67,9 +69,13 @@ type world struct {
 	vault   *memvault.Vault
 	outbox  *memmail.Outbox
 	logs    *sandboxtest.SyncBuffer
-	svc     *lifecycle.Service
-	scanner *expiry.Scanner
-	broker  *broker.Service
+	bus     *membus.Bus // the events published, past the injector
+	stream  *stream     // the store's committed audit entries, published through the injected bus
+	// attempts are the audit entries of every Apply tried.
+	attempts *attempts
+	svc      *lifecycle.Service
+	scanner  *expiry.Scanner
+	broker   *broker.Service
 
 	// pending is the authorization a callback flow completes.
 	pending lifecycle.CallbackRequest
@@ -79,7 +85,7 @@ type world struct {
 	worked map[connection.Key]bool
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{
 		t:      t,
@@ -91,7 +97,8 @@ func newWorld(t *testing.T) *world {
 		logs:   &sandboxtest.SyncBuffer{},
 	}
 	w.sandbox = sandboxtest.StartSandbox(t, w.clock.Now)
-	st, v := w.inj.Store(w.mem), w.inj.Vault(w.vault)
+	w.attempts = &attempts{Store: w.inj.Store(w.mem), ids: map[string]connection.AuditEntry{}}
+	st, v := store.Store(w.attempts), w.inj.Vault(w.vault)
 	// The deployment's Atlassian app goes straight into memvault.
 	w.svc = sandboxtest.NewService(t, w.sandbox, st, w.vault, &sandboxtest.AtlassianApp)
 	w.svc.Vault, w.svc.Clients.Vault = v, v
@@ -99,6 +106,9 @@ func newWorld(t *testing.T) *world {
 	w.svc.WarningWindow = warnWindow
 	log := slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w.svc.Log = log
+	w.bus = membus.New()
+	w.stream = &stream{pub: &publisher.Publisher{Bus: w.inj.Bus(w.bus), Log: log}}
+	w.mem.OnCommit(w.stream.feed)
 	w.scanner = &expiry.Scanner{
 		Store:   st,
 		Clients: w.svc.Clients,

@@ -1,19 +1,25 @@
 // Package localbackend picks the local server's backends (BACKEND): the
 // embedded in-memory twins (memory, the default) or the AWS services
 // (aws), readying an AWS API emulator when AWS_ENDPOINT_URL points at one.
-// Local only: no Lambda links it.
+// Either way the state-change events go to an in-memory bus, fed by the
+// embedded store's commit feed or by the table's stream. Local only: no
+// Lambda links it.
 package localbackend
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 
+	"github.com/workplace/connections/infra/streampoll"
 	"github.com/workplace/connections/shared/awsdeps"
 	"github.com/workplace/connections/shared/config"
+	"github.com/workplace/connections/shared/eventbus/membus"
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/mail/memmail"
 	"github.com/workplace/connections/shared/store/dynamostore"
@@ -26,6 +32,16 @@ import (
 type Backends struct {
 	handlers.Backends
 	Outbox *memmail.Outbox
+	// Events is the bus (Backends.Bus) the local server lists: what the
+	// publisher published, in order.
+	Events *membus.Bus
+	// Memory is the embedded store (BACKEND=memory): its commit feed
+	// carries the committed audit entries. nil on AWS.
+	Memory *memstore.Store
+	// Stream reads the table's DynamoDB Stream (BACKEND=aws): what the
+	// event publisher Lambda would get. nil on the embedded store, or
+	// when the table has no stream.
+	Stream *streampoll.Poller
 }
 
 // Kind is the BACKEND setting: "memory" (default) or "aws".
@@ -49,7 +65,13 @@ func FromEnv(ctx context.Context, getenv func(string) string, cfg config.Config)
 			}
 		}
 		b, err := awsdeps.Backends(ctx, cfg)
-		return Backends{Backends: b}, err
+		if err != nil {
+			return Backends{}, err
+		}
+		out := Backends{Backends: b, Events: membus.New()}
+		out.Bus = out.Events
+		out.Stream, err = tableStream(ctx, cfg)
+		return out, err
 	default:
 		return Backends{}, fmt.Errorf("BACKEND must be memory or aws, not %q", k)
 	}
@@ -57,21 +79,46 @@ func FromEnv(ctx context.Context, getenv func(string) string, cfg config.Config)
 
 // Memory builds the embedded backends.
 func Memory() Backends {
-	out := memmail.New()
-	return Backends{Backends: handlers.Backends{Store: memstore.New(), Vault: memvault.New(), Mailer: out}, Outbox: out}
+	out, st, bus := memmail.New(), memstore.New(), membus.New()
+	return Backends{
+		Backends: handlers.Backends{Store: st, Vault: memvault.New(), Mailer: out, Bus: bus},
+		Outbox:   out, Events: bus, Memory: st,
+	}
+}
+
+// tableStream is a reader of the table's stream, nil when the table has
+// none (a table not made by the template or PrepareEmulator).
+func tableStream(ctx context.Context, cfg config.Config) (*streampoll.Poller, error) {
+	ac, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	out, err := dynamodb.NewFromConfig(ac).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(cfg.TableName)})
+	if err != nil {
+		return nil, fmt.Errorf("describe table %s: %w", cfg.TableName, err)
+	}
+	spec := out.Table.StreamSpecification
+	if spec == nil || !aws.ToBool(spec.StreamEnabled) || out.Table.LatestStreamArn == nil {
+		return nil, nil
+	}
+	return streampoll.New(dynamodbstreams.NewFromConfig(ac), aws.ToString(out.Table.LatestStreamArn)), nil
 }
 
 // PrepareEmulator readies an AWS API emulator (moto) for the service: it
-// creates the table as the template does (or waits for an existing one) and
-// verifies the sender address with SES. Only for local work against an
+// creates the table as the template does, its stream on (or waits for an
+// existing one) and verifies the sender address with SES. Only for local work against an
 // emulator; a real deployment gets both from template.yaml and the operator.
 func PrepareEmulator(ctx context.Context, cfg config.Config) error {
 	ac, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("aws config: %w", err)
 	}
-	if err := dynamostore.CreateTable(ctx, dynamodb.NewFromConfig(ac), cfg.TableName); err != nil {
+	db := dynamodb.NewFromConfig(ac)
+	if err := dynamostore.CreateTable(ctx, db, cfg.TableName); err != nil {
 		return fmt.Errorf("create table %s: %w", cfg.TableName, err)
+	}
+	if _, err := dynamostore.EnableStream(ctx, db, cfg.TableName); err != nil {
+		return err
 	}
 	if _, err := ses.NewFromConfig(ac).VerifyEmailIdentity(ctx, &ses.VerifyEmailIdentityInput{EmailAddress: &cfg.MailFrom}); err != nil {
 		return fmt.Errorf("verify sender %s: %w", cfg.MailFrom, err)

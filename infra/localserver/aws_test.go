@@ -15,8 +15,9 @@ import (
 
 // TestLocalServerOnAWSAPIs: BACKEND=aws runs the same server on DynamoDB,
 // Secrets Manager and SES (here moto, through AWS_ENDPOINT_URL): it
-// creates the table, and settings, a connection, the list and the audit
-// timeline work.
+// creates the table with its stream, and settings, a connection, the list,
+// the audit timeline and the events (read from the table's stream through
+// the event publisher's handler) work.
 func TestLocalServerOnAWSAPIs(t *testing.T) {
 	moto := awstest.Moto(t)
 	t.Setenv("AWS_ENDPOINT_URL", moto.URL)
@@ -90,6 +91,7 @@ func TestLocalServerOnAWSAPIs(t *testing.T) {
 	code, body = do("GET", "/v1/account/integrations/audit?vendor=servicenow", "")
 	var page struct {
 		Entries []struct {
+			ID     string
 			Action string
 			Actor  struct{ Type, ID string }
 		}
@@ -99,5 +101,17 @@ func TestLocalServerOnAWSAPIs(t *testing.T) {
 		page.Entries[0].Action != "connected" || page.Entries[1].Action != "settingsChanged" || page.Entries[0].Actor.ID != "u1" ||
 		strings.Contains(body, "s3cret-on-moto") {
 		t.Fatalf("audit: %d %s", code, body)
+	}
+	// The connect is one event; the settings none. Listed again: the same.
+	for range 2 {
+		code, body = do("GET", "/_local/events", "")
+		var evs []struct {
+			DetailType string
+			Detail     struct{ EventID, Account, Level string }
+		}
+		if code != 200 || json.Unmarshal([]byte(body), &evs) != nil || len(evs) != 1 || evs[0].DetailType != "Connection Connected" ||
+			evs[0].Detail.EventID != page.Entries[0].ID || evs[0].Detail.Account != "a1" || evs[0].Detail.Level != "app" {
+			t.Fatalf("events: %d %s", code, body)
+		}
 	}
 }

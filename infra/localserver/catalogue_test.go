@@ -150,7 +150,7 @@ func newCatalogue(t *testing.T, vars map[string]string, dump func(*env) func() m
 	}
 	c := &catalogue{e: e, dump: dump(e), notice: ns[0].ID}
 	// The dump sees what is there: the four connections, their secrets
-	// and the client secrets, the notices.
+	// and the client secrets, the notices, the events.
 	var conns, secrets, notices int
 	for k := range c.dump() {
 		switch {
@@ -161,6 +161,10 @@ func newCatalogue(t *testing.T, vars map[string]string, dump func(*env) func() m
 		case strings.Contains(k, " NOTICE#"):
 			notices++
 		}
+	}
+	// And the events: the four connects and the warnings.
+	if n := c.dump()["events"]; n != "6" {
+		t.Fatalf("the setup published %s events, want 6", n)
 	}
 	if conns != 4 || secrets < 8 || notices < 2 {
 		t.Fatalf("the dump holds %d connections, %d secret entries, %d notices: %v", conns, secrets, notices, c.dump())
@@ -181,13 +185,15 @@ func memoryDump(e *env) func() map[string]string {
 			out["secret "+k] = val
 		}
 		out["outbox"] = fmt.Sprint(len(e.outbox()))
+		out["events"] = fmt.Sprint(len(e.events()))
 		return out
 	}
 }
 
-// awsDump dumps a table (a full scan, every attribute) and every secret
+// awsDump dumps a table (a full scan, every attribute), every secret
 // under a prefix (name, deletion, and its versions with their stages: a
-// version's value never changes, so a changed value is a new version).
+// version's value never changes, so a changed value is a new version) and
+// how many events the table's stream has published.
 func awsDump(cfg aws.Config, table, prefix string) func(*env) func() map[string]string {
 	db, sm := dynamodb.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg)
 	return func(e *env) func() map[string]string {
@@ -219,6 +225,7 @@ func awsDump(cfg aws.Config, table, prefix string) func(*env) func() map[string]
 					e.t.Fatal(err)
 				}
 			}
+			out["events"] = fmt.Sprint(len(e.events()))
 			p := secretsmanager.NewListSecretsPaginator(sm, &secretsmanager.ListSecretsInput{IncludePlannedDeletion: aws.Bool(true)})
 			for p.HasMorePages() {
 				page, err := p.NextPage(ctx)

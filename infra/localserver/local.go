@@ -92,9 +92,14 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 		return nil, nil, err
 	}
 	sbCfg.Clock = clock.Now
+	// The state-change events: the store's committed changes to the
+	// publisher, onto the in-memory bus GET /_local/events lists.
+	local := http.NewServeMux()
+	local.HandleFunc("GET /_local/events", NewEvents(d, b).Tool)
+	local.Handle("/_local/", Tools(d, b.Outbox, clock))
 	s := New(d, handlers.Routes, Extra{
 		Sandbox: sandbox.New(sbCfg),
-		Local:   Tools(d, b.Outbox, clock),
+		Local:   local,
 		Console: console.Handler(),
 	})
 	return s, d, nil

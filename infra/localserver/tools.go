@@ -51,6 +51,7 @@ var toolMethods = map[string][]string{
 	"/_local/outbox":      {http.MethodGet, http.MethodHead},
 	"/_local/expiry-scan": {http.MethodPost},
 	"/_local/clock":       {http.MethodGet, http.MethodHead, http.MethodPost},
+	"/_local/events":      {http.MethodGet, http.MethodHead}, // served beside Tools (events.go)
 }
 
 // clockView is the answer of GET and POST /_local/clock: the local time

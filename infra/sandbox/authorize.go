@@ -78,7 +78,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, vendorID stri
 		badAuthorize(w, err.Error())
 		return
 	}
-	noRefresh := isOn(q.Get("sandbox_no_refresh"))
+	noRefresh := isOn(q.Get("sandbox_no_refresh")) || d.offline[0] != "" && q.Get(d.offline[0]) != d.offline[1]
 	if q.Has("sandbox_scope") {
 		if scope, err = narrowScope(scope, q.Get("sandbox_scope")); err != nil {
 			badAuthorize(w, err.Error())

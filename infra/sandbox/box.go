@@ -41,7 +41,7 @@ var box = dialect{
 		return reply{http.StatusBadRequest, oauthError{"invalid_grant", desc}}
 	},
 	deadRefresh: reply{http.StatusBadRequest, oauthError{"invalid_grant", "Refresh token has expired"}},
-	answer: func(t tokenResponse) any {
+	answer: func(_ *grant, t tokenResponse, _ bool) any {
 		return boxToken{t.AccessToken, t.ExpiresIn, "bearer", t.RefreshToken, "urn:ietf:params:oauth:token-type:access_token"}
 	},
 	lifetimes: func(Config) (Lifetimes, Lifetimes) { return DefaultBox, Lifetimes{} },

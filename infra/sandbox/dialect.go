@@ -57,15 +57,21 @@ type dialect struct {
 	// alwaysRefresh: every code exchange issues a refresh token, not only
 	// one whose scope has offline_access.
 	alwaysRefresh bool
+	// offline, if set, is the authorization parameter and value that ask
+	// for a refresh token (Dropbox's token_access_type=offline): a code
+	// approved without them is exchanged for an access token only.
+	offline [2]string
 	// rules say how the dialect's refresh tokens live: rotation, reuse,
 	// and what Lifetimes.Refresh and Lifetimes.Absolute count from.
 	rules Rules
 	// expiresInShave is taken off expires_in when that is larger
 	// (ServiceNow answers 1799 for its 30 minutes).
 	expiresInShave int64
-	// answer, if set, is the token endpoint's success answer in the
-	// vendor's own shape (Box's has no scope); nil: t as it is.
-	answer func(t tokenResponse) any
+	// answer, if set, is the token endpoint's success answer t for grant g
+	// in the vendor's own shape (Box's has no scope; Dropbox's names the
+	// account on an exchange, and no refresh token on a refresh:
+	// refreshed); nil: t as it is.
+	answer func(g *grant, t tokenResponse, refreshed bool) any
 
 	// invalidCode is the token endpoint's refusal of a bad authorization
 	// code, desc being the error_description.

@@ -47,6 +47,21 @@
 //	POST /_sandbox/box/oauth2/revoke
 //	GET  /_sandbox/box/2.0/users/me
 //
+// Dropbox (vendor id "dropbox"): base /_sandbox/dropbox stands for both
+// https://www.dropbox.com and https://api.dropboxapi.com.
+//
+//	GET  /_sandbox/dropbox/oauth2/authorize
+//	POST /_sandbox/dropbox/oauth2/token
+//	POST /_sandbox/dropbox/2/users/get_current_account
+//	POST /_sandbox/dropbox/2/auth/token/revoke
+//
+// It issues a refresh token only for token_access_type=offline, never
+// rotates or expires it, takes the client's credentials as HTTP Basic or
+// in the body, answers its RPC endpoints (no body, or JSON null) with a
+// Bearer token only, and revokes the whole grant of a live access token.
+// sandbox_site=<name> makes the account a member of that team (one at
+// most); without it the account is a personal one.
+//
 // Client authentication is what each vendor documents, so a client in
 // another style fails here as it would there: ServiceNow takes client_id
 // and client_secret in the form body only (an Authorization header is

@@ -42,7 +42,7 @@ var microsoft = dialect{
 		Expiry:      ExpiryInactivity,
 	},
 	expiresInShave: 1,
-	answer: func(t tokenResponse) any {
+	answer: func(_ *grant, t tokenResponse, _ bool) any {
 		t.Scope = graphScope(t.Scope)
 		return t
 	},

@@ -433,6 +433,8 @@ func TestBaseURLs(t *testing.T) {
 		"confluence.api":      "http://127.0.0.1:3000/_sandbox/confluence",
 		"jira.auth":           "http://127.0.0.1:3000/_sandbox/jira",
 		"jira.api":            "http://127.0.0.1:3000/_sandbox/jira",
+		"dropbox.www":         "http://127.0.0.1:3000/_sandbox/dropbox",
+		"dropbox.api":         "http://127.0.0.1:3000/_sandbox/dropbox",
 		"box.account":         "http://127.0.0.1:3000/_sandbox/box",
 		"box.api":             "http://127.0.0.1:3000/_sandbox/box",
 		"sharepoint.login":    "http://127.0.0.1:3000/_sandbox/sharepoint",

@@ -433,7 +433,7 @@ func TestRegistryEndpointsReachSandbox(t *testing.T) {
 				// The service's own revocation, in the registry's client
 				// authentication style, is accepted and kills the grant.
 				c := provider.New(v, instance, provider.Credentials{ClientID: "id", ClientSecret: "secret"}, callback, overrides, e.srv.Client())
-				if err := c.Revoke(t.Context(), tok.RefreshToken); err != nil {
+				if err := c.Revoke(t.Context(), tok); err != nil {
 					t.Fatalf("revoke: %v", err)
 				}
 				if _, err := e.refresh(cfg, tok.RefreshToken); err == nil {
@@ -464,7 +464,7 @@ func TestServiceNowRefusesTheOtherClientAuthStyle(t *testing.T) {
 	if _, err := c.Refresh(t.Context(), tok.RefreshToken); err == nil {
 		t.Fatal("a refresh with HTTP Basic was accepted")
 	}
-	if err := c.Revoke(t.Context(), tok.RefreshToken); err == nil {
+	if err := c.Revoke(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}); err == nil {
 		t.Fatal("a revocation with HTTP Basic was accepted")
 	}
 	right := provider.New(sn, "https://acme.service-now.com", creds, callback, overrides, e.srv.Client())

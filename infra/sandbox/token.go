@@ -101,7 +101,7 @@ func (s *Server) exchangeLocked(vendorID string, d *dialect, instance, clientID 
 		g.lastUsed = now
 		s.refresh[g.refresh] = &g
 	}
-	return reply{http.StatusOK, answer(d, s.issueLocked(&g, now))}
+	return reply{http.StatusOK, d.answerOf(&g, s.issueLocked(&g, now), false)}
 }
 
 // refreshLocked mints an access token for a live refresh token (and, for
@@ -136,15 +136,16 @@ func (s *Server) refreshLocked(vendorID string, d *dialect, instance, clientID, 
 	}
 	// A refresh is a use: an inactivity window starts again.
 	g.lastUsed = now
-	return reply{http.StatusOK, answer(d, s.issueLocked(g, now))}
+	return reply{http.StatusOK, d.answerOf(g, s.issueLocked(g, now), true)}
 }
 
-// answer is t in d's shape.
-func answer(d *dialect, t tokenResponse) any {
+// answerOf is the token endpoint's answer with t, in d's shape if it has
+// its own.
+func (d *dialect) answerOf(g *grant, t tokenResponse, refreshed bool) any {
 	if d.answer == nil {
 		return t
 	}
-	return d.answer(t)
+	return d.answer(g, t, refreshed)
 }
 
 // issueLocked mints an access token for g and answers with g's current

@@ -1,6 +1,7 @@
 // Package awsdeps wires the handlers to AWS for a Lambda: DynamoDB, Secrets
-// Manager and SES from the standard AWS environment. It is what every
-// functions/*/main.go calls; nothing local-only is linked from here.
+// Manager, SES and EventBridge from the standard AWS environment. It is
+// what every functions/*/main.go calls; nothing local-only is linked from
+// here.
 package awsdeps
 
 import (
@@ -12,18 +13,21 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 
 	"github.com/workplace/connections/shared/config"
+	"github.com/workplace/connections/shared/eventbus/eventbridgebus"
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/mail/sesmail"
 	"github.com/workplace/connections/shared/store/dynamostore"
 	"github.com/workplace/connections/shared/vault/secretsvault"
 )
 
-// Backends builds the backends on DynamoDB, Secrets Manager and SES
-// (AWS_ENDPOINT_URL points them at an emulator).
+// Backends builds the backends on DynamoDB (and its stream), Secrets
+// Manager, SES and EventBridge (AWS_ENDPOINT_URL points them at an
+// emulator).
 func Backends(ctx context.Context, cfg config.Config) (handlers.Backends, error) {
 	ac, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -33,6 +37,8 @@ func Backends(ctx context.Context, cfg config.Config) (handlers.Backends, error)
 		Store:  dynamostore.New(dynamodb.NewFromConfig(ac), cfg.TableName),
 		Vault:  secretsvault.New(secretsmanager.NewFromConfig(ac)),
 		Mailer: sesmail.New(ses.NewFromConfig(ac), cfg.MailFrom),
+		Bus:    eventbridgebus.New(eventbridge.NewFromConfig(ac), cfg.EventBusName),
+		Stream: dynamostore.AuditFromStreamRecord,
 	}, nil
 }
 

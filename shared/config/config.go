@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,11 @@ type Config struct {
 	// hosts still come from the vendors' patterns and ALLOWED_INSTANCE_HOSTS.
 	PrivateVendorHosts []string
 
+	// EventBusName (EVENT_BUS_NAME) is the EventBridge event bus the
+	// state-change events go to: a name or an event bus ARN ("default":
+	// the account's default bus).
+	EventBusName string
+
 	SecretRecoveryDays int           // SECRET_RECOVERY_DAYS
 	AuditRetention     time.Duration // AUDIT_RETENTION_DAYS: how long audit entries are kept
 	OutageGrace        time.Duration // OUTAGE_GRACE
@@ -99,6 +105,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		UserReconnectPath: get("USER_RECONNECT_PATH", "/profile/external-apps"),
 		AppReconnectPath:  get("APP_RECONNECT_PATH", "/manage/apps/integrations"),
 		MailFrom:          get("MAIL_FROM", "no-reply@example.com"),
+		EventBusName:      get("EVENT_BUS_NAME", "default"),
+	}
+	if !eventBus.MatchString(c.EventBusName) {
+		return c, fmt.Errorf("EVENT_BUS_NAME must be an event bus name or ARN")
 	}
 	c.AtlassianClientSecretName = get("ATLASSIAN_CLIENT_SECRET_NAME", vault.DeploymentSecretName(c.SecretPrefix, atlassianApp))
 	for _, kind := range []string{vault.TokensDir, vault.ClientsDir} {
@@ -169,6 +179,10 @@ func DeploymentSecrets(prefix, atlassian string) map[string]string {
 	}
 	return out
 }
+
+// eventBus is an EventBridge event bus name (letters, digits, ".-_/", at
+// most 256) or an event bus ARN.
+var eventBus = regexp.MustCompile(`^([/.\-_A-Za-z0-9]{1,256}|arn:[a-z-]+:events:[a-z0-9-]+:\d{12}:event-bus/[/.\-_A-Za-z0-9]{1,256})$`)
 
 // list reads a comma-separated list, dropping empty items.
 func list(s string) []string {

@@ -62,8 +62,7 @@ var policyRows = []policyRow{
 	{vendor: "googledrive-like", // not rotating; a refresh is a use
 		policy:      &vendors.RefreshPolicy{Inactivity: 180 * day, AccessTTL: time.Hour},
 		refreshedOn: every(90, 360, 90), revokedFoundOn: 90},
-	{vendor: "dropbox-like", // never expires: idle checks only
-		policy:      &vendors.RefreshPolicy{NeverExpires: true, AccessTTL: 4 * time.Hour},
+	{vendor: "dropbox", // never expires: idle checks only
 		refreshedOn: every(30, 390, 30), idleChecks: true, revokedFoundOn: 60},
 }
 

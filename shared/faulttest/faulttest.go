@@ -1,8 +1,8 @@
 // Package faulttest makes the service's dependencies fail on purpose: it
-// wraps the ports (store.Store, vault.Vault, mail.Mailer) and the vendor
-// HTTP transport (http.RoundTripper) so that one chosen call — the Nth made
-// through any of them since the injector was armed — fails in a chosen
-// way. A test first runs a flow clean to count its calls, then runs it
+// wraps the ports (store.Store, vault.Vault, mail.Mailer, eventbus.Bus)
+// and the vendor HTTP transport (http.RoundTripper) so that one chosen
+// call — the Nth made through any of them since the injector was armed —
+// fails in a chosen way. A test first runs a flow clean to count its calls, then runs it
 // again once per call and kind of failure, and checks what is left.
 //
 // It is for tests only: no production code imports it.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/eventbus"
 	"github.com/workplace/connections/shared/mail"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/vault"
@@ -186,4 +187,35 @@ func (f *faultyMailer) Send(ctx context.Context, m mail.Message) error {
 func (f *faultyMailer) Quota(ctx context.Context) (out mail.Quota, err error) {
 	_, err = f.in.do("mail.Quota", "", sesThrottle("GetSendQuota"), func() (e error) { out, e = f.m.Quota(ctx); return })
 	return out, err
+}
+
+// Bus wraps an event bus: every Put is one call. An injected failure fails
+// each event of the call (a lost answer: after the bus took them).
+func (in *Injector) Bus(b eventbus.Bus) eventbus.Bus { return &faultyBus{in: in, b: b} }
+
+type faultyBus struct {
+	in *Injector
+	b  eventbus.Bus
+}
+
+func (f *faultyBus) Put(ctx context.Context, evs []eventbus.Event) []error {
+	types := make([]string, len(evs))
+	for i, e := range evs {
+		types[i] = e.DetailType
+	}
+	var errs []error
+	_, err := f.in.do("bus.Put", strings.Join(types, ","), func() error {
+		// What eventbridgebus passes on when EventBridge keeps throttling.
+		return fmt.Errorf("eventbridgebus: put events: %w", awsThrottle("EventBridge", "PutEvents", "ThrottlingException"))
+	}, func() error {
+		errs = f.b.Put(ctx, evs)
+		return nil // events the bus refused are its own answers, not a failed call
+	})
+	if err != nil {
+		errs = make([]error, len(evs))
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
 }

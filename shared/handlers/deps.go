@@ -10,8 +10,12 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/workplace/connections/shared/apigw"
 	"github.com/workplace/connections/shared/config"
+	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/eventbus"
 	"github.com/workplace/connections/shared/logctx"
 	"github.com/workplace/connections/shared/mail"
 	"github.com/workplace/connections/shared/problem"
@@ -26,7 +30,17 @@ type Backends struct {
 	Store  store.Store
 	Vault  vault.Vault
 	Mailer mail.Mailer
+	Bus    eventbus.Bus // where the state-change events go
+	// Stream reads the records of the store's change stream, as Lambda
+	// delivers them to the event publisher (DynamoDB Streams:
+	// dynamostore.AuditFromStreamRecord). nil for a store without one.
+	Stream StreamDecoder
 }
+
+// StreamDecoder reads a record of the store's change stream as the audit
+// entry it inserted: ok is false (err nil) when it inserted none, and err
+// says why an inserted audit entry does not read.
+type StreamDecoder func(events.DynamoDBEventRecord) (entry connection.AuditEntry, ok bool, err error)
 
 // Deps is what every handler runs on.
 type Deps struct {

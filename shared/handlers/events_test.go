@@ -30,6 +30,8 @@ import (
 	"github.com/workplace/connections/shared/audit"
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/eventbus"
+	"github.com/workplace/connections/shared/eventbus/membus"
 	"github.com/workplace/connections/shared/expiry"
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/integrations"
@@ -38,6 +40,7 @@ import (
 	"github.com/workplace/connections/shared/notices"
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/store/dynamostore"
 	"github.com/workplace/connections/shared/store/memstore"
 	"github.com/workplace/connections/shared/vault"
 	"github.com/workplace/connections/shared/vault/memvault"
@@ -106,10 +109,12 @@ func sampleEnv(t *testing.T) func(string) string {
 	return func(k string) string { return f.Parameters[k] }
 }
 
-// harness is one set of handlers on fresh embedded backends.
+// harness is one set of handlers on fresh embedded backends (the
+// stream's records decode as DynamoDB's do).
 type harness struct {
 	d      *handlers.Deps
 	outbox *memmail.Outbox
+	bus    *membus.Bus
 	log    *sandboxtest.SyncBuffer
 }
 
@@ -119,13 +124,14 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatalf("config from %s: %v", envFile, err)
 	}
-	h := &harness{log: &sandboxtest.SyncBuffer{}, outbox: memmail.New()}
+	h := &harness{log: &sandboxtest.SyncBuffer{}, outbox: memmail.New(), bus: membus.New()}
 	h.d = &handlers.Deps{
-		Config:   cfg,
-		Backends: handlers.Backends{Store: memstore.New(), Vault: memvault.New(), Mailer: h.outbox},
-		HTTP:     &http.Client{Transport: offline{}},
-		Now:      func() time.Time { return sampleTime },
-		Log:      slog.New(slog.NewJSONHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Config: cfg,
+		Backends: handlers.Backends{Store: memstore.New(), Vault: memvault.New(), Mailer: h.outbox,
+			Bus: h.bus, Stream: dynamostore.AuditFromStreamRecord},
+		HTTP: &http.Client{Transport: offline{}},
+		Now:  func() time.Time { return sampleTime },
+		Log:  slog.New(slog.NewJSONHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	return h
 }
@@ -198,6 +204,58 @@ func (h *harness) invokeScan(t *testing.T, raw []byte) expiry.Report {
 		t.Fatalf("expiry-scan answered %s: %v", out, err)
 	}
 	return rep
+}
+
+// invokeStream runs the stream sample through the event publisher's
+// handler as Lambda would, after checking that the mapping's filter lets
+// each of its records through.
+func (h *harness) invokeStream(t *testing.T, raw []byte) events.DynamoDBEventResponse {
+	t.Helper()
+	ev := decodeStreamEvent(t, raw)
+	f := streamFilter(t)
+	for _, r := range ev.Records {
+		if !f.matches(t, r) {
+			t.Fatalf("record %s does not pass the event source mapping's filter", r.Change.SequenceNumber)
+		}
+	}
+	out, err := lambda.NewHandler(handlers.EventPublisher(h.d)).Invoke(context.Background(), raw)
+	if err != nil {
+		t.Fatalf("invoke event-publisher: %v", err)
+	}
+	var resp events.DynamoDBEventResponse
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&resp); err != nil || resp.BatchItemFailures == nil {
+		t.Fatalf("event-publisher answered %s, not a partial batch response (%v)", out, err)
+	}
+	return resp
+}
+
+// decodeStreamEvent decodes the stream sample strictly: DynamoDB Stream
+// records with new images.
+func decodeStreamEvent(t *testing.T, raw []byte) events.DynamoDBEvent {
+	t.Helper()
+	var ev events.DynamoDBEvent
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		t.Fatalf("not a DynamoDB Stream event: %v", err)
+	}
+	if len(ev.Records) == 0 {
+		t.Fatal("no records")
+	}
+	for _, r := range ev.Records {
+		if r.EventSource != "aws:dynamodb" || !strings.Contains(r.EventSourceArn, ":table/") || !strings.Contains(r.EventSourceArn, "/stream/") ||
+			r.Change.SequenceNumber == "" || r.Change.StreamViewType != "NEW_IMAGE" || len(r.Change.NewImage) == 0 || r.EventID == "" {
+			t.Fatalf("record %+v", r)
+		}
+		for k, v := range r.Change.Keys {
+			if img, ok := r.Change.NewImage[k]; !ok || img.String() != v.String() {
+				t.Fatalf("record %s: key %s differs from its image", r.Change.SequenceNumber, k)
+			}
+		}
+	}
+	return ev
 }
 
 // decodeAPIEvent decodes a sample strictly and checks that it is the event
@@ -684,6 +742,38 @@ var sampleCases = []sampleCase{
 			t.Fatalf("after the outage: %+v %v", got, err)
 		}
 	}},
+	{"event-publisher.json", "one event per audit entry, with the documented detail", func(t *testing.T, h *harness, all map[string][]byte) {
+		resp := h.invokeStream(t, all["event-publisher.json"])
+		if len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("failures %+v", resp.BatchItemFailures)
+		}
+		got := h.bus.Events()
+		want := []struct{ detailType, detail string }{
+			{"Connection User Changed", `{"eventId":"33ML77L1J6G5CBFMEP4FF2ONC7PGN","account":"acct-demo","vendor":"servicenow","level":"user","user":"user-ada",` +
+				`"connectionId":"5f0c7e2a9b1d4c3e8f6a7b9c0d1e2f3a","occurredAt":"2027-01-20T10:00:00Z","actor":{"type":"user","id":"user-ada"},"previousUser":"Ada Admin"}`},
+			{"Connection Disconnected", `{"eventId":"33ML77N0Q4A3D7KJ2H9SLBV6E1MRC","account":"acct-demo","vendor":"confluence","level":"app",` +
+				`"connectionId":"9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a","occurredAt":"2027-01-20T10:05:00Z","actor":{"type":"scan"},"reason":"refresh_refused"}`},
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d events: %+v", len(got), got)
+		}
+		for i, w := range want {
+			if got[i].Source != "workplace.connections" || got[i].DetailType != w.detailType || string(got[i].Detail) != w.detail {
+				t.Fatalf("event %d: %s %s %s\nwant %s %s", i, got[i].Source, got[i].DetailType, got[i].Detail, w.detailType, w.detail)
+			}
+		}
+	}},
+	{"event-publisher.json", "a bus that refuses: every record is delivered again", func(t *testing.T, h *harness, all map[string][]byte) {
+		h.d.Bus = refusing{}
+		resp := h.invokeStream(t, all["event-publisher.json"])
+		var ids []string
+		for _, f := range resp.BatchItemFailures {
+			ids = append(ids, f.ItemIdentifier)
+		}
+		if strings.Join(ids, ",") != "4421584500000000017450439091,4421584500000000017450439092" {
+			t.Fatalf("failures %v", ids)
+		}
+	}},
 	{"expiry-scan.json", "a complete run at the event's time", func(t *testing.T, h *harness, all map[string][]byte) {
 		rep := h.invokeScan(t, all["expiry-scan.json"])
 		if !rep.Complete || !rep.Now.Equal(time.Date(2027, 1, 20, 6, 0, 0, 0, time.UTC)) || rep.Checked != 0 || rep.Failed != 0 {
@@ -730,6 +820,17 @@ func authURL(t *testing.T, resp events.APIGatewayV2HTTPResponse) (*url.URL, url.
 	return u, q
 }
 
+// refusing is a bus that takes nothing.
+type refusing struct{}
+
+func (refusing) Put(_ context.Context, evs []eventbus.Event) []error {
+	errs := make([]error, len(evs))
+	for i := range errs {
+		errs[i] = eventbus.ErrRejected
+	}
+	return errs
+}
+
 // TestSampleEvents runs every sample of events/ through its handler.
 func TestSampleEvents(t *testing.T) {
 	all := samples(t)
@@ -764,7 +865,7 @@ func TestSampleEventsCoverage(t *testing.T) {
 	}
 	sort.Strings(files)
 	routesWithSample := map[string]bool{}
-	scheduled := false
+	scheduled, stream := false, false
 	for _, name := range files {
 		if name == envFile {
 			continue
@@ -775,6 +876,9 @@ func TestSampleEventsCoverage(t *testing.T) {
 		var shape struct {
 			RouteKey   string `json:"routeKey"`
 			DetailType string `json:"detail-type"`
+			Records    []struct {
+				EventSource string `json:"eventSource"`
+			} `json:"Records"`
 		}
 		if err := json.Unmarshal(all[name], &shape); err != nil {
 			t.Errorf("events/%s is not JSON: %v", name, err)
@@ -787,8 +891,11 @@ func TestSampleEventsCoverage(t *testing.T) {
 		case shape.DetailType != "":
 			t.Run(name, func(t *testing.T) { decodeScheduledEvent(t, all[name]) })
 			scheduled = true
+		case len(shape.Records) > 0 && shape.Records[0].EventSource == "aws:dynamodb":
+			t.Run(name, func(t *testing.T) { decodeStreamEvent(t, all[name]) })
+			stream = true
 		default:
-			t.Errorf("events/%s is neither an API Gateway nor a scheduled event", name)
+			t.Errorf("events/%s is neither an API Gateway, a scheduled nor a DynamoDB Stream event", name)
 		}
 	}
 	for _, r := range handlers.Routes {
@@ -799,12 +906,15 @@ func TestSampleEventsCoverage(t *testing.T) {
 	if !scheduled {
 		t.Error("the expiry scan has no sample event in events/")
 	}
+	if !stream {
+		t.Error("the event publisher has no sample event in events/")
+	}
 }
 
 // TestRoutesMatchFunctions: each route's Function is a functions/<name>
 // Lambda that starts that route's handler.
 func TestRoutesMatchFunctions(t *testing.T) {
-	starts := map[string]string{"expiry-scan": "handlers.ExpiryScan("}
+	starts := map[string]string{"expiry-scan": "handlers.ExpiryScan(", "event-publisher": "handlers.EventPublisher("}
 	for _, r := range handlers.Routes {
 		full := runtime.FuncForPC(reflect.ValueOf(r.Handler).Pointer()).Name()
 		want := "handlers." + full[strings.LastIndex(full, ".")+1:] + "("

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,17 +23,24 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 
 	"github.com/workplace/connections/infra/sandbox/sandboxtest"
+	"github.com/workplace/connections/infra/streampoll"
 	"github.com/workplace/connections/shared/apigw"
 	"github.com/workplace/connections/shared/awstest"
 	"github.com/workplace/connections/shared/config"
+	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/eventbus/eventbridgebus"
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/mail/sesmail"
 	"github.com/workplace/connections/shared/notices"
 	"github.com/workplace/connections/shared/provider"
+	"github.com/workplace/connections/shared/publisher"
+	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/store/dynamostore"
 	"github.com/workplace/connections/shared/vault/secretsvault"
 	"github.com/workplace/connections/shared/vendors"
@@ -189,6 +197,69 @@ func (s recSES) GetSendQuota(ctx context.Context, in *ses.GetSendQuotaInput, o .
 	return s.c.GetSendQuota(ctx, in, o...)
 }
 
+// auditOf is an account's whole audit timeline.
+func auditOf(t *testing.T, st store.Store, account string) []connection.AuditEntry {
+	t.Helper()
+	var out []connection.AuditEntry
+	cursor := ""
+	for {
+		page, next, err := st.ListAudit(t.Context(), account, "", cursor, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page...)
+		if next == "" {
+			return out
+		}
+		cursor = next
+	}
+}
+
+// streamOf writes entries into a new table with its stream on and
+// returns the stream's records.
+func streamOf(t *testing.T, ac aws.Config, entries []connection.AuditEntry) []events.DynamoDBEventRecord {
+	t.Helper()
+	ctx := t.Context()
+	db := dynamodb.NewFromConfig(ac)
+	table := awstest.Unique("stream")
+	if err := dynamostore.CreateTable(ctx, db, table); err != nil {
+		t.Fatal(err)
+	}
+	arn, err := dynamostore.EnableStream(ctx, db, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := dynamostore.New(db, table)
+	for chunk := range slices.Chunk(entries, 25) {
+		var ops []store.Op
+		for _, e := range chunk {
+			ops = append(ops, store.AppendAudit{Entry: e})
+		}
+		if err := st.Apply(ctx, ops...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := streampoll.New(dynamodbstreams.NewFromConfig(ac), arn).Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// recEvents records puts on the event bus they name.
+type recEvents struct {
+	r  *recorder
+	fn string
+	c  eventbridgebus.API
+}
+
+func (e recEvents) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, o ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+	for _, en := range in.Entries {
+		e.r.add(e.fn, "events:PutEvents", "arn:aws:events:"+iamRegion+":"+iamAccount+":event-bus/"+aws.ToString(en.EventBusName))
+	}
+	return e.c.PutEvents(ctx, in, o...)
+}
+
 // iamMatch reports whether an IAM pattern (* any run, ? one character)
 // matches s.
 func iamMatch(pattern, s string) bool {
@@ -211,6 +282,13 @@ func allows(gs []grant, action, resource string) bool {
 var unusedOK = map[string]map[string]string{
 	"integration-settings": {"dynamodb:GetItem": "reads the settings back when a conditional write whose answer was lost meets itself"},
 	"oauth-url":            {"dynamodb:GetItem": "reads the state back when a put whose answer was lost meets itself"},
+	"event-publisher": {
+		"dynamodb:DescribeStream":   "the event source mapping reads the stream with the function's role",
+		"dynamodb:GetRecords":       "the event source mapping reads the stream with the function's role",
+		"dynamodb:GetShardIterator": "the event source mapping reads the stream with the function's role",
+		"dynamodb:ListStreams":      "the event source mapping reads the stream with the function's role",
+		"sqs:SendMessage":           "the event source mapping sends batches it gave up on to the dead-letter queue with the function's role",
+	},
 }
 
 // TestFunctionsStayInsideTheirIAM runs every route and the scan through
@@ -228,6 +306,8 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 	if err := dynamostore.CreateTable(ctx, dynamodb.NewFromConfig(ac), table); err != nil {
 		t.Fatal(err)
 	}
+	bus := awstest.Unique("iam")
+	received := awstest.Subscribe(t, ac, bus, publisher.Source)
 	if _, err := ses.NewFromConfig(ac).VerifyEmailIdentity(ctx, &ses.VerifyEmailIdentityInput{EmailAddress: aws.String(from)}); err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +320,7 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 	env := map[string]string{
 		"TABLE_NAME": table, "SECRET_PREFIX": prefix, "MAIL_FROM": from,
 		"OAUTH_REDIRECT_URL": sandboxtest.RedirectURL, "VENDOR_BASE_URLS": strings.Join(bases, ","),
-		"PRIVATE_VENDOR_HOSTS": strings.TrimPrefix(sb.Server.URL, "http://"),
+		"PRIVATE_VENDOR_HOSTS": strings.TrimPrefix(sb.Server.URL, "http://"), "EVENT_BUS_NAME": bus,
 	}
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
@@ -255,6 +335,8 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 				Store:  dynamostore.New(recDynamo{rec, fn, awstest.Serialized(moto.DynamoDBClient(t))}, table),
 				Vault:  secretsvault.New(recSecrets{rec, fn, secretsmanager.NewFromConfig(ac)}),
 				Mailer: sesmail.New(recSES{rec, fn, ses.NewFromConfig(ac)}, from),
+				Bus:    eventbridgebus.New(recEvents{rec, fn, eventbridge.NewFromConfig(ac)}, cfg.EventBusName),
+				Stream: dynamostore.AuditFromStreamRecord,
 			},
 			HTTP: sb.Server.Client(), Now: clock.Now, Log: quiet,
 		}
@@ -369,17 +451,37 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 		call(ada, "DELETE", base, "flow=app&cascade=true", "", 204)
 	}
 
+	// The publisher on a stream of the flows' audit entries: copied into
+	// a table of their own with its stream on (moto copies a whole table,
+	// stream included, on every transaction: this one stays small).
+	recs := streamOf(t, ac, auditOf(t, dynamostore.New(awstest.Serialized(moto.DynamoDBClient(t)), table), "a1"))
+	filter := streamFilter(t)
+	var batch events.DynamoDBEvent
+	for _, r := range recs {
+		if filter.matches(t, r) {
+			batch.Records = append(batch.Records, r)
+		}
+	}
+	resp, err := handlers.EventPublisher(depsOf("event-publisher"))(ctx, batch)
+	if err != nil || len(resp.BatchItemFailures) != 0 || len(batch.Records) == 0 {
+		t.Fatalf("event publisher: %+v %v (%d records)", resp, err, len(batch.Records))
+	}
+	if got := len(received()); got != len(batch.Records) {
+		t.Fatalf("%d events received for %d audit entries", got, len(batch.Records))
+	}
+
 	ids := functionIDs(t)
 	real := cfnValues{
 		vars: map[string]string{
 			"AWS::Partition": "aws", "AWS::Region": iamRegion, "AWS::AccountId": iamAccount,
 			"SecretPrefix": prefix, "MailFrom": from, "MailIdentity": "",
-			"ConnectionsTable.Arn": tableARN(&table, nil),
+			"ConnectionsTable.Arn": tableARN(&table, nil), "EventBusName": bus,
+			"EventsDeadLetterQueue.Arn": "arn:aws:sqs:" + iamRegion + ":" + iamAccount + ":dlq",
 		},
 		conds: map[string]bool{"HasMailIdentity": false},
 	}
 	grants := functionGrants(t, read(t, "../../template.yaml"), real)
-	fns := []string{"expiry-scan"}
+	fns := []string{"expiry-scan", "event-publisher"}
 	for _, r := range handlers.Routes {
 		fns = append(fns, r.Function)
 	}

@@ -181,7 +181,8 @@ func symbolic() cfnValues {
 		vars: map[string]string{
 			"AWS::Partition": "aws", "AWS::Region": "REGION", "AWS::AccountId": "ACCOUNT",
 			"SecretPrefix": symPrefix, "MailFrom": "MAILFROM", "MailIdentity": "MAILIDENTITY",
-			"ConnectionsTable.Arn": symTable,
+			"ConnectionsTable.Arn": symTable, "EventBusName": "BUS",
+			"EventsDeadLetterQueue.Arn": "arn:aws:sqs:REGION:ACCOUNT:DLQ",
 		},
 		conds: map[string]bool{"HasMailIdentity": true},
 	}
@@ -261,6 +262,13 @@ func TestTemplateIAMIsExact(t *testing.T) {
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILFROM", "ses:SendEmail"),
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILIDENTITY", "ses:SendEmail"),
 			on("*", "ses:GetSendQuota")),
+		// The event source mapping reads the stream and fills the
+		// dead-letter queue with the function's role; the code only puts
+		// events, on the one bus.
+		"event-publisher": join(
+			on(symTable+"/stream/*", "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"),
+			on("arn:aws:events:REGION:ACCOUNT:event-bus/BUS", "events:PutEvents"),
+			on("arn:aws:sqs:REGION:ACCOUNT:DLQ", "sqs:SendMessage")),
 	}
 	got := functionGrants(t, read(t, "../../template.yaml"), symbolic())
 	ids := functionIDs(t)

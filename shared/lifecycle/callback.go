@@ -506,11 +506,7 @@ func chooseSite(v vendors.Vendor, ident provider.Who, set *connection.Settings, 
 
 // discard revokes tokens obtained for an outcome that was refused.
 func (s *Service) discard(ctx context.Context, client *provider.Client, tok *oauth2.Token) {
-	t := tok.RefreshToken
-	if t == "" {
-		t = tok.AccessToken
-	}
-	if err := client.Revoke(ctx, t); err != nil {
+	if err := client.Revoke(ctx, tok); err != nil {
 		s.log(ctx).WarnContext(ctx, "could not revoke discarded tokens", "error", err.Error())
 	}
 }
@@ -522,7 +518,7 @@ func (s *Service) revokeOld(ctx context.Context, client *provider.Client, old co
 	}
 	t, err := vault.GetTokens(ctx, s.Vault, old.SecretName, old.SecretVersion)
 	if err == nil {
-		err = client.Revoke(ctx, t.RefreshToken)
+		err = client.Revoke(ctx, grantTokens(t))
 	}
 	if err != nil {
 		s.log(ctx).WarnContext(ctx, "could not revoke the replaced grant", "error", err.Error())

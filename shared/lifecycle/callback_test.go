@@ -31,6 +31,16 @@ type vendorCase struct {
 	absolute  time.Duration
 }
 
+// refreshExpiry reports whether got is the refresh-token expiry of a grant
+// made at from: refresh later, or none (nil or zero) for a refresh token
+// that never expires.
+func (vc vendorCase) refreshExpiry(got *time.Time, from time.Time) bool {
+	if vc.refresh == 0 {
+		return got == nil || got.IsZero()
+	}
+	return got != nil && got.Equal(from.Add(vc.refresh))
+}
+
 var vendorCases = []vendorCase{
 	{
 		vendor: "servicenow", instance: snInstance,
@@ -43,6 +53,13 @@ var vendorCases = []vendorCase{
 		userID: sandbox.AtlassianAccountID,
 		email:  func(l string) string { return l + "@example.com" },
 		siteID: sandbox.AtlassianCloudID("acme"), access: time.Hour, refresh: 90 * day, absolute: 365 * day,
+	},
+	{
+		// A personal account (no team: no site); refresh tokens never
+		// expire (refresh 0).
+		vendor: "dropbox", userID: sandbox.DropboxAccountID,
+		email:     func(l string) string { return l + "@example.com" },
+		revocable: true, access: 4 * time.Hour,
 	},
 }
 
@@ -66,7 +83,7 @@ func TestConnectApp(t *testing.T) {
 			if v.ConnectedUser == nil || *v.ConnectedUser != (integrations.ConnectedUser{Name: "Admin User", Email: vc.email("admin")}) {
 				t.Fatalf("connectedUser = %+v", v.ConnectedUser)
 			}
-			if v.RefreshTokenExpiresAt == nil || !v.RefreshTokenExpiresAt.Equal(start.Add(vc.refresh)) {
+			if !vc.refreshExpiry(v.RefreshTokenExpiresAt, start) {
 				t.Fatalf("refreshTokenExpiresAt = %v, want %s", v.RefreshTokenExpiresAt, start.Add(vc.refresh))
 			}
 
@@ -82,7 +99,7 @@ func TestConnectApp(t *testing.T) {
 				t.Fatalf("stored times/generation: %+v", c)
 			case !c.AccessTokenExpiresAt.Equal(start.Add(vc.access)):
 				t.Fatalf("access expiry %s, want %s (on the service's clock)", c.AccessTokenExpiresAt, start.Add(vc.access))
-			case !c.RefreshTokenExpiresAt.Equal(start.Add(vc.refresh)):
+			case !vc.refreshExpiry(&c.RefreshTokenExpiresAt, start):
 				t.Fatalf("refresh expiry %s, want %s", c.RefreshTokenExpiresAt, start.Add(vc.refresh))
 			case vc.absolute != 0 && !c.AbsoluteExpiresAt.Equal(start.Add(vc.absolute)):
 				t.Fatalf("absolute expiry %s, want %s", c.AbsoluteExpiresAt, start.Add(vc.absolute))
@@ -248,7 +265,7 @@ func TestReconnectKeepsTheConnection(t *testing.T) {
 				t.Fatalf("result = %+v", res)
 			}
 			now := start.Add(30 * day)
-			if got := res.Connection.RefreshTokenExpiresAt; got == nil || !got.Equal(now.Add(vc.refresh)) {
+			if got := res.Connection.RefreshTokenExpiresAt; !vc.refreshExpiry(got, now) {
 				t.Fatalf("view refresh expiry %v, want %s", got, now.Add(vc.refresh))
 			}
 			after := e.conn(before.Key)
@@ -259,7 +276,7 @@ func TestReconnectKeepsTheConnection(t *testing.T) {
 				t.Fatalf("generation %d -> %d", before.Generation, after.Generation)
 			case after.SecretName != before.SecretName || after.SecretVersion == before.SecretVersion:
 				t.Fatal("reconnect did not write a new version of the same secret")
-			case !after.GrantedAt.Equal(now) || !after.RefreshTokenExpiresAt.Equal(now.Add(vc.refresh)):
+			case !after.GrantedAt.Equal(now) || !vc.refreshExpiry(&after.RefreshTokenExpiresAt, now):
 				t.Fatalf("grant times not renewed: %+v", after)
 			case after.ConnectedUser != before.ConnectedUser:
 				t.Fatalf("connected user changed: %+v", after.ConnectedUser)

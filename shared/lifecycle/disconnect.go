@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"golang.org/x/oauth2"
+
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/problem"
 	"github.com/workplace/connections/shared/store"
@@ -167,9 +169,14 @@ func (s *Service) revoke(ctx context.Context, v vendors.Vendor, c connection.Con
 	}
 	t, err := vault.GetTokens(ctx, s.Vault, c.SecretName, c.SecretVersion)
 	if err == nil {
-		err = client.Revoke(ctx, t.RefreshToken)
+		err = client.Revoke(ctx, grantTokens(t))
 	}
 	if err != nil {
 		s.log(ctx).WarnContext(ctx, "could not revoke the grant at the vendor", "connection", c.Key.String(), "error", err.Error())
 	}
+}
+
+// grantTokens are stored tokens as the vendor client takes them.
+func grantTokens(t vault.Tokens) *oauth2.Token {
+	return &oauth2.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, Expiry: t.AccessTokenExpiresAt}
 }

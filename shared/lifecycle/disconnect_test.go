@@ -3,7 +3,9 @@ package lifecycle_test
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/integrations"
@@ -194,4 +196,26 @@ func TestDisconnectRefusals(t *testing.T) {
 			wantProblem(t, err, http.StatusNotFound, "not_connected")
 		}
 	})
+}
+
+// Dropbox revokes with a live access token (vendors.RevokeBearer), and the
+// stored one dies four hours after the last refresh: a disconnect later
+// than that refreshes once to revoke, and the grant still ends at the
+// vendor.
+func TestDisconnectRevokesWithAnExpiredAccessToken(t *testing.T) {
+	e := newEnv(t)
+	e.connectApp("dropbox", nil)
+	app := e.save(connection.AppKey(account, "dropbox"))
+	e.clock.Advance(5 * time.Hour)
+	before := e.sandbox.Vendor.Stats("dropbox").RefreshToken
+	if err := e.disconnect(manager, "dropbox", "app", false); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.sandbox.Vendor.Stats("dropbox").RefreshToken - before; n != 1 {
+		t.Fatalf("%d refreshes to revoke, want 1", n)
+	}
+	e.gone(app)
+	if strings.Contains(e.logs.String(), "could not revoke") {
+		t.Fatalf("revocation failed: %s", e.logs.String())
+	}
 }

@@ -91,6 +91,8 @@ var scenarios = []scenario{
 	{"servicenow user connect", "servicenow", bob, "user", "", map[string]string{"sandbox_user": "bob"}},
 	{"servicenow user reconnect", "servicenow", carol, "user", "reconnect", map[string]string{"sandbox_user": "carol"}},
 	{"confluence user connect", "confluence", bob, "user", "", map[string]string{"sandbox_user": "bob"}},
+	{"dropbox app changeUser", "dropbox", manager, "app", "changeUser", map[string]string{"sandbox_user": "grace"}},
+	{"dropbox user connect", "dropbox", bob, "user", "", map[string]string{"sandbox_user": "bob"}},
 }
 
 // TestFailureHalfway: whatever breaks during a callback, the connection that

@@ -248,7 +248,7 @@ func TestCallbackAuthorizationErrors(t *testing.T) {
 // ServiceNow, Atlassian's authorization server otherwise), else 400
 // issuer_mismatch before the code goes anywhere; nothing changes.
 func TestCallbackIssuer(t *testing.T) {
-	issuers := map[string]string{"servicenow": snInstance, "confluence": "https://auth.atlassian.com"}
+	issuers := map[string]string{"servicenow": snInstance, "confluence": "https://auth.atlassian.com", "dropbox": "https://www.dropbox.com"}
 	for _, vc := range vendorCases {
 		t.Run(vc.vendor+" matching iss", func(t *testing.T) {
 			e := newEnv(t)
@@ -259,7 +259,7 @@ func TestCallbackIssuer(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		other := map[string]string{"servicenow": "confluence", "confluence": "servicenow"}[vc.vendor]
+		other := map[string]string{"servicenow": "confluence", "confluence": "servicenow", "dropbox": "confluence"}[vc.vendor]
 		for name, issOf := range map[string]func(e *env) string{
 			"the other vendor's": func(*env) string { return issuers[other] },
 			"another instance":   func(*env) string { return "https://evil.service-now.com" },

@@ -479,13 +479,15 @@ func (h *hookTransport) allIssued() []vault.Tokens {
 }
 
 func tokenPath(r *http.Request) bool {
-	return strings.HasSuffix(r.URL.Path, "/oauth_token.do") || strings.HasSuffix(r.URL.Path, "/oauth/token")
+	return strings.HasSuffix(r.URL.Path, "/oauth_token.do") || strings.HasSuffix(r.URL.Path, "/oauth/token") ||
+		strings.HasSuffix(r.URL.Path, "/oauth2/token")
 }
 
 // identityPath reports whether a request is one of the vendors' identity
-// lookups (ServiceNow's sys_user table, Atlassian's /me and sites).
+// lookups (ServiceNow's sys_user table, Atlassian's /me and sites,
+// Dropbox's current account).
 func identityPath(r *http.Request) bool {
 	p := r.URL.Path
 	return strings.HasSuffix(p, "/api/now/table/sys_user") || strings.HasSuffix(p, "/me") ||
-		strings.HasSuffix(p, "/oauth/token/accessible-resources")
+		strings.HasSuffix(p, "/oauth/token/accessible-resources") || strings.HasSuffix(p, "/2/users/get_current_account")
 }

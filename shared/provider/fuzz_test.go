@@ -162,7 +162,7 @@ func FuzzVendorAnswer(f *testing.F) {
 			}
 		}
 
-		if err := c.Revoke(t.Context(), plantedRefresh); err != nil {
+		if err := c.Revoke(t.Context(), &oauth2.Token{AccessToken: plantedAccess, RefreshToken: plantedRefresh}); err != nil {
 			check("revoke", err)
 		} else if c.CanRevoke() && st > 299 {
 			t.Fatalf("revocation answered %d taken as done", st)

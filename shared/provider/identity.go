@@ -46,7 +46,13 @@ func HasIdentity(name string) bool {
 
 // getJSON GETs a vendor API with the access token and decodes the answer.
 func (c *Client) getJSON(ctx context.Context, rawURL string, tok *oauth2.Token, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	return c.callJSON(ctx, http.MethodGet, rawURL, tok, out)
+}
+
+// callJSON calls a vendor API without a body (GET, or POST for an RPC
+// without arguments) with the access token and decodes the answer.
+func (c *Client) callJSON(ctx context.Context, method, rawURL string, tok *oauth2.Token, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, nil)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -162,16 +163,51 @@ func (c *Client) Identify(ctx context.Context, tok *oauth2.Token) (Who, error) {
 // CanRevoke reports whether the vendor offers token revocation.
 func (c *Client) CanRevoke() bool { return c.Vendor.RevokeURL != "" }
 
-// Revoke revokes a token (and with it the grant) where the vendor offers it;
-// elsewhere it does nothing. The token goes in the form body, never the URL.
-// The client authenticates the way it does at the vendor's token endpoint
-// (RFC 7009 section 2.1): client_id and client_secret in the body, or HTTP
-// Basic over the form-urlencoded id and secret (RFC 6749 section 2.3.1),
-// exactly as x/oauth2 builds its token requests.
-func (c *Client) Revoke(ctx context.Context, token string) error {
-	if !c.CanRevoke() || token == "" {
+// Revoke revokes a grant, given its tokens, where the vendor offers it;
+// elsewhere it does nothing. A token never goes in a URL.
+//
+// RFC 7009 (the default): the refresh token (else the access token) in the
+// form body, the client authenticating the way it does at the vendor's
+// token endpoint (RFC 7009 section 2.1): client_id and client_secret in the
+// body, or HTTP Basic over the form-urlencoded id and secret (RFC 6749
+// section 2.3.1), exactly as x/oauth2 builds its token requests.
+//
+// Bearer (vendors.RevokeBearer): the access token as Bearer, nothing else.
+// The stored one has often expired (Dropbox's live four hours): when the
+// vendor answers 401, the grant is refreshed once and the new access token
+// revoked. Its tokens are not stored: the grant ends with them. A refresh
+// the vendor refuses means the grant is dead already: nothing to revoke.
+func (c *Client) Revoke(ctx context.Context, tok *oauth2.Token) error {
+	if !c.CanRevoke() || tok == nil {
 		return nil
 	}
+	if c.Vendor.Revocation != vendors.RevokeBearer {
+		token := tok.RefreshToken
+		if token == "" {
+			token = tok.AccessToken
+		}
+		if token == "" {
+			return nil
+		}
+		return c.revokeForm(ctx, token)
+	}
+	if tok.AccessToken != "" {
+		if err := c.revokeBearer(ctx, tok.AccessToken); !isUnauthorized(err) {
+			return err
+		}
+	}
+	fresh, err := c.Refresh(ctx, tok.RefreshToken)
+	if errors.Is(err, ErrRefused) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return c.revokeBearer(ctx, fresh.AccessToken)
+}
+
+// revokeForm is an RFC 7009 revocation request.
+func (c *Client) revokeForm(ctx context.Context, token string) error {
 	inBody := c.OAuth.Endpoint.AuthStyle == oauth2.AuthStyleInParams
 	form := url.Values{"token": {token}}
 	if inBody {
@@ -188,15 +224,44 @@ func (c *Client) Revoke(ctx context.Context, token string) error {
 	if !inBody {
 		req.SetBasicAuth(url.QueryEscape(c.OAuth.ClientID), url.QueryEscape(c.OAuth.ClientSecret))
 	}
+	return c.revokeCall(req)
+}
+
+// revokeBearer posts to the revocation endpoint with an access token as
+// Bearer and no body.
+func (c *Client) revokeBearer(ctx context.Context, accessToken string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint(c.Vendor.RevokeURL), nil)
+	if err != nil {
+		return err
+	}
+	(&oauth2.Token{AccessToken: accessToken}).SetAuthHeader(req)
+	return c.revokeCall(req)
+}
+
+// revokeCall sends a revocation request; any answer but a 2xx is an error
+// that says its status and nothing of its body.
+func (c *Client) revokeCall(req *http.Request) error {
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return sanitize(err)
 	}
 	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("provider: revoke answered %d", resp.StatusCode)
+		return revokeStatus(resp.StatusCode)
 	}
 	return nil
+}
+
+// revokeStatus is a revocation endpoint's answer other than a 2xx.
+type revokeStatus int
+
+func (s revokeStatus) Error() string { return fmt.Sprintf("provider: revoke answered %d", int(s)) }
+
+// isUnauthorized reports whether err is the revocation endpoint's 401.
+func isUnauthorized(err error) bool {
+	var s revokeStatus
+	return errors.As(err, &s) && s == http.StatusUnauthorized
 }
 
 // sanitize drops response bodies and URLs from vendor errors: a token

@@ -113,7 +113,8 @@ func (f *fakeVendor) last(t *testing.T) request {
 
 // overrides point the vendors at the fake: ServiceNow instances at
 // /sn/<name>, Atlassian's auth and api hosts at /auth and /api,
-// Microsoft's login and Graph hosts at /login and /graph.
+// Microsoft's login and Graph hosts at /login and /graph, Dropbox's at
+// /dbx-www and /dbx.
 func (f *fakeVendor) overrides() map[string]string {
 	return map[string]string{
 		"servicenow.instance": f.srv.URL + "/sn/{name}",
@@ -121,6 +122,8 @@ func (f *fakeVendor) overrides() map[string]string {
 		"confluence.api":      f.srv.URL + "/api",
 		"jira.auth":           f.srv.URL + "/auth",
 		"jira.api":            f.srv.URL + "/api",
+		"dropbox.www":         f.srv.URL + "/dbx-www",
+		"dropbox.api":         f.srv.URL + "/dbx",
 		"box.account":         f.srv.URL + "/box-account",
 		"box.api":             f.srv.URL + "/box",
 		"sharepoint.login":    f.srv.URL + "/login",
@@ -473,10 +476,15 @@ func TestRefreshSuccess(t *testing.T) {
 }
 
 // identityServer answers the identity lookups of every vendor for the
-// access token plantedAccess, as the real APIs do.
+// access token plantedAccess, as the real APIs do (Dropbox's is an RPC:
+// POST, no body).
 func identityServer(t *testing.T, sites string) *fakeVendor {
 	return newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) {
-		if r.Header.Get("Authorization") != "Bearer "+plantedAccess || r.Method != http.MethodGet {
+		method := http.MethodGet
+		if r.URL.Path == "/dbx/2/users/get_current_account" {
+			method = http.MethodPost
+		}
+		if r.Header.Get("Authorization") != "Bearer "+plantedAccess || r.Method != method {
 			writeJSON(w, 401, `{"code":401,"message":"Unauthorized"}`)
 			return
 		}
@@ -487,6 +495,8 @@ func identityServer(t *testing.T, sites string) *fakeVendor {
 			writeJSON(w, 200, `{"account_id":"5b10a2844c20165700ede21g","name":"Ada Admin","email":"ada@acme.com","account_status":"active"}`)
 		case "/api/oauth/token/accessible-resources":
 			writeJSON(w, 200, sites)
+		case "/dbx/2/users/get_current_account":
+			writeJSON(w, 200, dropboxTeamAccount)
 		case "/box/2.0/users/me":
 			writeJSON(w, 200, `{"type":"user","id":"11446498","name":"Aaron Levie","login":"ceo@example.com","enterprise":{"id":"1910967","type":"enterprise","name":"Acme Inc."}}`)
 		case "/graph/v1.0/me":
@@ -729,7 +739,7 @@ func TestRevoke(t *testing.T) {
 		if !c.CanRevoke() {
 			t.Fatal("ServiceNow offers revocation")
 		}
-		if err := c.Revoke(t.Context(), plantedRefresh); err != nil {
+		if err := c.Revoke(t.Context(), &oauth2.Token{AccessToken: plantedAccess, RefreshToken: plantedRefresh}); err != nil {
 			t.Fatal(err)
 		}
 		rs := f.requests()
@@ -780,7 +790,7 @@ func TestRevoke(t *testing.T) {
 			if _, err := c.Refresh(t.Context(), plantedRefresh); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.Revoke(t.Context(), plantedRefresh); err != nil {
+			if err := c.Revoke(t.Context(), &oauth2.Token{RefreshToken: plantedRefresh}); err != nil {
 				t.Fatal(err)
 			}
 			rs := f.requests()
@@ -817,8 +827,19 @@ func TestRevoke(t *testing.T) {
 	}
 	t.Run("servicenow empty token is a no-op", func(t *testing.T) {
 		f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) { w.WriteHeader(http.StatusOK) })
-		if err := f.client(t, lookup(t, "servicenow")).Revoke(t.Context(), ""); err != nil || len(f.requests()) != 0 {
-			t.Fatalf("err %v, %d requests", err, len(f.requests()))
+		for _, tok := range []*oauth2.Token{nil, {}} {
+			if err := f.client(t, lookup(t, "servicenow")).Revoke(t.Context(), tok); err != nil || len(f.requests()) != 0 {
+				t.Fatalf("err %v, %d requests", err, len(f.requests()))
+			}
+		}
+	})
+	t.Run("servicenow without a refresh token revokes the access token", func(t *testing.T) {
+		f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) { w.WriteHeader(http.StatusOK) })
+		if err := f.client(t, lookup(t, "servicenow")).Revoke(t.Context(), &oauth2.Token{AccessToken: plantedAccess}); err != nil {
+			t.Fatal(err)
+		}
+		if r := f.last(t); r.Form.Get("token") != plantedAccess {
+			t.Fatalf("revoked %q, want the access token", r.Form.Get("token"))
 		}
 	})
 	t.Run("confluence is a no-op", func(t *testing.T) {
@@ -827,7 +848,7 @@ func TestRevoke(t *testing.T) {
 		if c.CanRevoke() {
 			t.Fatal("Confluence has no revocation URL")
 		}
-		if err := c.Revoke(t.Context(), plantedRefresh); err != nil {
+		if err := c.Revoke(t.Context(), &oauth2.Token{RefreshToken: plantedRefresh}); err != nil {
 			t.Fatal(err)
 		}
 		if n := len(f.requests()); n != 0 {
@@ -843,7 +864,7 @@ func TestRevoke(t *testing.T) {
 	} {
 		t.Run("servicenow "+tc.name, func(t *testing.T) {
 			f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) { tc.a.write(w) })
-			err := f.client(t, lookup(t, "servicenow")).Revoke(t.Context(), plantedRefresh)
+			err := f.client(t, lookup(t, "servicenow")).Revoke(t.Context(), &oauth2.Token{RefreshToken: plantedRefresh})
 			clean(t, err)
 		})
 	}
@@ -851,7 +872,7 @@ func TestRevoke(t *testing.T) {
 		f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) {})
 		c := f.client(t, lookup(t, "servicenow"))
 		f.srv.Close()
-		clean(t, c.Revoke(t.Context(), plantedRefresh))
+		clean(t, c.Revoke(t.Context(), &oauth2.Token{RefreshToken: plantedRefresh}))
 	})
 }
 

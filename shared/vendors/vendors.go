@@ -134,6 +134,22 @@ func (p RefreshPolicy) Check() error {
 	return nil
 }
 
+// Revocation is how a vendor's revocation endpoint is called.
+type Revocation string
+
+const (
+	// RevokeRFC7009 posts the refresh token (else the access token) as
+	// token=… in a form body, the client authenticating as at the token
+	// endpoint (RFC 7009 section 2.1). The default.
+	RevokeRFC7009 Revocation = ""
+	// RevokeBearer posts nothing but a live access token of the grant as
+	// Bearer (RFC 6750), no client authentication: the vendor ends the
+	// whole grant, its refresh token with it (Dropbox's
+	// /2/auth/token/revoke). A stored access token that no longer works
+	// is first replaced by a refresh (provider.Client.Revoke).
+	RevokeBearer Revocation = "bearer"
+)
+
 // Refusal is an answer of the token endpoint that means the refresh token is
 // dead for good (as opposed to an outage).
 type Refusal struct {
@@ -159,6 +175,9 @@ type Vendor struct {
 	AuthURL   string
 	TokenURL  string
 	RevokeURL string // empty: the vendor offers no revocation
+	// Revocation is how RevokeURL is called: RFC 7009 (the default) or
+	// with the grant's access token as Bearer (Dropbox).
+	Revocation Revocation
 	// Issuer is the authorization server's issuer identifier (RFC 9207),
 	// a template like the endpoints but expanded without base overrides:
 	// it names the server, it is not where the server is reached. A
@@ -217,6 +236,7 @@ var Registry = []Vendor{
 	jira,
 	confluence,
 	sharePoint,
+	dropbox,
 	box,
 }
 

@@ -204,6 +204,7 @@ func TestAPIBaseURL(t *testing.T) {
 		{cf, "https://acme.atlassian.net", cloud, sandbox, "http://127.0.0.1:3000/_sandbox/confluence/ex/confluence/" + cloud},
 		{cf, "https://acme.atlassian.net", "a/../b", nil, "https://api.atlassian.com/ex/confluence/a%2F..%2Fb"},
 		{mustLookup(t, "jira"), "https://acme.atlassian.net", cloud, nil, "https://api.atlassian.com/ex/jira/" + cloud},
+		{mustLookup(t, "dropbox"), "", "dbtid:AAFdgehTzw7WlXhZJsbGCLePe8RvQGYDr-I", nil, "https://api.dropboxapi.com/2"},
 	} {
 		if got := tc.v.APIBaseURL(tc.instance, tc.siteID, tc.overrides); got != tc.want {
 			t.Errorf("%s APIBaseURL(%q, %q) = %q, want %q", tc.v.ID, tc.instance, tc.siteID, got, tc.want)
@@ -234,6 +235,7 @@ func TestInstanceName(t *testing.T) {
 func TestIsRefusal(t *testing.T) {
 	sn := mustLookup(t, "servicenow")
 	cf := mustLookup(t, "confluence")
+	db := mustLookup(t, "dropbox")
 	cases := []struct {
 		name   string
 		v      vendors.Vendor
@@ -258,6 +260,11 @@ func TestIsRefusal(t *testing.T) {
 		{"atlassian 500", cf, 500, "", false},
 		{"atlassian 503", cf, 503, "", false},
 		{"atlassian 403 without code", cf, 403, "", false},
+		{"dropbox 400 invalid_grant", db, 400, "invalid_grant", true},
+		{"dropbox 401 invalid_grant", db, 401, "invalid_grant", false},
+		{"dropbox 400 invalid_request", db, 400, "invalid_request", false},
+		{"dropbox 401 invalid_client", db, 401, "invalid_client", false},
+		{"dropbox 503", db, 503, "", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -418,6 +425,9 @@ func TestRegistryComplete(t *testing.T) {
 			if v.Issuer == "" {
 				t.Error("no issuer: an iss in a callback could never match")
 			}
+			if v.Revocation != vendors.RevokeRFC7009 && (v.Revocation != vendors.RevokeBearer || v.RevokeURL == "") {
+				t.Errorf("revocation %q: RFC 7009 (\"\"), or bearer with a RevokeURL", v.Revocation)
+			}
 			for what, tmpl := range map[string]string{"AuthURL": v.AuthURL, "TokenURL": v.TokenURL, "RevokeURL": v.RevokeURL, "Issuer": v.Issuer} {
 				if tmpl == "" {
 					continue
@@ -463,6 +473,9 @@ func TestIssuerMatches(t *testing.T) {
 		{"confluence, Atlassian's", cf, "https://auth.atlassian.com", "https://acme.atlassian.net", true},
 		{"confluence, the site", cf, "https://acme.atlassian.net", "https://acme.atlassian.net", false},
 		{"confluence, the sandbox it is reached at", cf, cf.Endpoint("{auth}", "", sandbox), "", false},
+		{"dropbox, none", mustLookup(t, "dropbox"), "", "", true},
+		{"dropbox, its id_token's iss", mustLookup(t, "dropbox"), "https://www.dropbox.com", "", true},
+		{"dropbox, its API host", mustLookup(t, "dropbox"), "https://api.dropboxapi.com", "", false},
 		{"always sends iss, none", withIssuer(sn, "{instance}", true), "", inst, false},
 		{"always sends iss, right", withIssuer(sn, "{instance}", true), inst, inst, true},
 		{"no declared issuer, none", withIssuer(sn, "", false), "", inst, true},

@@ -30,7 +30,7 @@ import (
 )
 
 // defaultMoto names the packages whose tests run against moto.
-const defaultMoto = "dynamostore,secretsvault,sesmail"
+const defaultMoto = "dynamostore,secretsvault,sesmail,eventbridgebus"
 
 func main() {
 	moto := flag.String("moto", defaultMoto, "comma-separated substrings of the import paths of the moto-backed packages (each must be tested, none may skip)")

@@ -29,13 +29,21 @@ type Store struct {
 	notices  map[layout.Item]connection.Notice
 	states   map[layout.Item]connection.AuthState
 	audit    map[layout.Item]connection.AuditEntry
+
+	// feed gets the audit entries of each commit (OnCommit), one commit
+	// at a time in commit order: a commit takes turn feedNext (under mu)
+	// and is fed when feedTurn reaches it (under feedMu).
+	feed               func(context.Context, []connection.AuditEntry)
+	feedNext, feedTurn uint64
+	feedMu             sync.Mutex
+	feedCond           *sync.Cond
 }
 
 var _ store.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{
+	s := &Store{
 		conns:    map[layout.Item]connection.Connection{},
 		settings: map[layout.Item]connection.Settings{},
 		counts:   map[layout.Item]connection.Counts{},
@@ -43,6 +51,8 @@ func New() *Store {
 		states:   map[layout.Item]connection.AuthState{},
 		audit:    map[layout.Item]connection.AuditEntry{},
 	}
+	s.feedCond = sync.NewCond(&s.feedMu)
+	return s
 }
 
 // lock takes the store's lock unless ctx is already done; the caller
