@@ -29,6 +29,16 @@
 //	GET  /_sandbox/{atlassian}/me
 //	GET  /_sandbox/{atlassian}/oauth/token/accessible-resources
 //
+// Microsoft (vendor id "sharepoint"): base /_sandbox/sharepoint stands for
+// both https://login.microsoftonline.com and https://graph.microsoft.com;
+// {tenant} is organizations or common, and sandbox_site names the one
+// tenant of a grant (default acme).
+//
+//	GET  /_sandbox/sharepoint/{tenant}/oauth2/v2.0/authorize
+//	POST /_sandbox/sharepoint/{tenant}/oauth2/v2.0/token
+//	GET  /_sandbox/sharepoint/v1.0/me
+//	GET  /_sandbox/sharepoint/v1.0/organization
+//
 // Google (vendor id "googledrive"): base /_sandbox/googledrive stands for
 // https://accounts.google.com, https://oauth2.googleapis.com and
 // https://openidconnect.googleapis.com. Its revocation endpoint is where
@@ -67,7 +77,7 @@
 // and client_secret in the form body only (an Authorization header is
 // refused), at its token endpoint and at oauth_revoke_token.do, which also
 // takes a token without any credentials; Atlassian takes the body (form or
-// JSON) or HTTP Basic; Google the form body or HTTP Basic, and its /revoke
+// JSON) or HTTP Basic; Microsoft the form body or HTTP Basic; Google the form body or HTTP Basic, and its /revoke
 // the token alone (credentials, when sent, must be the client's); Box takes
 // the form body only, at its token and revocation endpoints. All verify
 // PKCE S256 when the authorization asked for it, and refuse any other

@@ -445,6 +445,8 @@ func TestBaseURLs(t *testing.T) {
 		"dropbox.api":         "http://127.0.0.1:3000/_sandbox/dropbox",
 		"box.account":         "http://127.0.0.1:3000/_sandbox/box",
 		"box.api":             "http://127.0.0.1:3000/_sandbox/box",
+		"sharepoint.login":    "http://127.0.0.1:3000/_sandbox/sharepoint",
+		"sharepoint.graph":    "http://127.0.0.1:3000/_sandbox/sharepoint",
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %q, want %q", k, got[k], want)

@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/workplace/connections/infra/sandbox/sandboxtest"
 	"github.com/workplace/connections/shared/connection"
@@ -55,8 +54,7 @@ var policyRows = []policyRow{
 		refreshedOn: every(60, 300, 60), warnedOn: 360, expiredOn: 390, revokedFoundOn: 45},
 	{vendor: "confluence", // rotating, 90 days unused, 365 days at most
 		refreshedOn: every(60, 300, 60), warnedOn: 360, expiredOn: 390, revokedFoundOn: 45},
-	{vendor: "sharepoint-like",
-		policy:      &vendors.RefreshPolicy{Rotating: true, Inactivity: 90 * day, AccessTTL: time.Hour},
+	{vendor: "sharepoint", // rotating, 90 days unused, no absolute limit
 		refreshedOn: every(60, 360, 60), revokedFoundOn: 45},
 	{vendor: "box", // rotating, single use, 60 days unused
 		refreshedOn: every(30, 390, 30), revokedFoundOn: 60},

@@ -274,7 +274,7 @@ func TestList(t *testing.T) {
 		{"user data", integrations.Query{Account: "a1", UserID: "u-1", UserLevel: true}, "u-1", vendors.IDs(vendors.Registry)},
 		{"knowledge", integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeKnowledge}, "", []string{"confluence"}},
 		{"support", integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeSupportAndTicketing, AppManager: true, UserLevel: true}, "u-1", []string{"servicenow", "jira"}},
-		{"file storage", integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeFileStorage}, "", []string{"googledrive", "dropbox", "box"}},
+		{"file storage", integrations.Query{Account: "a1", UserID: "u-1", Type: vendors.TypeFileStorage}, "", []string{"sharepoint", "googledrive", "dropbox", "box"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

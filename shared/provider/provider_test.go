@@ -112,8 +112,9 @@ func (f *fakeVendor) last(t *testing.T) request {
 }
 
 // overrides point the vendors at the fake: ServiceNow instances at
-// /sn/<name>, Atlassian's auth and api hosts at /auth and /api, Dropbox's
-// at /dbx-www and /dbx.
+// /sn/<name>, Atlassian's auth and api hosts at /auth and /api,
+// Microsoft's login and Graph hosts at /login and /graph, Dropbox's at
+// /dbx-www and /dbx.
 func (f *fakeVendor) overrides() map[string]string {
 	return map[string]string{
 		"servicenow.instance": f.srv.URL + "/sn/{name}",
@@ -129,6 +130,8 @@ func (f *fakeVendor) overrides() map[string]string {
 		"googledrive.accounts":      f.srv.URL + "/google",
 		"googledrive.oauth2":        f.srv.URL + "/google",
 		"googledrive.openidconnect": f.srv.URL + "/google",
+		"sharepoint.login":          f.srv.URL + "/login",
+		"sharepoint.graph":          f.srv.URL + "/graph",
 	}
 }
 
@@ -502,6 +505,10 @@ func identityServer(t *testing.T, sites string) *fakeVendor {
 			writeJSON(w, 200, `{"type":"user","id":"11446498","name":"Aaron Levie","login":"ceo@example.com","enterprise":{"id":"1910967","type":"enterprise","name":"Acme Inc."}}`)
 		case "/google/v1/userinfo":
 			writeJSON(w, 200, `{"sub":"110169484474386276334","name":"Ada Admin","given_name":"Ada","family_name":"Admin","email":"ada@acme.com","email_verified":true,"hd":"acme.com"}`)
+		case "/graph/v1.0/me":
+			writeJSON(w, 200, `{"id":"87d349ed-44d7-43e1-9a83-5f2406dee5bd","displayName":"Megan Bowen","mail":null,"userPrincipalName":"MeganB@contoso.onmicrosoft.com"}`)
+		case "/graph/v1.0/organization":
+			writeJSON(w, 200, `{"value":[{"id":"84841066-274d-4ec0-a5c1-276be684bdd3","displayName":"Contoso","verifiedDomains":[{"name":"Contoso.onmicrosoft.com","isDefault":true,"isInitial":true}]}]}`)
 		default:
 			writeJSON(w, 404, `{"error":"not found"}`)
 		}

@@ -235,6 +235,7 @@ var Registry = []Vendor{
 	serviceNow,
 	jira,
 	confluence,
+	sharePoint,
 	googleDrive,
 	dropbox,
 	box,
