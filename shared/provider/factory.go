@@ -41,6 +41,12 @@ func NotConfigured(v vendors.Vendor) error {
 	return problem.New(http.StatusConflict, "not_configured", "%s needs its settings (instance and OAuth client) before it can be connected", v.Name)
 }
 
+// noDeploymentApp is 409 not_configured: this deployment has no
+// credentials (no secret, or its empty placeholder) for v's OAuth app.
+func noDeploymentApp(v vendors.Vendor) error {
+	return problem.New(http.StatusConflict, "not_configured", "this deployment has no %s app credentials", v.Name)
+}
+
 // Client builds the client of v for an account whose settings are set (nil
 // when it has none), at instance ("" for the settings' instance). The
 // client secret is read from the vault; without one the answer is 409
@@ -66,17 +72,23 @@ func (f *Factory) Client(ctx context.Context, v vendors.Vendor, set *connection.
 	default:
 		name := f.DeploymentSecrets[v.AppID()]
 		if name == "" {
-			return nil, problem.New(http.StatusConflict, "not_configured", "this deployment has no %s app credentials", v.Name)
+			return nil, noDeploymentApp(v)
 		}
 		raw, err := f.Vault.Get(ctx, name, "")
 		if errors.Is(err, vault.ErrNotFound) {
-			return nil, problem.New(http.StatusConflict, "not_configured", "this deployment has no %s app credentials", v.Name)
+			return nil, noDeploymentApp(v)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read deployment client secret: %w", err)
 		}
-		if err := json.Unmarshal(raw, &creds); err != nil || creds.ClientID == "" {
+		if err := json.Unmarshal(raw, &creds); err != nil {
 			return nil, fmt.Errorf("deployment client secret of %s is not {client_id, client_secret}", v.ID)
+		}
+		// The stack creates each deployment secret with an empty
+		// placeholder until the operator puts the app's credentials in it:
+		// that is the same as no secret at all.
+		if creds.ClientID == "" {
+			return nil, noDeploymentApp(v)
 		}
 		instance = ""
 	}
