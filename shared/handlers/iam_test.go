@@ -227,7 +227,7 @@ func TestTemplateIAMIsExact(t *testing.T) {
 			table("BatchGetItem", "PutItem", "GetItem"),
 			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue")),
 		"oauth-callback": join(
-			table("GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"),
+			table("GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"),
 			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue"),
 			sm(tokens, "GetSecretValue", "DescribeSecret", "CreateSecret", "PutSecretValue", "RestoreSecret")),
 		"disconnect": join(

@@ -163,16 +163,19 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 		// Stored, such a grant would look healthy until its first refresh
 		// failed (as an outage, never as a dead grant).
 		log.WarnContext(ctx, "grant refused: it lacks what every grant needs", "reason", reason, "missingScopes", missing)
-		s.discard(ctx, client, tok)
+		// Who granted it is not known: where revoking ends every grant
+		// of that vendor user, it is kept (discard).
+		s.discard(ctx, v, client, tok, who.Account, "")
 		return CallbackResult{}, deficientGrant(v, reason, missing)
 	}
-	res, err := s.apply(ctx, v, client, set, st, who, tok, lw)
+	var granter connection.Identity // who authorized, once apply learns it
+	res, err := s.apply(ctx, v, client, set, st, who, tok, lw, &granter)
 	if lw.Waited() > 0 {
 		log.InfoContext(ctx, "waited for a lease on the connection", "waited", lw.Waited().String())
 	}
 	if err != nil {
 		if !errors.As(err, new(maybeStored)) {
-			s.discard(ctx, client, tok)
+			s.discard(ctx, v, client, tok, who.Account, granter.ID)
 		}
 		var p *problem.Problem
 		if errors.As(err, &p) {
@@ -198,19 +201,21 @@ func (m maybeStored) Unwrap() error { return m.error }
 
 // apply checks who authorized and where, and writes the outcome. An error
 // other than maybeStored means nothing was stored (the caller discards the
-// new tokens).
+// new tokens). The vendor user who authorized goes to granter as soon as
+// it is known.
 //
 // A repair never races the expiry scan: while the connection's lease is
 // held it waits (lw bounds the wait), and a write that meets a change the
 // scan made meanwhile (a lease taken, a refresh saved) reads the connection
 // again and applies to it. A change by another repair (a new generation) is
 // 409 conflict.
-func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.Client, set *connection.Settings, st connection.AuthState, who Caller, tok *oauth2.Token, lw *lease.Waiter) (CallbackResult, error) {
+func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.Client, set *connection.Settings, st connection.AuthState, who Caller, tok *oauth2.Token, lw *lease.Waiter, granter *connection.Identity) (CallbackResult, error) {
 	ident, err := client.Identify(ctx, tok)
 	if err != nil {
 		s.log(ctx).WarnContext(ctx, "identity lookup failed", "error", err.Error())
 		return CallbackResult{}, vendorError(v, "identity lookup")
 	}
+	*granter = ident.User
 	key := connKey(who, v, st.Flow)
 	now := s.now()
 	person := connection.Person{UserID: who.UserID, Email: who.Email, Name: who.Name}
@@ -354,7 +359,7 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 			return CallbackResult{}, maybeStored{fmt.Errorf("save connection: %w", err)}
 		}
 		if res.UserChanged && existing != nil {
-			s.revokeOld(ctx, client, *existing)
+			s.revokeOld(ctx, v, client, *existing)
 		}
 		return res, nil
 	}
@@ -505,15 +510,24 @@ func chooseSite(v vendors.Vendor, ident provider.Who, set *connection.Settings, 
 }
 
 // discard revokes tokens obtained for an outcome that was refused.
-func (s *Service) discard(ctx context.Context, client *provider.Client, tok *oauth2.Token) {
+// granter is the vendor user who authorized them ("" when not learned):
+// where revoking ends every grant of that vendor user (Google), the tokens
+// are kept while a connection of the account is held by them (the fresh
+// grant is theirs too), or when who they are is not known.
+func (s *Service) discard(ctx context.Context, v vendors.Vendor, client *provider.Client, tok *oauth2.Token, account, granter string) {
+	if !client.CanRevoke() || s.keepGrant(ctx, v, account, granter, nil, "discarded") {
+		return
+	}
 	if err := client.Revoke(ctx, tok); err != nil {
 		s.log(ctx).WarnContext(ctx, "could not revoke discarded tokens", "error", err.Error())
 	}
 }
 
-// revokeOld revokes the grant a change of user replaced.
-func (s *Service) revokeOld(ctx context.Context, client *provider.Client, old connection.Connection) {
-	if !client.CanRevoke() || old.SecretVersion == "" {
+// revokeOld revokes the grant a change of user replaced, unless that
+// would end another connection of the account too (keepGrant).
+func (s *Service) revokeOld(ctx context.Context, v vendors.Vendor, client *provider.Client, old connection.Connection) {
+	if !client.CanRevoke() || old.SecretVersion == "" ||
+		s.keepGrant(ctx, v, old.Account, old.ConnectedUser.ID, &old.Key, "replaced") {
 		return
 	}
 	t, err := vault.GetTokens(ctx, s.Vault, old.SecretName, old.SecretVersion)

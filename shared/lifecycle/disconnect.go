@@ -158,9 +158,11 @@ func (s *Service) gone(ctx context.Context, k connection.Key) bool {
 	return errors.Is(err, store.ErrNotFound)
 }
 
-// revoke revokes a removed connection's grant at the vendor, best effort.
+// revoke revokes a removed connection's grant at the vendor, best effort,
+// unless that would end another connection of the account too (keepGrant).
 func (s *Service) revoke(ctx context.Context, v vendors.Vendor, c connection.Connection) {
-	if v.RevokeURL == "" || c.SecretVersion == "" {
+	if v.RevokeURL == "" || c.SecretVersion == "" ||
+		s.keepGrant(ctx, v, c.Account, c.ConnectedUser.ID, &c.Key, "removed") {
 		return
 	}
 	client, err := s.Clients.ForConnection(ctx, c)

@@ -480,7 +480,7 @@ func (h *hookTransport) allIssued() []vault.Tokens {
 
 func tokenPath(r *http.Request) bool {
 	return strings.HasSuffix(r.URL.Path, "/oauth_token.do") || strings.HasSuffix(r.URL.Path, "/oauth/token") ||
-		strings.HasSuffix(r.URL.Path, "/oauth2/token")
+		strings.HasSuffix(r.URL.Path, "/oauth2/token") || strings.HasSuffix(r.URL.Path, "/googledrive/token")
 }
 
 // identityPath reports whether a request is one of the vendors' identity

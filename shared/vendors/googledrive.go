@@ -33,6 +33,12 @@ var googleDrive = Vendor{
 	TokenURL:  "{oauth2}/token",
 	RevokeURL: "{oauth2}/revoke",
 	Issuer:    "{accounts}",
+	// A revocation removes "the permissions previously granted to the
+	// application"
+	// (https://developers.google.com/identity/protocols/oauth2/web-server#tokenrevoke):
+	// every refresh token of that Google account for this app dies with
+	// it, those held by other connections too.
+	RevokeEndsAccountGrant: true,
 	// Named as the token response names them; Drive can be unticked.
 	Scopes:             googleScopes,
 	RequiredScopes:     googleScopes,

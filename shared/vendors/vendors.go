@@ -178,6 +178,11 @@ type Vendor struct {
 	// Revocation is how RevokeURL is called: RFC 7009 (the default) or
 	// with the grant's access token as Bearer (Dropbox).
 	Revocation Revocation
+	// RevokeEndsAccountGrant: revoking any token ends every grant this
+	// vendor user gave this OAuth app, not only the grant it came from
+	// (Google). The service then revokes none while another connection of
+	// the account is held by the same vendor user (shared/lifecycle).
+	RevokeEndsAccountGrant bool
 	// Issuer is the authorization server's issuer identifier (RFC 9207),
 	// a template like the endpoints but expanded without base overrides:
 	// it names the server, it is not where the server is reached. A
