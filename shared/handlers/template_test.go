@@ -110,3 +110,43 @@ func TestTemplateAuthorizers(t *testing.T) {
 		t.Errorf("%d HttpApi events for %d routes", seen, len(handlers.Routes))
 	}
 }
+
+// TestTemplateKeepsDataAndLogsJSON: the table cannot be deleted by the
+// stack nor by hand (deletion protection), and every function's log lines
+// are JSON events (LogFormat JSON, set once in Globals for all of them).
+func TestTemplateKeepsDataAndLogsJSON(t *testing.T) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(read(t, "../../template.yaml")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	value := func(n *yaml.Node) string {
+		if n == nil {
+			return ""
+		}
+		return n.Value
+	}
+	root := doc.Content[0]
+	table := field(field(root, "Resources"), "ConnectionsTable")
+	if value(field(table, "DeletionPolicy")) != "Retain" || value(field(field(table, "Properties"), "DeletionProtectionEnabled")) != "true" {
+		t.Error("ConnectionsTable: Retain and DeletionProtectionEnabled must both hold")
+	}
+	if value(field(field(field(field(root, "Globals"), "Function"), "LoggingConfig"), "LogFormat")) != "JSON" {
+		t.Error("Globals.Function.LoggingConfig.LogFormat must be JSON")
+	}
+}
+
+// TestSamconfigStages: samconfig.toml has a dev and a prod stage and no
+// value for any required parameter, so a deploy never ships a placeholder.
+func TestSamconfigStages(t *testing.T) {
+	cfg := read(t, "../../samconfig.toml")
+	for _, stage := range []string{"[dev.deploy.parameters]", "[prod.deploy.parameters]"} {
+		if !strings.Contains(cfg, stage) {
+			t.Errorf("samconfig.toml has no %s", stage)
+		}
+	}
+	for _, required := range []string{"JwtIssuer=", "JwtAudience=", "FrontendUrl=", "AllowedOrigin=", "OAuthRedirectUrl=", "MailFrom=", "example.com"} {
+		if strings.Contains(cfg, required) {
+			t.Errorf("samconfig.toml sets %s: a required parameter must come from the operator, not a placeholder", strings.TrimSuffix(required, "="))
+		}
+	}
+}
