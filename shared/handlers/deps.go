@@ -4,6 +4,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/workplace/connections/shared/apigw"
 	"github.com/workplace/connections/shared/config"
@@ -100,20 +102,33 @@ func unavailable() *problem.Problem {
 		"the request did not finish in time: a service it depends on was too slow to answer. A change it asked for may or may not have been made; read the current state, then try again")
 }
 
+// RequestID is the invocation's id for its log lines: the Lambda request
+// id (lambdacontext), else the API Gateway request's, else "".
+func RequestID(ctx context.Context, apiRequestID string) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		return lc.AwsRequestID
+	}
+	return apiRequestID
+}
+
 // route wraps a use case: it reads the caller, bounds the work in time,
-// logs one line per request (account, route, status; never bodies, which
-// may carry codes or secrets) and turns errors into documented answers —
+// logs one line per request (requestId, account, route, status,
+// latencyMs, and the error code of a failed answer; never bodies, which
+// may carry codes or secrets) — the request id is on every line the use
+// case logs too (logctx) and turns errors into documented answers —
 // a request whose deadline passed is 503 unavailable with Retry-After,
 // before Lambda's timeout could answer for it.
 func (d *Deps) route(name string, fn func(ctx context.Context, req apigw.Request, who apigw.Identity) (apigw.Response, error)) apigw.Handler {
 	return func(ctx context.Context, req apigw.Request) (apigw.Response, error) {
+		start := time.Now()
 		ctx, cancel := d.requestContext(ctx)
 		defer cancel()
-		log := d.Log.With("route", name)
+		log := d.Log.With("requestId", RequestID(ctx, req.RequestContext.RequestID), "route", name)
 		who, err := apigw.Caller(req, d.Config.Claims, d.Config.AppManagerRole)
 		if err != nil {
-			log.InfoContext(ctx, "request refused", "status", http.StatusUnauthorized)
-			return apigw.Fail(ctx, err), nil
+			resp := apigw.Fail(ctx, err)
+			log.InfoContext(ctx, "request refused", "status", resp.StatusCode, "code", errorCode(resp), "latencyMs", time.Since(start).Milliseconds())
+			return resp, nil
 		}
 		log = log.With("account", who.Account, "user", who.UserID)
 		if v := req.PathParameters["vendor"]; v != "" {
@@ -121,7 +136,7 @@ func (d *Deps) route(name string, fn func(ctx context.Context, req apigw.Request
 		}
 		ctx = logctx.With(ctx, log)
 		resp, err := fn(ctx, req, who)
-		return d.answer(ctx, log, resp, err), nil
+		return d.answer(ctx, log, start, resp, err), nil
 	}
 }
 
@@ -131,18 +146,20 @@ func (d *Deps) route(name string, fn func(ctx context.Context, req apigw.Request
 // "caller". Otherwise it is route.
 func (d *Deps) internalRoute(name string, fn func(ctx context.Context, req apigw.Request, principal string) (apigw.Response, error)) apigw.Handler {
 	return func(ctx context.Context, req apigw.Request) (apigw.Response, error) {
+		start := time.Now()
 		ctx, cancel := d.requestContext(ctx)
 		defer cancel()
-		log := d.Log.With("route", name)
+		log := d.Log.With("requestId", RequestID(ctx, req.RequestContext.RequestID), "route", name)
 		principal, err := apigw.InternalCaller(req)
 		if err != nil {
-			log.InfoContext(ctx, "request refused", "status", http.StatusUnauthorized)
-			return apigw.Fail(ctx, err), nil
+			resp := apigw.Fail(ctx, err)
+			log.InfoContext(ctx, "request refused", "status", resp.StatusCode, "code", errorCode(resp), "latencyMs", time.Since(start).Milliseconds())
+			return resp, nil
 		}
 		log = log.With("caller", principal)
 		ctx = logctx.With(ctx, log)
 		resp, err := fn(ctx, req, principal)
-		return d.answer(ctx, log, resp, err), nil
+		return d.answer(ctx, log, start, resp, err), nil
 	}
 }
 
@@ -150,7 +167,7 @@ func (d *Deps) internalRoute(name string, fn func(ctx context.Context, req apigw
 // request whose deadline passed is 503 unavailable with Retry-After,
 // before Lambda's timeout could answer for it — and logs the request's
 // line.
-func (d *Deps) answer(ctx context.Context, log *slog.Logger, resp apigw.Response, err error) apigw.Response {
+func (d *Deps) answer(ctx context.Context, log *slog.Logger, start time.Time, resp apigw.Response, err error) apigw.Response {
 	if err != nil {
 		var p *problem.Problem
 		isProblem := errors.As(err, &p)
@@ -172,6 +189,25 @@ func (d *Deps) answer(ctx context.Context, log *slog.Logger, resp apigw.Response
 	if resp.StatusCode >= 500 {
 		lvl = slog.LevelError
 	}
-	log.Log(ctx, lvl, "request", "status", resp.StatusCode)
+	attrs := []any{"status", resp.StatusCode, "latencyMs", time.Since(start).Milliseconds()}
+	if resp.StatusCode >= 400 {
+		attrs = append(attrs, "code", errorCode(resp))
+	}
+	log.Log(ctx, lvl, "request", attrs...)
 	return resp
+}
+
+// errorCode is the documented code of an error answer (its body's
+// error.code), "" if it has none. Only the code is read and logged, never
+// the body.
+func errorCode(resp apigw.Response) string {
+	var body struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if json.Unmarshal([]byte(resp.Body), &body) != nil {
+		return ""
+	}
+	return body.Error.Code
 }

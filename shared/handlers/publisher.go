@@ -41,6 +41,9 @@ func EventPublisher(d *Deps) func(ctx context.Context, ev events.DynamoDBEvent) 
 			ctx, cancel = context.WithDeadline(ctx, end.Add(-DeadlineMargin))
 			defer cancel()
 		}
+		// This invocation's publisher: its lines carry the request id.
+		pub := *pub
+		pub.Log = pub.Log.With("requestId", RequestID(ctx, ""))
 		recs := make([]publisher.Record, len(ev.Records))
 		for i, r := range ev.Records {
 			e, ok, err := decode(r)

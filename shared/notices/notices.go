@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/logctx"
 	"github.com/workplace/connections/shared/mail"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/vendors"
@@ -154,13 +155,13 @@ func (s *Sender) Ensure(ctx context.Context, v vendors.Vendor, c connection.Conn
 		emailed = err == nil
 		if errors.Is(err, mail.ErrThrottled) {
 			s.stopped = true
-			s.log().WarnContext(ctx, "mail throttled; the rest waits for the next run")
+			s.log(ctx).WarnContext(ctx, "mail throttled; the rest waits for the next run")
 			s.release(ctx, n, now)
 			return false, nil
 		}
 		if errors.Is(err, mail.ErrRejected) {
 			// A bad address will not get better: record it as done, loudly.
-			s.log().ErrorContext(ctx, "notice email rejected", "connection", c.Key.String(), "kind", string(kind), "error", err.Error())
+			s.log(ctx).ErrorContext(ctx, "notice email rejected", "connection", c.Key.String(), "kind", string(kind), "error", err.Error())
 			sent["emailRejected"] = "true"
 		} else if err != nil {
 			s.release(ctx, n, now)
@@ -169,7 +170,7 @@ func (s *Sender) Ensure(ctx context.Context, v vendors.Vendor, c connection.Conn
 			sent["recipients"] = "1"
 		}
 	} else {
-		s.log().WarnContext(ctx, "no email address for the notice; in-app only", "connection", c.Key.String(), "kind", string(kind))
+		s.log(ctx).WarnContext(ctx, "no email address for the notice; in-app only", "connection", c.Key.String(), "kind", string(kind))
 	}
 	// Marked sent by the claim's owner, with its audit entry, in one
 	// transaction: one noticeSent entry per notice.
@@ -182,7 +183,7 @@ func (s *Sender) Ensure(ctx context.Context, v vendors.Vendor, c connection.Conn
 		}
 		return false, err
 	}
-	s.log().InfoContext(ctx, "notice sent", "account", c.Account, "vendor", c.Vendor, "flow", string(c.Level), "kind", string(kind))
+	s.log(ctx).InfoContext(ctx, "notice sent", "account", c.Account, "vendor", c.Vendor, "flow", string(c.Level), "kind", string(kind))
 	return true, nil
 }
 
@@ -219,7 +220,7 @@ const claimFor = 15 * time.Minute
 // time: a claim lasting only until now is free to anyone at now.
 func (s *Sender) release(ctx context.Context, n connection.Notice, now time.Time) {
 	if err := s.Store.ClaimNotice(ctx, n.Account, n.UserID, n.ID, s.Owner, now, now); err != nil {
-		s.log().WarnContext(ctx, "could not release the notice claim; it lapses", "error", err.Error())
+		s.log(ctx).WarnContext(ctx, "could not release the notice claim; it lapses", "error", err.Error())
 	}
 }
 
@@ -229,7 +230,7 @@ func (s *Sender) maySend(ctx context.Context) bool {
 		s.left = -1
 		q, err := s.Mailer.Quota(ctx)
 		if err != nil {
-			s.log().WarnContext(ctx, "could not read the mail quota; sending at one per second", "error", err.Error())
+			s.log(ctx).WarnContext(ctx, "could not read the mail quota; sending at one per second", "error", err.Error())
 			s.interval = time.Second
 			return
 		}
@@ -260,9 +261,8 @@ func (s *Sender) maySend(ctx context.Context) bool {
 	return true
 }
 
-func (s *Sender) log() *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.Default()
+// log is the request's logger (logctx: its lines carry the request id and
+// whose request it is), else the sender's own.
+func (s *Sender) log(ctx context.Context) *slog.Logger {
+	return logctx.From(ctx, s.Log)
 }
