@@ -113,7 +113,9 @@ const scanGrace = time.Minute
 
 // ExpiryScanTool runs the expiry-scan handler, as Lambda would, on a
 // scheduled event whose time is the body's "time" (default now), with the
-// deadline its Lambda would have: the scan's budget and a minute.
+// deadline its Lambda would have: the scan's budget and a minute. It
+// answers the run's report; a failed run (handlers.ErrScanFailed) is a 500
+// with code scan_failed and the report beside the error.
 func ExpiryScanTool(d *handlers.Deps) http.HandlerFunc {
 	h := handlers.ExpiryScan(d)
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -147,6 +149,18 @@ func ExpiryScanTool(d *handlers.Deps) http.HandlerFunc {
 		if err != nil && ctx.Err() != nil {
 			w.Header().Set("Retry-After", handlers.RetryAfter)
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "the scan did not finish in time: a service it depends on was too slow to answer; what it did not reach stays due")
+			return
+		}
+		var failed *handlers.ScanFailure
+		if errors.As(err, &failed) {
+			// A failed run is a Lambda error; here it is a 500 that still
+			// shows what the run did.
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			_ = json.NewEncoder(w).Encode(map[string]any{
+				"error":  map[string]string{"code": "scan_failed", "message": "the scan run failed: see the report and the server log"},
+				"report": failed.Report,
+			})
 			return
 		}
 		if err != nil {

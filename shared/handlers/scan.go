@@ -2,12 +2,15 @@ package handlers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/workplace/connections/shared/expiry"
 	"github.com/workplace/connections/shared/health"
+	"github.com/workplace/connections/shared/logctx"
 	"github.com/workplace/connections/shared/notices"
 )
 
@@ -36,27 +39,72 @@ func (d *Deps) Reaper() *health.Reaper {
 	return &health.Reaper{Store: d.Store, Notices: d.Notices(), AuditRetention: d.Config.AuditRetention}
 }
 
-// ExpiryScan serves the scheduled expiry scan. "Now" is the scheduled
-// event's time, so a run is reproducible with any clock.
-func ExpiryScan(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) (expiry.Report, error) {
-	sc := &expiry.Scanner{
-		Store:          d.Store,
-		Clients:        d.Clients(),
-		Notices:        d.Notices(),
-		Log:            d.Log,
-		WarningWindow:  d.Config.WarningWindow,
-		IdleCheck:      d.Config.IdleCheck,
-		OutageGrace:    d.Config.OutageGrace,
-		Budget:         d.Config.ScanBudget,
-		Clock:          time.Now,
-		AuditRetention: d.Config.AuditRetention,
+// ErrScanFailed is the scan's error when its run failed: some connections
+// could not be checked (Report.Failed > 0) or the due index could not be
+// read. Lambda then counts the invocation as an error (an alarm on the
+// function's Errors sees a broken run). A run that stopped at its budget or
+// deadline (StoppedEarly: the rest stays due for the next run) or found
+// connections held by another run (Busy) did not fail.
+var ErrScanFailed = errors.New("expiry scan failed")
+
+// ScanFailure is the error of a failed run, with its report.
+type ScanFailure struct {
+	Report expiry.Report
+	Err    error // the run's own error (the due index read), nil if it only had failed connections
+}
+
+func (e *ScanFailure) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%v: %v", ErrScanFailed, e.Err)
 	}
+	return fmt.Sprintf("%v: %d connections failed", ErrScanFailed, e.Report.Failed)
+}
+
+func (e *ScanFailure) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrScanFailed, e.Err}
+	}
+	return []error{ErrScanFailed}
+}
+
+// ExpiryScan serves the scheduled expiry scan. "Now" is the scheduled
+// event's time, so a run is reproducible with any clock. It logs the
+// run's report ("scan report", with the invocation's requestId) and
+// answers it; a failed run answers a *ScanFailure (see ErrScanFailed).
+func ExpiryScan(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) (expiry.Report, error) {
 	return func(ctx context.Context, ev events.EventBridgeEvent) (expiry.Report, error) {
+		log := d.Log.With("requestId", RequestID(ctx, ev.ID), "action", "expiry-scan")
+		ctx = logctx.With(ctx, log)
+		snd := d.Notices()
+		snd.Log = log
+		sc := &expiry.Scanner{
+			Store:          d.Store,
+			Clients:        d.Clients(),
+			Notices:        snd,
+			Log:            log,
+			WarningWindow:  d.Config.WarningWindow,
+			IdleCheck:      d.Config.IdleCheck,
+			OutageGrace:    d.Config.OutageGrace,
+			Budget:         d.Config.ScanBudget,
+			Clock:          time.Now,
+			AuditRetention: d.Config.AuditRetention,
+		}
 		now := ev.Time
 		if now.IsZero() {
 			now = d.Now()
-			d.Log.WarnContext(ctx, "scheduled event without a time; using the clock", "action", "expiry-scan")
+			log.WarnContext(ctx, "scheduled event without a time; using the clock")
 		}
-		return sc.Run(ctx, now)
+		rep, err := sc.Run(ctx, now)
+		failed := err != nil || rep.Failed > 0
+		attrs := []any{"report", rep, "runFailed", failed}
+		if err != nil {
+			attrs = append(attrs, "error", err.Error())
+		}
+		if failed {
+			log.ErrorContext(ctx, "scan report", attrs...)
+			return rep, &ScanFailure{Report: rep, Err: err}
+		}
+		log.InfoContext(ctx, "scan report", attrs...)
+		return rep, nil
 	}
 }
