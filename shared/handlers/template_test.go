@@ -135,6 +135,37 @@ func TestTemplateKeepsDataAndLogsJSON(t *testing.T) {
 	}
 }
 
+// TestTemplateScanScheduleRetriesAndDeadLetters: the scan's schedule
+// retries an invocation it could not make, then keeps it in a queue of the
+// template instead of dropping it.
+func TestTemplateScanScheduleRetriesAndDeadLetters(t *testing.T) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(read(t, "../../template.yaml")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	res := field(doc.Content[0], "Resources")
+	ev := field(field(field(field(res, "ExpiryScanFunction"), "Properties"), "Events"), "Schedule")
+	if field(ev, "Type") == nil || field(ev, "Type").Value != "ScheduleV2" {
+		t.Fatal("ExpiryScanFunction has no ScheduleV2 event Schedule")
+	}
+	props := field(ev, "Properties")
+	retry := field(props, "RetryPolicy")
+	if n := field(retry, "MaximumRetryAttempts"); n == nil || n.Value == "0" {
+		t.Error("the schedule has no RetryPolicy.MaximumRetryAttempts")
+	}
+	if field(retry, "MaximumEventAgeInSeconds") == nil {
+		t.Error("the schedule has no RetryPolicy.MaximumEventAgeInSeconds")
+	}
+	arn := field(field(props, "DeadLetterConfig"), "Arn")
+	if arn == nil || arn.Tag != "!GetAtt" || !strings.HasSuffix(arn.Value, ".Arn") {
+		t.Fatal("the schedule's DeadLetterConfig.Arn is no !GetAtt <queue>.Arn")
+	}
+	q := field(res, strings.TrimSuffix(arn.Value, ".Arn"))
+	if q == nil || field(q, "Type").Value != "AWS::SQS::Queue" {
+		t.Fatalf("the schedule's dead-letter target %s is no SQS queue of the template", arn.Value)
+	}
+}
+
 // TestSamconfigStages: samconfig.toml has a dev and a prod stage and no
 // value for any required parameter, so a deploy never ships a placeholder.
 func TestSamconfigStages(t *testing.T) {
