@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
@@ -113,6 +114,14 @@ func (s *Server) Config(t testing.TB) aws.Config {
 		config.WithRegion("us-east-1"),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")),
 		config.WithBaseEndpoint(s.URL),
+		// A fresh connection per request: under load moto's server may
+		// close a kept-alive connection while the SDK still reads an
+		// answer, and the SDK's retry of a conditional write that had
+		// succeeded then meets its own first attempt (seen as a spurious
+		// conflict). Real AWS endpoints are used with the SDK's defaults.
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.DisableKeepAlives = true
+		})),
 	)
 	if err != nil {
 		t.Fatal(err)
