@@ -134,11 +134,7 @@ func (s *Server) boxRevoke(w http.ResponseWriter, r *http.Request, vendorID stri
 	s.mu.Lock()
 	authed := ok && s.authClientLocked(vendorID, "", clientID, secret)
 	if authed {
-		g := s.refresh[params["token"]]
-		if a := s.access[params["token"]]; a != nil {
-			g = a.g
-		}
-		if g != nil && g.vendor == vendorID && g.clientID == clientID {
+		if g := s.grantOfLocked(params["token"]); g != nil && g.vendor == vendorID && g.clientID == clientID {
 			g.revoked = true
 		}
 	}

@@ -134,3 +134,12 @@ func (s *Server) RefreshTokenUser(refreshToken string) (login string, live bool)
 	}
 	return g.user, true
 }
+
+// grantOfLocked is the grant an access or refresh token names (nil for an
+// unknown token), whatever state it is in.
+func (s *Server) grantOfLocked(token string) *grant {
+	if a := s.access[token]; a != nil {
+		return a.g
+	}
+	return s.refresh[token]
+}

@@ -125,11 +125,7 @@ func (s *Server) serviceNowRevoke(w http.ResponseWriter, r *http.Request, vendor
 	case token == "":
 		out = reply{http.StatusBadRequest, oauthError{"invalid_request", "token is required"}}
 	default:
-		g := s.refresh[token]
-		if a := s.access[token]; a != nil {
-			g = a.g
-		}
-		if g != nil && g.vendor == vendorID && g.instance() == instance && (anonymous || g.clientID == clientID) {
+		if g := s.grantOfLocked(token); g != nil && g.vendor == vendorID && g.instance() == instance && (anonymous || g.clientID == clientID) {
 			g.revoked = true
 		}
 		out = reply{http.StatusOK, struct{}{}}
