@@ -519,7 +519,6 @@ func TestLocalBadInput(t *testing.T) {
 		{"no identity on callback", "POST", "/v1/account/integrations/servicenow/oauth2/callback", nil, `{"state":"x","code":"y"}`, 401, "unauthorized"},
 		{"no identity on disconnect", "DELETE", "/v1/account/integrations/servicenow?flow=app", nil, "", 401, "unauthorized"},
 		{"unknown route", "GET", "/v1/nothing/here", &ada, "", 404, "not_found"},
-		{"root", "GET", "/", &ada, "", 404, "not_found"},
 		{"unknown sub-route", "GET", "/v1/account/integrations/servicenow/oauth2", &ada, "", 404, "not_found"},
 		{"wrong method on list", "POST", "/v1/account/integrations", &ada, "{}", 405, "method_not_allowed"},
 		{"wrong method on settings", "GET", "/v1/account/integrations/servicenow/settings", &ada, "", 405, "method_not_allowed"},
@@ -1220,11 +1219,29 @@ func TestLocalConsolePages(t *testing.T) {
 			}
 		}
 	}
+	// The server's address is the console.
+	r := e.get("/", nil)
+	if r.status != http.StatusFound || r.header.Get("Location") != "/console" {
+		t.Fatalf("GET /: %d, Location %q; want 302 to /console", r.status, r.header.Get("Location"))
+	}
+	// The links of the notice emails are console pages.
+	links := notices.Links{FrontendURL: e.deps.Config.FrontendURL, UserReconnectPath: e.deps.Config.UserReconnectPath, AppReconnectPath: e.deps.Config.AppReconnectPath}
+	for _, level := range []connection.Level{connection.LevelApp, connection.LevelUser} {
+		link := links.URL(level)
+		if !strings.HasPrefix(link, e.base+"/console/") {
+			t.Fatalf("the %s notice email links to %s, not to a console page", level, link)
+		}
+		r := e.get(strings.TrimPrefix(link, e.base), nil)
+		e.want(r, http.StatusOK, "the "+string(level)+" notice email's link")
+		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+			t.Fatalf("%s: %s", link, ct)
+		}
+	}
 	// The page the sandbox sends the browser to, with what it carries.
 	e.saveServiceNowSettings(ada)
 	u, _ := url.Parse(e.authURL(ada, "servicenow", "app", ""))
 	back := e.approve(u.String(), nil)
-	r := e.get("/console/callback?"+back.Encode(), nil)
+	r = e.get("/console/callback?"+back.Encode(), nil)
 	e.want(r, http.StatusOK, "callback page")
 	if got := r.header.Get("Referrer-Policy"); got != "no-referrer" {
 		t.Fatalf("callback page Referrer-Policy %q", got)

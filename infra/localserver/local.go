@@ -97,10 +97,19 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 	local := http.NewServeMux()
 	local.HandleFunc("GET /_local/events", NewEvents(d, b).Tool)
 	local.Handle("/_local/", Tools(d, b.Outbox, clock))
+	// The console's pages, with the reconnect pages the notice emails
+	// link to (FRONTEND_URL is the console in local mode).
+	con, err := console.New(console.Options{
+		AppReconnectPath: cfg.AppReconnectPath, UserReconnectPath: cfg.UserReconnectPath, ManagerRole: cfg.AppManagerRole,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
 	s := New(d, handlers.Routes, Extra{
-		Sandbox: sandbox.New(sbCfg),
-		Local:   local,
-		Console: console.Handler(),
+		Sandbox:      sandbox.New(sbCfg),
+		Local:        local,
+		Console:      con,
+		ConsolePages: con.Pages(),
 	})
 	return s, d, nil
 }

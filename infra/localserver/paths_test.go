@@ -112,6 +112,8 @@ func TestLocalMethodNotAllowed(t *testing.T) {
 		{"POST", "/_local/outbox", "GET, HEAD", false},
 		{"POST", "/console", "GET, HEAD", false},
 		{"DELETE", "/console/callback", "GET, HEAD", false},
+		{"POST", "/", "GET, HEAD", false},
+		{"PUT", "/console/manage/apps/integrations", "GET, HEAD", false},
 		{"POST", "/_sandbox/servicenow/acme/oauth_auth.do", "GET", true},
 		{"GET", "/_sandbox/servicenow/acme/oauth_token.do", "POST", true},
 		{"GET", "/_sandbox/confluence/oauth/token", "POST", true},

@@ -32,9 +32,10 @@ import (
 // a known path asked with another method is a JSON 405 whose Allow header
 // lists the methods it has.
 type Server struct {
-	deps   *handlers.Deps
-	routes []boundRoute
-	extra  Extra
+	deps    *handlers.Deps
+	routes  []boundRoute
+	extra   Extra
+	console map[string]bool // the console's paths
 }
 
 type boundRoute struct {
@@ -52,21 +53,28 @@ type boundRoute struct {
 type Extra struct {
 	Sandbox http.Handler // mounted at /_sandbox/
 	Local   http.Handler // mounted at /_local/
-	Console http.Handler // mounted at /console
+	Console http.Handler // serves ConsolePages; GET / redirects to /console
+	// ConsolePages are the paths Console serves (GET and HEAD); nil: the
+	// console and its callback page.
+	ConsolePages []string
 }
 
 // New builds the server over the handlers' dependencies.
 func New(d *handlers.Deps, routes []handlers.Route, extra Extra) *Server {
-	s := &Server{deps: d, extra: extra}
+	s := &Server{deps: d, extra: extra, console: map[string]bool{}}
+	pages := extra.ConsolePages
+	if pages == nil {
+		pages = []string{"/console", "/console/", "/console/callback"}
+	}
+	for _, p := range pages {
+		s.console[p] = true
+	}
 	for _, r := range routes {
 		h := r.Handler(d)
 		s.routes = append(s.routes, boundRoute{Route: r, invokers: &sync.Pool{New: func() any { return lambda.NewHandler(h) }}})
 	}
 	return s
 }
-
-// consolePages are the console's paths; they answer GET and HEAD.
-var consolePages = map[string]bool{"/console": true, "/console/": true, "/console/callback": true}
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
@@ -77,9 +85,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.extra.Sandbox.ServeHTTP(w, r)
 	case s.extra.Local != nil && strings.HasPrefix(p, "/_local/"):
 		s.extra.Local.ServeHTTP(w, r)
-	case s.extra.Console != nil && consolePages[p]:
+	case s.extra.Console != nil && (s.console[p] || p == "/"):
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			methodNotAllowed(w, r, []string{http.MethodGet, http.MethodHead})
+			return
+		}
+		if p == "/" {
+			// A person opening the server's address gets the console.
+			http.Redirect(w, r, "/console", http.StatusFound)
 			return
 		}
 		s.extra.Console.ServeHTTP(w, r)
