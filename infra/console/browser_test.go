@@ -406,6 +406,9 @@ func TestConsoleInABrowser(t *testing.T) {
 	p.shot("disconnected")
 
 	// What happened, with human dates.
+	p.click("#events")
+	p.see("#result", "published so far")
+	p.see("#view", "Connection Disconnected")
 	p.click("#audit")
 	p.see("#result", "audit entries")
 	p.see("#view", "disconnected")
