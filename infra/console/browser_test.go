@@ -382,9 +382,25 @@ func TestConsoleInABrowser(t *testing.T) {
 	p.see("#notices", "No notices.")
 	p.shot("reconnected")
 
+	// Bob's own connection expired too: his email links to his page.
+	p.click("#pagenav a[href=\"/console\"]")
+	p.click("#outbox")
+	p.see("#result", "sent so far")
+	p.click(`#view a[href$="/console/profile/external-apps"]`)
+	p.see("#reconnect-title", "Reconnect your external apps")
+	p.become("u2", "bob@acme.example", "Bob Builder", "member", "not an app manager")
+	p.see("#notices", "ServiceNow has unexpectedly been disconnected")
+	p.fill("#sbuser", "bob")
+	p.click(`#reconnect-list button[data-act="reconnect-mine"][data-vendor="servicenow"]`)
+	p.see("#result", "Your ServiceNow reconnected as Bob")
+	p.see("#reconnect-list", "Nothing to reconnect: all your connections are working.")
+	p.see("#notices", "No notices.")
+	p.shot("user-reconnected")
+	p.become("u1", "ada@acme.example", "Ada Admin", "appManager", "an app manager")
+
 	// Disconnect: Cancel keeps it; then the cascade dialog (Bob's own
 	// connection) — Cancel keeps everything; confirming disconnects.
-	p.click(`a[href="/console"]`)
+	p.click(`#pagenav a[href="/console"]`)
 	p.see(`#list tr[data-vendor="servicenow"]`, "connected until")
 	p.click(`button[data-act="disconnect"][data-vendor="servicenow"]`)
 	p.see("#dialog", "Disconnect ServiceNow for the whole account?")
