@@ -114,12 +114,13 @@ func (p *page) count(sel string) int {
 	return n
 }
 
-// refreshes is how many times the page has reloaded its data.
-func (p *page) refreshes() int {
+// actions is how many actions the page has finished, the reload of its
+// data that follows each included.
+func (p *page) actions() int {
 	p.t.Helper()
-	n, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`Number(document.body.getAttribute("data-refreshes") || 0)`))
+	n, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`Number(document.body.getAttribute("data-actions") || 0)`))
 	if err != nil {
-		p.t.Fatalf("refreshes: %v", err)
+		p.t.Fatalf("actions: %v", err)
 	}
 	return n
 }
@@ -130,16 +131,16 @@ func (p *page) click(sel string) {
 	p.do("click "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
 }
 
-// act clicks sel and waits until the result shows text after the page
-// has reloaded its data: the answer must survive that reload.
+// act clicks sel, waits until the action has finished (the page has
+// reloaded its data after it), and checks the result shows text: the
+// answer must survive that reload.
 func (p *page) act(sel, text string) {
 	p.t.Helper()
-	before := p.refreshes()
+	before := p.actions()
 	p.click(sel)
-	p.see("#result", text)
-	if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](fmt.Sprintf(`Number(document.body.getAttribute("data-refreshes") || 0) > %d`, before),
+	if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](fmt.Sprintf(`Number(document.body.getAttribute("data-actions") || 0) > %d`, before),
 		chromedp.WithPollingTimeout(45*time.Second))); err != nil {
-		p.t.Fatalf("the page did not reload its data after %s: %v\n--- the page shows:\n%s", sel, err, p.text())
+		p.t.Fatalf("the action of %s never finished: %v\n--- the page shows:\n%s", sel, err, p.text())
 	}
 	p.see("#result", text)
 }
@@ -438,4 +439,27 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	p.act("#clock-real", "Back to real time")
 	p.see("#clock-now", "(real time)")
+	p.onlyShots()
+}
+
+// onlyShots makes docs/console/ hold the screenshots of these steps and
+// nothing else: an update removes the others, a normal run reports them.
+func (p *page) onlyShots() {
+	p.t.Helper()
+	files, err := filepath.Glob(filepath.Join(screenshotDir, "*.png"))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for _, f := range files {
+		if slices.Contains(p.shots, filepath.Base(f)) {
+			continue
+		}
+		if os.Getenv("UPDATE_SCREENSHOTS") == "1" {
+			if err := os.Remove(f); err != nil {
+				p.t.Fatal(err)
+			}
+			continue
+		}
+		p.t.Errorf("%s is no step's screenshot: run UPDATE_SCREENSHOTS=1 go test -run TestConsoleInABrowser ./infra/console/", f)
+	}
 }
