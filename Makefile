@@ -125,7 +125,7 @@ cfn-lint:
 
 # The benchmarks that carry a target, the bootstraps' size (as `build` makes
 # them) and cold start, then benchstat over bench.txt and a table of every
-# figure next to its target (docs/performance.md). About 5 minutes on 2
+# figure next to its target (docs/performance.md). About 3 minutes on 2
 # cores. Every benchmark: go test -run '^$$' -bench . -benchmem ./...
 bench:
 	$(GO) run ./infra/cmd/benchreport -out bench.txt -benchstat golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
