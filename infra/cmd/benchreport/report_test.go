@@ -120,25 +120,27 @@ func TestMetricFigureTakesTheWorstMedian(t *testing.T) {
 }
 
 func TestFlatFigure(t *testing.T) {
-	f := flatFigure{Figure: "list", Bench: "BenchmarkListIntegrations", Small: "users=10", Large: "users=10000", MaxRatio: 1.5}
+	f := flatFigure{Figure: "list", Bench: "BenchmarkListIntegrations", Small: "users=10", Large: "users=10000", MaxBytesRatio: 1.05}
 	got := f.eval(parsed(t, output))
-	// fastest runs 11.3 µs and 11.4 µs
-	if got.OK != okYes || got.Measured != "0.991× time (fastest 11.3 µs vs 11.4 µs), allocs 51.0 vs 51.0" {
+	if got.OK != okYes || got.Measured != "allocs 51.0 vs 51.0, B 4,096 vs 4,096 (time 0.991× of the fastest runs, 11.3 µs vs 11.4 µs, not judged)" {
 		t.Errorf("flat list: %+v", got)
 	}
-	// one slow run at 10,000 users (load): fastest 13.5 µs vs 11.4 µs, flat
+	// time alone does not decide: every run at 10,000 users 1.7× slower (load)
 	slower := strings.ReplaceAll(output, "11300 ns/op", "19000 ns/op")
-	if got := f.eval(parsed(t, slower)); got.OK != okYes || !strings.HasPrefix(got.Measured, "1.184× time") {
-		t.Errorf("one slow run at 10,000 users: %+v", got)
-	}
 	slower = strings.ReplaceAll(slower, "13500 ns/op", "19500 ns/op")
-	if got := f.eval(parsed(t, slower)); got.OK != okNo {
-		t.Errorf("every run 1.7× slower at 10,000 users: %+v", got)
+	if got := f.eval(parsed(t, slower)); got.OK != okYes || !strings.Contains(got.Measured, "time 1.667×") {
+		t.Errorf("slower at 10,000 users, same allocations: %+v", got)
 	}
-	moreAllocs := strings.ReplaceAll(output, "4096 B/op	      51 allocs/op\nBenchmarkListIntegrations/users=10000-2      	  100000	     13500 ns/op	    4096 B/op	      51", "4096 B/op	      51 allocs/op\nBenchmarkListIntegrations/users=10000-2      	  100000	     13500 ns/op	    4096 B/op	      52")
-	moreAllocs = strings.ReplaceAll(moreAllocs, "11300 ns/op	    4096 B/op	      51", "11300 ns/op	    4096 B/op	      52")
-	if got := f.eval(parsed(t, moreAllocs)); got.OK != okNo || !strings.Contains(got.Measured, "allocs 52.0 vs 51.0") {
+	large := "BenchmarkListIntegrations/users=10000-2      \t  100000\t     "
+	moreAllocs := strings.ReplaceAll(output, large+"11300 ns/op\t    4096 B/op\t      51", large+"11300 ns/op\t    4096 B/op\t      52")
+	moreAllocs = strings.ReplaceAll(moreAllocs, large+"13500 ns/op\t    4096 B/op\t      51", large+"13500 ns/op\t    4096 B/op\t      52")
+	if got := f.eval(parsed(t, moreAllocs)); got.OK != okNo || !strings.HasPrefix(got.Measured, "allocs 52.0 vs 51.0") {
 		t.Errorf("one more allocation at 10,000 users: %+v", got)
+	}
+	moreBytes := strings.ReplaceAll(output, large+"11300 ns/op\t    4096 B/op", large+"11300 ns/op\t    4400 B/op")
+	moreBytes = strings.ReplaceAll(moreBytes, large+"13500 ns/op\t    4096 B/op", large+"13500 ns/op\t    4400 B/op")
+	if got := f.eval(parsed(t, moreBytes)); got.OK != okNo || !strings.Contains(got.Measured, "B 4,400 vs 4,096") {
+		t.Errorf("7%% more bytes at 10,000 users: %+v", got)
 	}
 	if got := f.eval(parsed(t, "")); got.OK != okMissing {
 		t.Errorf("no output: %+v", got)
