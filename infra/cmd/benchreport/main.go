@@ -23,7 +23,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -83,6 +85,7 @@ func run(runs []benchRun, outPath, benchstat string, starts int, stdout, stderr 
 		return 2
 	}
 	began := time.Now()
+	loadBefore := loadAverage()
 	var toolErrs []error
 	failed := map[string]bool{} // benchmarks whose go test run failed
 
@@ -145,6 +148,9 @@ func run(runs []benchRun, outPath, benchstat string, starts int, stdout, stderr 
 
 	fmt.Fprintf(stdout, "\nmake bench, %s, %s\n\n", began.UTC().Format("2006-01-02 15:04 MST"), time.Since(began).Round(time.Second))
 	printTable(stdout, rows)
+	if note := loadNote(max(loadBefore, loadAverage()), runtime.NumCPU()); note != "" {
+		fmt.Fprintln(stdout, "\n"+note)
+	}
 	if len(toolErrs) > 0 {
 		fmt.Fprintln(stderr, "\nbenchreport: the measurement failed:")
 		for _, e := range toolErrs {
@@ -239,6 +245,30 @@ func shellJoin(args []string) string {
 		q[i] = a
 	}
 	return strings.Join(q, " ")
+}
+
+// loadAverage is the 1-minute load average (0 where /proc/loadavg is not).
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
+
+// loadNote warns, under the table, that time figures were measured on a
+// machine busier than its cores: other work only adds time, so a time
+// figure off its target there says more about the machine than the code.
+func loadNote(load float64, cpus int) string {
+	if load <= float64(cpus) {
+		return ""
+	}
+	return fmt.Sprintf("Load average %.1f on %d cores during the run: the time figures (µs/op, ms) are slowed by other work; counts, allocations and sizes are not.", load, cpus)
 }
 
 // errNoFunctions is returned when ./functions has no main package.

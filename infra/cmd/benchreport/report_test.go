@@ -167,6 +167,15 @@ func TestTargetText(t *testing.T) {
 	}
 }
 
+func TestLoadNote(t *testing.T) {
+	if n := loadNote(1.9, 2); n != "" {
+		t.Errorf("load 1.9 on 2 cores: %q", n)
+	}
+	if n := loadNote(13.4, 2); !strings.HasPrefix(n, "Load average 13.4 on 2 cores") {
+		t.Errorf("load 13.4 on 2 cores: %q", n)
+	}
+}
+
 func TestPrintTable(t *testing.T) {
 	var b strings.Builder
 	printTable(&b, []row{{"scan", "1,900 due/s", "≥ 2,000 due/s", okNo}})
