@@ -123,10 +123,12 @@ cfn-lint:
 	@command -v cfn-lint >/dev/null || { echo "cfn-lint not found: pip install cfn-lint" >&2; exit 1; }
 	cfn-lint template.yaml
 
+# The benchmarks that carry a target, the bootstraps' size (as `build` makes
+# them) and cold start, then benchstat over bench.txt and a table of every
+# figure next to its target (docs/performance.md). About 3 minutes on 2
+# cores. Every benchmark: go test -run '^$$' -bench . -benchmem ./...
 bench:
-	@echo "benchmarks -> bench.txt"
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... > bench.txt
-	$(GO) run golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION) bench.txt
+	$(GO) run ./infra/cmd/benchreport -out bench.txt -benchstat golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
 
 clean:
 	rm -rf bin .aws-sam bench.txt
