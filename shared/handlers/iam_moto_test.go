@@ -154,11 +154,6 @@ func (s recSecrets) CreateSecret(ctx context.Context, in *secretsmanager.CreateS
 	return s.c.CreateSecret(ctx, in, o...)
 }
 
-func (s recSecrets) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, o ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
-	s.r.add(s.fn, "secretsmanager:DescribeSecret", secretARN(in.SecretId))
-	return s.c.DescribeSecret(ctx, in, o...)
-}
-
 func (s recSecrets) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, o ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
 	s.r.add(s.fn, "secretsmanager:PutSecretValue", secretARN(in.SecretId))
 	return s.c.PutSecretValue(ctx, in, o...)
