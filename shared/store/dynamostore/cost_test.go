@@ -2,6 +2,7 @@ package dynamostore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -172,5 +173,58 @@ func TestDueReadsOnlyDueConnections(t *testing.T) {
 	// One read ahead per shard is how pages know they are the last.
 	if c.items > due+store.DueShards {
 		t.Errorf("Due read %d items for %d due connections among 120", c.items, due)
+	}
+}
+
+// writeCounting counts the write requests the store makes.
+type writeCounting struct {
+	*counting
+}
+
+func (c writeCounting) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.note("PutItem", 0)
+	return c.API.PutItem(ctx, in, o...)
+}
+
+func (c writeCounting) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.note("UpdateItem", 0)
+	return c.API.UpdateItem(ctx, in, o...)
+}
+
+func (c writeCounting) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	c.note("DeleteItem", 0)
+	return c.API.DeleteItem(ctx, in, o...)
+}
+
+// TestConsumeStateIsOneWrite: consuming a state is one conditional
+// UpdateItem (no read before, no delete after), and it stays single use
+// and refuses an expired state.
+func TestConsumeStateIsOneWrite(t *testing.T) {
+	ctx := t.Context()
+	c, _ := newCountingStore(t)
+	table := awstest.Unique("consume")
+	if err := dynamostore.CreateTable(ctx, c.API.(dynamostore.TableAPI), table); err != nil {
+		t.Fatal(err)
+	}
+	st := dynamostore.New(writeCounting{c}, table)
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, nonce := range []string{"n-1", "n-2"} {
+		if err := st.PutState(ctx, connection.AuthState{Nonce: nonce, Account: "a1", UserID: "u1", Vendor: "servicenow",
+			Flow: connection.LevelApp, Action: connection.ActionConnect, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.reset()
+	if got, err := st.ConsumeState(ctx, "n-1", now); err != nil || got.UserID != "u1" {
+		t.Fatalf("consume: %+v, %v", got, err)
+	}
+	if c.total() != 1 || c.requests["UpdateItem"] != 1 {
+		t.Errorf("consuming a state made %v, want 1 UpdateItem", c.requests)
+	}
+	if _, err := st.ConsumeState(ctx, "n-1", now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second consume: %v, want ErrNotFound", err)
+	}
+	if _, err := st.ConsumeState(ctx, "n-2", now.Add(10*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("consume at the expiry: %v, want ErrNotFound", err)
 	}
 }
