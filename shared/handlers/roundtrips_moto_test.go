@@ -33,6 +33,7 @@ import (
 
 	"github.com/workplace/connections/infra/sandbox/sandboxtest"
 	"github.com/workplace/connections/shared/apigw"
+	"github.com/workplace/connections/shared/awsdeps"
 	"github.com/workplace/connections/shared/awstest"
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/connection"
@@ -144,7 +145,7 @@ func TestRoundTripsPerFlow(t *testing.T) {
 		Config: cfg,
 		Backends: handlers.Backends{
 			Store:  dynamostore.New(dynamodb.NewFromConfig(ac, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true }), table),
-			Vault:  secretsvault.New(secretsmanager.NewFromConfig(ac)),
+			Vault:  awsdeps.ClientSecretCache(cfg, secretsvault.New(secretsmanager.NewFromConfig(ac))),
 			Mailer: sesmail.New(ses.NewFromConfig(ac), from),
 			Bus:    membus.New(),
 			Stream: dynamostore.AuditFromStreamRecord,
