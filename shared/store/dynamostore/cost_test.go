@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ type counting struct {
 	mu       sync.Mutex
 	requests map[string]int
 	items    int
+	attrs    map[string]bool // the attribute names Query answers held
 }
 
 func (c *counting) note(op string, items int) {
@@ -34,7 +36,7 @@ func (c *counting) note(op string, items int) {
 func (c *counting) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.requests, c.items = map[string]int{}, 0
+	c.requests, c.items, c.attrs = map[string]int{}, 0, map[string]bool{}
 }
 
 func (c *counting) total() int {
@@ -64,6 +66,13 @@ func (c *counting) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func
 	n := 0
 	if out != nil {
 		n = len(out.Items)
+		c.mu.Lock()
+		for _, item := range out.Items {
+			for a := range item {
+				c.attrs[a] = true
+			}
+		}
+		c.mu.Unlock()
 	}
 	c.note("Query", n)
 	return out, err
@@ -82,7 +91,7 @@ func newCountingStore(t *testing.T) (*counting, store.Store) {
 	if err := dynamostore.CreateTable(t.Context(), db, table); err != nil {
 		t.Fatal(err)
 	}
-	c := &counting{API: db, requests: map[string]int{}}
+	c := &counting{API: db, requests: map[string]int{}, attrs: map[string]bool{}}
 	return c, dynamostore.New(c, table)
 }
 
@@ -170,9 +179,25 @@ func TestDueReadsOnlyDueConnections(t *testing.T) {
 	if found != due {
 		t.Errorf("Due found %d connections, want %d", found, due)
 	}
-	// One read ahead per shard is how pages know they are the last.
+	// One read ahead per shard is how pages know they are the last; the
+	// key condition stops at now, so it is another due item or none.
 	if c.items > due+store.DueShards {
 		t.Errorf("Due read %d items for %d due connections among 120", c.items, due)
+	}
+	t.Logf("items read ÷ due = %d/%d = %.3f", c.items, due, float64(c.items)/float64(due))
+	if r := float64(c.items) / float64(due); r > 1.1 {
+		t.Errorf("items read ÷ due = %.3f, want ≤ 1.1", r)
+	}
+	// The index holds the keys and DueIndexAttributes, nothing else: a
+	// lease or a token update never writes to it.
+	allowed := append([]string{"PK", "SK", "DuePK", "DueSK"}, dynamostore.DueIndexAttributes...)
+	for a := range c.attrs {
+		if !slices.Contains(allowed, a) {
+			t.Errorf("the expiry index returned attribute %s; it projects only %v", a, allowed)
+		}
+	}
+	if len(c.attrs) == 0 {
+		t.Error("no attributes read")
 	}
 }
 
