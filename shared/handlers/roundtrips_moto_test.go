@@ -2,9 +2,9 @@ package handlers_test
 
 // Round trips per flow: every flow runs end to end through its handler, as
 // its Lambda would, on DynamoDB, Secrets Manager and SES (moto) and the
-// vendor sandbox, and the AWS SDK counts every request it sends (an
-// APIOptions middleware after the retry middleware: every attempt), by
-// service and operation; a transport counts the vendor calls. The counts
+// vendor sandbox, and the AWS SDK counts every call the code makes (an
+// APIOptions middleware), by service and operation; a transport counts the
+// vendor calls. The counts
 // are pinned: a round trip that comes back fails the test, one that goes
 // away has to be taken out of wantTrips (and docs/performance.md).
 
@@ -68,13 +68,14 @@ func (c *tripCounter) take() map[string]int {
 	return out
 }
 
-// option is the SDK middleware: after the retry middleware, so every
-// attempt is a round trip.
+// option is the SDK middleware: it counts each call the code makes, once
+// (at the Initialize step, before the SDK's retries: a retry moto's server
+// needed under load is not the code's round trip).
 func (c *tripCounter) option(stack *middleware.Stack) error {
-	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("countTrips",
-		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("countTrips",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			c.add(awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx))
-			return next.HandleFinalize(ctx, in)
+			return next.HandleInitialize(ctx, in)
 		}), middleware.After)
 }
 
