@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -51,6 +52,9 @@ import (
 type tripCounter struct {
 	mu  sync.Mutex
 	ops map[string]int
+	// calls and attempts since the last take: attempts beyond the calls
+	// are the SDK's retries (moto under load sometimes needs one).
+	calls, attempts int
 }
 
 func (c *tripCounter) add(k string) {
@@ -64,18 +68,38 @@ func (c *tripCounter) take() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := c.ops
-	c.ops = map[string]int{}
+	c.ops, c.calls, c.attempts = map[string]int{}, 0, 0
 	return out
+}
+
+// retried reports how many attempts since the last take were retries.
+func (c *tripCounter) retried() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.attempts - c.calls
 }
 
 // option is the SDK middleware: it counts each call the code makes, once
 // (at the Initialize step, before the SDK's retries: a retry moto's server
 // needed under load is not the code's round trip).
 func (c *tripCounter) option(stack *middleware.Stack) error {
-	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("countTrips",
+	err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("countTrips",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			c.add(awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx))
+			c.mu.Lock()
+			c.calls++
+			c.mu.Unlock()
 			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+	if err != nil {
+		return err
+	}
+	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("countRetries",
+		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			c.mu.Lock()
+			c.attempts++
+			c.mu.Unlock()
+			return next.HandleFinalize(ctx, in)
 		}), middleware.After)
 }
 
@@ -190,6 +214,7 @@ func TestRoundTripsPerFlow(t *testing.T) {
 	scan := handlers.ExpiryScan(d)
 
 	got := map[string]map[string]map[string]int{}
+	retried := map[string]int{} // by "vendor flow"
 	for _, vendor := range []string{"confluence", "servicenow"} {
 		got[vendor] = map[string]map[string]int{}
 		account := "trips-" + vendor
@@ -206,6 +231,7 @@ func TestRoundTripsPerFlow(t *testing.T) {
 			return resp.Body
 		}
 		record := func(flow string) {
+			retried[vendor+" "+flow] = counter.retried()
 			got[vendor][flow] = counter.take()
 		}
 		connect := func(who jwtCaller, action, login string) {
@@ -305,7 +331,22 @@ func TestRoundTripsPerFlow(t *testing.T) {
 	}
 	for vendor, flows := range got {
 		for flow, ops := range flows {
-			if want := wantTrips[vendor][flow]; !mapsEqual(ops, want) {
+			want := wantTrips[vendor][flow]
+			if n := retried[vendor+" "+flow]; n > 0 && !maps.Equal(ops, want) {
+				// The SDK retried a request moto answered late: a
+				// conditional write whose first attempt had succeeded
+				// then meets itself, and the code reads the item back
+				// (one GetItem each). Nothing else may differ.
+				t.Logf("%s %s: %d SDK retries; %s", vendor, flow, n, tripCell(ops, ""))
+				ops = maps.Clone(ops)
+				if extra := ops["DynamoDB.GetItem"] - want["DynamoDB.GetItem"]; extra > 0 && extra <= n {
+					ops["DynamoDB.GetItem"] -= extra
+					if ops["DynamoDB.GetItem"] == 0 {
+						delete(ops, "DynamoDB.GetItem")
+					}
+				}
+			}
+			if !maps.Equal(ops, want) {
 				t.Errorf("%s %s: %s, want %s", vendor, flow, tripCell(ops, ""), tripCell(want, ""))
 			}
 		}
@@ -315,18 +356,6 @@ func TestRoundTripsPerFlow(t *testing.T) {
 			}
 		}
 	}
-}
-
-func mapsEqual(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // tripCell is the counts whose keys start with prefix, as "n (n Op, …)".
