@@ -345,6 +345,10 @@ func (c *catalogue) run(t *testing.T, cases []badCase) {
 					t.Fatalf("case spends a state but prep issued none (%q)", st)
 				}
 				delete(want, key)
+				// DynamoDB keeps a spent state, marked, until its TTL.
+				if strings.Contains(after[key], `"ConsumedBy"`) {
+					delete(after, key)
+				}
 			}
 			if !maps.Equal(after, want) {
 				var diff []string

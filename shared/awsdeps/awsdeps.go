@@ -22,6 +22,7 @@ import (
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/mail/sesmail"
 	"github.com/workplace/connections/shared/store/dynamostore"
+	"github.com/workplace/connections/shared/vault"
 	"github.com/workplace/connections/shared/vault/secretsvault"
 )
 
@@ -35,11 +36,23 @@ func Backends(ctx context.Context, cfg config.Config) (handlers.Backends, error)
 	}
 	return handlers.Backends{
 		Store:  dynamostore.New(dynamodb.NewFromConfig(ac), cfg.TableName),
-		Vault:  secretsvault.New(secretsmanager.NewFromConfig(ac)),
+		Vault:  ClientSecretCache(cfg, secretsvault.New(secretsmanager.NewFromConfig(ac))),
 		Mailer: sesmail.New(ses.NewFromConfig(ac), cfg.MailFrom),
 		Bus:    eventbridgebus.New(eventbridge.NewFromConfig(ac), cfg.EventBusName),
 		Stream: dynamostore.AuditFromStreamRecord,
 	}, nil
+}
+
+// ClientSecretCache is v with the OAuth client secrets (the accounts'
+// under <prefix>/clients/ and the deployment apps') kept in the container
+// for SECRET_CACHE_TTL: a container reads each at most once per TTL, not
+// once per connection or request. Tokens are never kept.
+func ClientSecretCache(cfg config.Config, v vault.Vault) vault.Vault {
+	names := make([]string, 0, len(cfg.DeploymentSecrets))
+	for _, n := range cfg.DeploymentSecrets {
+		names = append(names, n)
+	}
+	return vault.NewCache(v, cfg.SecretPrefix, names, cfg.SecretCacheTTL, nil)
 }
 
 // Load builds the handlers' dependencies for a Lambda from its environment.

@@ -6,6 +6,7 @@ package awstest
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"net"
 	"net/http"
@@ -23,6 +24,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
+// motoServer is moto's server with PutSecretValue refusing a secret
+// scheduled for deletion, as AWS does (moto accepts it silently).
+//
+//go:embed motoserver.py
+var motoServer string
+
 // Server is a running moto server.
 type Server struct {
 	URL string
@@ -37,7 +44,8 @@ var (
 
 // Moto returns the package's moto server, starting it on first use. If moto
 // cannot be started the test fails (it is never skipped: CI must run these
-// tests); set MOTO_URL to use a server that is already running.
+// tests); set MOTO_URL to use a server that is already running (started
+// with motoserver.py, for PutSecretValue as AWS answers it).
 func Moto(t testing.TB) *Server {
 	t.Helper()
 	once.Do(func() { shared, err = start() })
@@ -76,7 +84,7 @@ func start() (*Server, error) {
 	if py == "" {
 		py = "python3"
 	}
-	cmd := exec.Command(py, "-m", "moto.server", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd := exec.Command(py, "-c", motoServer, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Stdout, cmd.Stderr = nil, nil
 	if err := cmd.Start(); err != nil {

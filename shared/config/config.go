@@ -69,8 +69,16 @@ type Config struct {
 	// it must end, with a JSON answer, before the function's own timeout
 	// and API Gateway's 30 s integration timeout do.
 	RequestTimeout time.Duration
+	// SecretCacheTTL (SECRET_CACHE_TTL) is how long a container keeps the
+	// OAuth client secrets it read (the deployment apps', the accounts'),
+	// never tokens; 0 keeps none.
+	SecretCacheTTL time.Duration
 	LogLevel       slog.Level // LOG_LEVEL
 }
+
+// DefaultSecretCacheTTL is SECRET_CACHE_TTL's default: a client secret an
+// operator or another container changed is used within 5 minutes.
+const DefaultSecretCacheTTL = 5 * time.Minute
 
 // DefaultRequestTimeout is REQUEST_TIMEOUT's default: well under the API
 // functions' 20 s timeout (template.yaml) and API Gateway's 30 s.
@@ -151,6 +159,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.RequestTimeout, err = time.ParseDuration(get("REQUEST_TIMEOUT", DefaultRequestTimeout.String())); err != nil || c.RequestTimeout <= 0 {
 		return c, fmt.Errorf("REQUEST_TIMEOUT must be a positive Go duration, e.g. 15s")
+	}
+	if c.SecretCacheTTL, err = time.ParseDuration(get("SECRET_CACHE_TTL", DefaultSecretCacheTTL.String())); err != nil || c.SecretCacheTTL < 0 || c.SecretCacheTTL > time.Hour {
+		return c, fmt.Errorf("SECRET_CACHE_TTL must be a Go duration from 0s to 1h, e.g. 5m")
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "INFO"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: %w", err)

@@ -52,6 +52,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		OutageGrace:               72 * time.Hour,
 		ScanBudget:                60 * time.Second,
 		RequestTimeout:            15 * time.Second,
+		SecretCacheTTL:            5 * time.Minute,
 		LogLevel:                  slog.LevelInfo,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -85,6 +86,7 @@ func TestFromEnvValues(t *testing.T) {
 		"OUTAGE_GRACE":           "24h",
 		"SCAN_BUDGET":            "5m",
 		"REQUEST_TIMEOUT":        "12s",
+		"SECRET_CACHE_TTL":       "90s",
 		"LOG_LEVEL":              "debug",
 	}))
 	if err != nil {
@@ -105,6 +107,7 @@ func TestFromEnvValues(t *testing.T) {
 		{"AppReconnectPath", c.AppReconnectPath, "/admin/apps"},
 		{"WarningWindow", c.WarningWindow, 14 * 24 * time.Hour},
 		{"IdleCheck", c.IdleCheck, 7 * 24 * time.Hour},
+		{"SecretCacheTTL", c.SecretCacheTTL, 90 * time.Second},
 		{"DeploymentSecrets", c.DeploymentSecrets, deploymentSecrets("prod/conn")},
 		{"MailFrom", c.MailFrom, "alerts@acme.example"},
 		{"AllowedInstanceHosts", c.AllowedInstanceHosts, []string{"127.0.0.1:3000", "*.sandbox.test"}},
@@ -199,6 +202,9 @@ func TestFromEnvRejects(t *testing.T) {
 		{"REQUEST_TIMEOUT", "20"},
 		{"REQUEST_TIMEOUT", "0s"},
 		{"REQUEST_TIMEOUT", "-5s"},
+		{"SECRET_CACHE_TTL", "300"},
+		{"SECRET_CACHE_TTL", "-1s"},
+		{"SECRET_CACHE_TTL", "2h"},
 		// The service's own kinds of secret are not the deployment's app.
 		{"ATLASSIAN_CLIENT_SECRET_NAME", "connections/tokens/a1/confluence/app"},
 		{"ATLASSIAN_CLIENT_SECRET_NAME", "connections/clients/a1/confluence"},

@@ -222,14 +222,14 @@ func TestTemplateIAMIsExact(t *testing.T) {
 		"list-integrations": table("BatchGetItem"),
 		"integration-settings": join(
 			table("BatchGetItem", "PutItem", "GetItem"),
-			sm(clients, "DescribeSecret", "CreateSecret", "PutSecretValue")),
+			sm(clients, "CreateSecret", "PutSecretValue")),
 		"oauth-url": join(
 			table("BatchGetItem", "PutItem", "GetItem"),
 			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue")),
 		"oauth-callback": join(
 			table("GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"),
 			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue"),
-			sm(tokens, "GetSecretValue", "DescribeSecret", "CreateSecret", "PutSecretValue", "RestoreSecret")),
+			sm(tokens, "GetSecretValue", "CreateSecret", "PutSecretValue", "RestoreSecret")),
 		"disconnect": join(
 			table("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"),
 			sm(clients, "GetSecretValue"),
@@ -243,14 +243,14 @@ func TestTemplateIAMIsExact(t *testing.T) {
 		"token-broker": join(
 			table("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
 			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue"),
-			sm(tokens, "GetSecretValue", "DescribeSecret", "PutSecretValue"),
+			sm(tokens, "GetSecretValue", "PutSecretValue"),
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILFROM", "ses:SendEmail"),
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILIDENTITY", "ses:SendEmail"),
 			on("*", "ses:GetSendQuota")),
 		"connection-check": join(
 			table("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
 			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue"),
-			sm(tokens, "GetSecretValue", "DescribeSecret", "PutSecretValue"),
+			sm(tokens, "GetSecretValue", "PutSecretValue"),
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILFROM", "ses:SendEmail"),
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILIDENTITY", "ses:SendEmail"),
 			on("*", "ses:GetSendQuota")),
@@ -258,7 +258,7 @@ func TestTemplateIAMIsExact(t *testing.T) {
 			on(symTable+"/index/DueIndex", "dynamodb:Query"),
 			table("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
 			sm(deployment, "GetSecretValue"),
-			sm(tokens, "GetSecretValue", "DescribeSecret", "PutSecretValue"),
+			sm(tokens, "GetSecretValue", "PutSecretValue"),
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILFROM", "ses:SendEmail"),
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILIDENTITY", "ses:SendEmail"),
 			on("*", "ses:GetSendQuota")),

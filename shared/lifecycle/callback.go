@@ -130,10 +130,15 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 	if st.Flow == connection.LevelApp && !who.AppManager {
 		return CallbackResult{}, problem.New(http.StatusForbidden, "forbidden", "only app managers can connect %s for the account", v.Name)
 	}
-	set, err := store.SettingsOf(ctx, s.Store, who.Account, v.ID)
+	// One read of the account's settings and the connection the outcome
+	// touches: the settings build the client, and a lease on the
+	// connection is waited for before the code is used.
+	snaps, err := s.Store.Snapshot(ctx, who.Account, who.UserID, []string{v.ID})
 	if err != nil {
 		return CallbackResult{}, err
 	}
+	pre := snaps[v.ID]
+	set := pre.Settings
 	if v.Credentials == vendors.PerAccount && set != nil && !strings.EqualFold(set.InstanceURL, st.Instance) {
 		// The settings moved meanwhile: the code belongs to the old
 		// instance, which the account's client no longer goes with.
@@ -149,11 +154,16 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 		// A repair that meets the scan at work on the connection waits for
 		// it before the code is used: if the wait runs out, the code is
 		// still unspent at the vendor.
-		if err := s.awaitLease(ctx, lw, v, connKey(who, v, st.Flow)); err != nil {
+		existing := pre.App
+		if st.Flow == connection.LevelUser {
+			existing = pre.User
+		}
+		if err := s.awaitLease(ctx, lw, v, connKey(who, v, st.Flow), existing); err != nil {
 			log.InfoContext(ctx, "authorization refused", "code", "conflict", "waited", lw.Waited().String())
 			return CallbackResult{}, err
 		}
 	}
+
 	tok, err := client.Exchange(ctx, r.Code, st.Verifier)
 	if err != nil {
 		log.WarnContext(ctx, "code exchange failed", "error", err.Error())
@@ -169,7 +179,7 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 		return CallbackResult{}, deficientGrant(v, reason, missing)
 	}
 	var granter connection.Identity // who authorized, once apply learns it
-	res, err := s.apply(ctx, v, client, set, st, who, tok, lw, &granter)
+	res, after, err := s.apply(ctx, v, client, set, st, who, tok, lw, &granter)
 	if lw.Waited() > 0 {
 		log.InfoContext(ctx, "waited for a lease on the connection", "waited", lw.Waited().String())
 	}
@@ -184,13 +194,11 @@ func (s *Service) CompleteAuthorization(ctx context.Context, who Caller, r Callb
 		return CallbackResult{}, err
 	}
 	log.InfoContext(ctx, "authorization completed", "userChanged", res.UserChanged)
-	// The change is stored and its tokens are in use: a failure from here
-	// on must not discard them.
-	view, err := s.view(ctx, v, who)
-	if err != nil {
-		return CallbackResult{}, fmt.Errorf("read the connection back: %w", err)
-	}
-	res.Connection = view
+	// The change is stored: the answer is built from what was written,
+	// not read back.
+	res.Connection = integrations.Build(v, after, integrations.Options{
+		Now: s.now(), WarningWindow: s.WarningWindow, AppManager: who.AppManager, UserLevel: true,
+	})
 	return res, nil
 }
 
@@ -202,18 +210,19 @@ func (m maybeStored) Unwrap() error { return m.error }
 // apply checks who authorized and where, and writes the outcome. An error
 // other than maybeStored means nothing was stored (the caller discards the
 // new tokens). The vendor user who authorized goes to granter as soon as
-// it is known.
+// it is known. It returns the vendor's snapshot as the write left it.
 //
 // A repair never races the expiry scan: while the connection's lease is
 // held it waits (lw bounds the wait), and a write that meets a change the
 // scan made meanwhile (a lease taken, a refresh saved) reads the connection
 // again and applies to it. A change by another repair (a new generation) is
 // 409 conflict.
-func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.Client, set *connection.Settings, st connection.AuthState, who Caller, tok *oauth2.Token, lw *lease.Waiter, granter *connection.Identity) (CallbackResult, error) {
+func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.Client, set *connection.Settings, st connection.AuthState, who Caller, tok *oauth2.Token, lw *lease.Waiter, granter *connection.Identity) (CallbackResult, connection.VendorSnapshot, error) {
+	var none connection.VendorSnapshot
 	ident, err := client.Identify(ctx, tok)
 	if err != nil {
 		s.log(ctx).WarnContext(ctx, "identity lookup failed", "error", err.Error())
-		return CallbackResult{}, vendorError(v, "identity lookup")
+		return CallbackResult{}, none, vendorError(v, "identity lookup")
 	}
 	*granter = ident.User
 	key := connKey(who, v, st.Flow)
@@ -227,21 +236,24 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 	// records it under the same id (it is the change's event id too).
 	auditID := connection.NewAuditID()
 	for attempt := 1; ; attempt++ {
+		// Read again after the exchange and the identity lookup: a lease
+		// the scan took meanwhile is waited for before any token is
+		// written.
 		snaps, err := s.Store.Snapshot(ctx, who.Account, who.UserID, []string{v.ID})
 		if err != nil {
-			return CallbackResult{}, err
+			return CallbackResult{}, none, err
 		}
 		snap := snaps[v.ID]
 		existing := snap.App
 		if st.Flow == connection.LevelUser {
 			existing = snap.User
 			if snap.App == nil {
-				return CallbackResult{}, problem.New(http.StatusConflict, "app_not_connected", "%s is no longer connected for the account", v.Name)
+				return CallbackResult{}, none, problem.New(http.StatusConflict, "app_not_connected", "%s is no longer connected for the account", v.Name)
 			}
 		}
 		instance, siteID, err := chooseSite(v, ident, set, st, snap.App, existing)
 		if err != nil {
-			return CallbackResult{}, err
+			return CallbackResult{}, none, err
 		}
 		res := CallbackResult{Vendor: v.ID, Flow: st.Flow, Action: st.Action, Status: connection.StatusConnected}
 
@@ -250,7 +262,7 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 		switch st.Action {
 		case connection.ActionConnect:
 			if existing != nil {
-				return CallbackResult{}, problem.New(http.StatusConflict, "already_connected", "%s was connected meanwhile", v.Name)
+				return CallbackResult{}, none, problem.New(http.StatusConflict, "already_connected", "%s was connected meanwhile", v.Name)
 			}
 			conn = connection.Connection{Key: key, ID: randomHex(16), CreatedAt: now}
 			conn.SecretName = vault.ConnectionSecretName(s.SecretPrefix, key.Account, key.Vendor, string(key.Level), key.UserID)
@@ -261,15 +273,15 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 			}
 		default:
 			if existing == nil {
-				return CallbackResult{}, problem.New(http.StatusConflict, "not_connected", "%s is no longer connected; connect it instead", v.Name)
+				return CallbackResult{}, none, problem.New(http.StatusConflict, "not_connected", "%s is no longer connected; connect it instead", v.Name)
 			}
 			if generation >= 0 && existing.Generation != generation {
 				// Another repair won meanwhile.
-				return CallbackResult{}, changedMeanwhile(v)
+				return CallbackResult{}, none, changedMeanwhile(v)
 			}
 			generation = existing.Generation
 			if st.Action == connection.ActionReconnect && existing.ConnectedUser.ID != ident.User.ID {
-				return CallbackResult{}, problem.New(http.StatusConflict, "user_mismatch",
+				return CallbackResult{}, none, problem.New(http.StatusConflict, "user_mismatch",
 					"%s was authorized by a different %s user than the connected one; use Change User to switch people", v.Name, v.Name)
 			}
 			if lease.Held(*existing, s.now()) {
@@ -277,7 +289,7 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 				// let it finish rather than race its notice of the old
 				// generation, then apply to what it saved.
 				if !lw.Wait(ctx) {
-					return CallbackResult{}, busy(v)
+					return CallbackResult{}, none, busy(v)
 				}
 				continue
 			}
@@ -309,7 +321,7 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 			if err != nil {
 				// The write may have happened with its answer lost.
 				s.log(ctx).WarnContext(ctx, "tokens not stored; a secret version nothing uses may have been written", "secret", conn.SecretName, "error", err.Error())
-				return CallbackResult{}, fmt.Errorf("store tokens: %w", err)
+				return CallbackResult{}, none, fmt.Errorf("store tokens: %w", err)
 			}
 		}
 		conn.SecretVersion = version
@@ -342,7 +354,7 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 			if errors.Is(err, store.ErrConflict) {
 				if st.Action == connection.ActionConnect {
 					unused()
-					return CallbackResult{}, problem.New(http.StatusConflict, "already_connected", "%s was connected meanwhile", v.Name)
+					return CallbackResult{}, none, problem.New(http.StatusConflict, "already_connected", "%s was connected meanwhile", v.Name)
 				}
 				if attempt < maxRepairWrites {
 					// The connection moved since it was read (the scan
@@ -351,17 +363,29 @@ func (s *Service) apply(ctx context.Context, v vendors.Vendor, client *provider.
 					continue
 				}
 				unused()
-				return CallbackResult{}, changedMeanwhile(v)
+				return CallbackResult{}, none, changedMeanwhile(v)
 			}
 			unused()
 			// Not a refusal: the write may have happened (a timeout after the
 			// commit), so its tokens may be in use and must not be discarded.
-			return CallbackResult{}, maybeStored{fmt.Errorf("save connection: %w", err)}
+			return CallbackResult{}, none, maybeStored{fmt.Errorf("save connection: %w", err)}
 		}
 		if res.UserChanged && existing != nil {
 			s.revokeOld(ctx, v, client, *existing)
 		}
-		return res, nil
+		after := snap
+		if key.Level == connection.LevelUser {
+			after.User = &conn
+		} else {
+			after.App = &conn
+		}
+		for _, op := range ops {
+			if a, ok := op.(store.AdjustCounts); ok {
+				after.Counts.Total += a.Total
+				after.Counts.Connected += a.Connected
+			}
+		}
+		return res, after, nil
 	}
 }
 
@@ -390,22 +414,24 @@ func connKey(who Caller, v vendors.Vendor, flow connection.Level) connection.Key
 }
 
 // awaitLease waits (bounded by lw) until nobody holds the lease of the
-// connection at k; a connection that is not there is not waited for.
-func (s *Service) awaitLease(ctx context.Context, lw *lease.Waiter, v vendors.Vendor, k connection.Key) error {
+// connection at k, as read already (c, nil when not there), then read
+// again after each wait; a connection that is not there is not waited for.
+func (s *Service) awaitLease(ctx context.Context, lw *lease.Waiter, v vendors.Vendor, k connection.Key, c *connection.Connection) error {
 	for {
-		c, err := s.Store.GetConnection(ctx, k)
+		if c == nil || !lease.Held(*c, s.now()) {
+			return nil
+		}
+		if !lw.Wait(ctx) {
+			return busy(v)
+		}
+		cur, err := s.Store.GetConnection(ctx, k)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if !lease.Held(c, s.now()) {
-			return nil
-		}
-		if !lw.Wait(ctx) {
-			return busy(v)
-		}
+		c = &cur
 	}
 }
 
@@ -537,15 +563,4 @@ func (s *Service) revokeOld(ctx context.Context, v vendors.Vendor, client *provi
 	if err != nil {
 		s.log(ctx).WarnContext(ctx, "could not revoke the replaced grant", "error", err.Error())
 	}
-}
-
-// view is the list element of the vendor after a change.
-func (s *Service) view(ctx context.Context, v vendors.Vendor, who Caller) (integrations.View, error) {
-	snaps, err := s.Store.Snapshot(ctx, who.Account, who.UserID, []string{v.ID})
-	if err != nil {
-		return integrations.View{}, err
-	}
-	return integrations.Build(v, snaps[v.ID], integrations.Options{
-		Now: s.now(), WarningWindow: s.WarningWindow, AppManager: who.AppManager, UserLevel: true,
-	}), nil
 }

@@ -85,8 +85,12 @@ func (s *Service) disconnectApp(ctx context.Context, v vendors.Vendor, who Calle
 			return problem.New(http.StatusConflict, "has_user_connections",
 				"users are connected to %s; disconnect with cascade=true to remove them too", v.Name)
 		}
-		if err := s.removeUsers(ctx, v, who, key.Account); err != nil {
-			return err
+		if len(users) > 0 {
+			// With none, nothing is listed again: the removal's CheckNoUsers
+			// refuses it if one connected meanwhile, and it is retried.
+			if err := s.removeUsers(ctx, v, who, key.Account); err != nil {
+				return err
+			}
 		}
 		entry := s.audit(conn, connection.AuditRemoved, who, s.now(), nil)
 		if len(users) > 0 {

@@ -476,9 +476,16 @@ func TestCallbackLeaseNeverFreed(t *testing.T) {
 			key := e.connectApp(vc.vendor, nil).Key
 			app := e.save(key)
 			req := e.authorize(manager, vc.vendor, "app", "reconnect", nil)
-			var once sync.Once
+			// The callback reads before the exchange (settings, lease) and
+			// again after it: the scan takes the lease in between.
+			var mu sync.Mutex
+			reads := 0
 			e.store.setSnapshot(func() error {
-				once.Do(func() { e.holdLease(key) })
+				mu.Lock()
+				defer mu.Unlock()
+				if reads++; reads == 2 {
+					e.holdLease(key)
+				}
 				return nil
 			})
 			sl := &sleeper{}

@@ -96,15 +96,20 @@ func (f *Factory) Client(ctx context.Context, v vendors.Vendor, set *connection.
 }
 
 // ForConnection is the client of an existing connection: the account's
-// current settings and the connection's own instance.
+// current settings and the connection's own instance. Only a vendor whose
+// OAuth client is the account's own reads the settings; the others' client
+// is the deployment's app, which no setting changes.
 func (f *Factory) ForConnection(ctx context.Context, c connection.Connection) (*Client, error) {
 	v, ok := vendors.Lookup(c.Vendor)
 	if !ok {
 		return nil, problem.New(http.StatusNotFound, "unknown_vendor", "there is no integration called %q", c.Vendor)
 	}
-	set, err := store.SettingsOf(ctx, f.Store, c.Account, c.Vendor)
-	if err != nil {
-		return nil, err
+	var set *connection.Settings
+	if v.Credentials == vendors.PerAccount {
+		var err error
+		if set, err = store.SettingsOf(ctx, f.Store, c.Account, c.Vendor); err != nil {
+			return nil, err
+		}
 	}
 	return f.Client(ctx, v, set, c.Instance)
 }

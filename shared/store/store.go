@@ -64,7 +64,9 @@ type Store interface {
 	MarkNoticeSent(ctx context.Context, account, userID, id, owner string, at time.Time) error
 
 	// Due pages through the connections of one shard of the expiry index
-	// whose next check is at or before now, oldest first.
+	// whose next check is at or before now, oldest first. Only each
+	// connection's Key is sure to be filled in (the index holds no more);
+	// AcquireLease reads the whole connection.
 	Due(ctx context.Context, shard int, now time.Time, pageToken string, limit int) ([]connection.Connection, string, error)
 	// AcquireLease takes the connection's lease (for a refresh) if it is
 	// free or lapsed at now, and returns the connection as stored after.

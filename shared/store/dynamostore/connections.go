@@ -57,7 +57,9 @@ func (s *Store) ListUserConnections(ctx context.Context, account, vendor, pageTo
 }
 
 // Due pages through the expiry index of a shard, up to now, oldest first.
-// The index is eventually consistent.
+// The index is eventually consistent, and holds only the connections'
+// keys (DueIndexAttributes): the connections returned carry their Key and
+// nothing else.
 func (s *Store) Due(ctx context.Context, shard int, now time.Time, pageToken string, limit int) ([]connection.Connection, string, error) {
 	pk := layout.DuePK(shard)
 	in, err := s.query(DueIndex, expression.Key("DuePK").Equal(expression.Value(pk)).

@@ -2,7 +2,9 @@ package dynamostore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +23,7 @@ type counting struct {
 	mu       sync.Mutex
 	requests map[string]int
 	items    int
+	attrs    map[string]bool // the attribute names Query answers held
 }
 
 func (c *counting) note(op string, items int) {
@@ -33,7 +36,7 @@ func (c *counting) note(op string, items int) {
 func (c *counting) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.requests, c.items = map[string]int{}, 0
+	c.requests, c.items, c.attrs = map[string]int{}, 0, map[string]bool{}
 }
 
 func (c *counting) total() int {
@@ -63,6 +66,13 @@ func (c *counting) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func
 	n := 0
 	if out != nil {
 		n = len(out.Items)
+		c.mu.Lock()
+		for _, item := range out.Items {
+			for a := range item {
+				c.attrs[a] = true
+			}
+		}
+		c.mu.Unlock()
 	}
 	c.note("Query", n)
 	return out, err
@@ -81,7 +91,7 @@ func newCountingStore(t *testing.T) (*counting, store.Store) {
 	if err := dynamostore.CreateTable(t.Context(), db, table); err != nil {
 		t.Fatal(err)
 	}
-	c := &counting{API: db, requests: map[string]int{}}
+	c := &counting{API: db, requests: map[string]int{}, attrs: map[string]bool{}}
 	return c, dynamostore.New(c, table)
 }
 
@@ -169,8 +179,77 @@ func TestDueReadsOnlyDueConnections(t *testing.T) {
 	if found != due {
 		t.Errorf("Due found %d connections, want %d", found, due)
 	}
-	// One read ahead per shard is how pages know they are the last.
+	// One read ahead per shard is how pages know they are the last; the
+	// key condition stops at now, so it is another due item or none.
 	if c.items > due+store.DueShards {
 		t.Errorf("Due read %d items for %d due connections among 120", c.items, due)
+	}
+	t.Logf("items read ÷ due = %d/%d = %.3f", c.items, due, float64(c.items)/float64(due))
+	if r := float64(c.items) / float64(due); r > 1.1 {
+		t.Errorf("items read ÷ due = %.3f, want ≤ 1.1", r)
+	}
+	// The index holds the keys and DueIndexAttributes, nothing else: a
+	// lease or a token update never writes to it.
+	allowed := append([]string{"PK", "SK", "DuePK", "DueSK"}, dynamostore.DueIndexAttributes...)
+	for a := range c.attrs {
+		if !slices.Contains(allowed, a) {
+			t.Errorf("the expiry index returned attribute %s; it projects only %v", a, allowed)
+		}
+	}
+	if len(c.attrs) == 0 {
+		t.Error("no attributes read")
+	}
+}
+
+// writeCounting counts the write requests the store makes.
+type writeCounting struct {
+	*counting
+}
+
+func (c writeCounting) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.note("PutItem", 0)
+	return c.API.PutItem(ctx, in, o...)
+}
+
+func (c writeCounting) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.note("UpdateItem", 0)
+	return c.API.UpdateItem(ctx, in, o...)
+}
+
+func (c writeCounting) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	c.note("DeleteItem", 0)
+	return c.API.DeleteItem(ctx, in, o...)
+}
+
+// TestConsumeStateIsOneWrite: consuming a state is one conditional
+// UpdateItem (no read before, no delete after), and it stays single use
+// and refuses an expired state.
+func TestConsumeStateIsOneWrite(t *testing.T) {
+	ctx := t.Context()
+	c, _ := newCountingStore(t)
+	table := awstest.Unique("consume")
+	if err := dynamostore.CreateTable(ctx, c.API.(dynamostore.TableAPI), table); err != nil {
+		t.Fatal(err)
+	}
+	st := dynamostore.New(writeCounting{c}, table)
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, nonce := range []string{"n-1", "n-2"} {
+		if err := st.PutState(ctx, connection.AuthState{Nonce: nonce, Account: "a1", UserID: "u1", Vendor: "servicenow",
+			Flow: connection.LevelApp, Action: connection.ActionConnect, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.reset()
+	if got, err := st.ConsumeState(ctx, "n-1", now); err != nil || got.UserID != "u1" {
+		t.Fatalf("consume: %+v, %v", got, err)
+	}
+	if c.total() != 1 || c.requests["UpdateItem"] != 1 {
+		t.Errorf("consuming a state made %v, want 1 UpdateItem", c.requests)
+	}
+	if _, err := st.ConsumeState(ctx, "n-1", now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second consume: %v, want ErrNotFound", err)
+	}
+	if _, err := st.ConsumeState(ctx, "n-2", now.Add(10*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("consume at the expiry: %v, want ErrNotFound", err)
 	}
 }

@@ -2,6 +2,9 @@ package dynamostore_test
 
 import (
 	"context"
+	"os"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -64,8 +67,16 @@ func TestCreateTable(t *testing.T) {
 	}
 	gsi := d.GlobalSecondaryIndexes[0]
 	if aws.ToString(gsi.IndexName) != dynamostore.DueIndex || aws.ToString(gsi.KeySchema[0].AttributeName) != "DuePK" ||
-		aws.ToString(gsi.KeySchema[1].AttributeName) != "DueSK" || gsi.Projection.ProjectionType != "ALL" {
+		aws.ToString(gsi.KeySchema[1].AttributeName) != "DueSK" || gsi.Projection.ProjectionType != "INCLUDE" ||
+		!slices.Equal(gsi.Projection.NonKeyAttributes, dynamostore.DueIndexAttributes) {
 		t.Errorf("due index: %+v", gsi)
+	}
+	tmpl, err := os.ReadFile("../../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "NonKeyAttributes: [" + strings.Join(dynamostore.DueIndexAttributes, ", ") + "]"; !strings.Contains(string(tmpl), want) {
+		t.Errorf("template.yaml's DueIndex does not project %s", want)
 	}
 	ttl, err := db.DescribeTimeToLive(t.Context(), &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
 	if err != nil {

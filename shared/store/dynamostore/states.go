@@ -46,8 +46,14 @@ func (s *Store) PutState(ctx context.Context, a connection.AuthState) error {
 // at now (DynamoDB's TTL deletes late, so the expiry is checked here). The
 // mark carries a token of this call, so the SDK retrying the request (after
 // a lost answer) finds its own mark and succeeds, while any other consumer
-// finds someone else's and fails: single use, also under retries. The item
-// is then deleted, best effort (the TTL removes it otherwise).
+// finds someone else's and fails: single use, also under retries.
+//
+// One write: the consumed item stays until its TTL (the state's expiry,
+// minutes away) lets DynamoDB delete it, at no cost. A conditional
+// DeleteItem returning the old item would be one write too, but the SDK's
+// retry of a delete whose answer was lost finds nothing and would turn a
+// good callback into invalid_state; the mark answers the retry with the
+// state.
 func (s *Store) ConsumeState(ctx context.Context, nonce string, now time.Time) (connection.AuthState, error) {
 	mark := rand.Text()
 	by := expression.Name("ConsumedBy")
@@ -65,9 +71,6 @@ func (s *Store) ConsumeState(ctx context.Context, nonce string, now time.Time) (
 	}
 	if err != nil {
 		return connection.AuthState{}, failed("consume state", err)
-	}
-	if w, err := s.delete(it, by.Equal(expression.Value(mark))); err == nil {
-		_ = s.writeOne(ctx, w)
 	}
 	a, err := decodeState(out.Attributes)
 	if err != nil {

@@ -55,9 +55,8 @@ func testDue(t *testing.T, s store.Store) {
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("due: %v, %v", ids(cs), err)
 	}
-	want := conn(a[1], t0.Add(-2*time.Hour))
-	want.Version = 1
-	same(t, "due connection", cs[0], want)
+	// The key is what Due promises (the expiry index holds no more).
+	same(t, "due connection", cs[0].Key, a[1])
 }
 
 func testDuePages(t *testing.T, s store.Store) {

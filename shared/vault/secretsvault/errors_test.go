@@ -1,15 +1,14 @@
 package secretsvault
 
-// Cases moto cannot produce: AWS refusing PutSecretValue on a secret
-// scheduled for deletion (moto accepts it silently), a service error that
-// quotes the value, and the token discipline of Put.
+// Cases moto cannot produce: a secret deleted or created under a Put, a
+// service error that quotes the value, and the token discipline and the
+// round trips of Put.
 
 import (
 	"context"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -20,15 +19,14 @@ import (
 
 // script is a Client whose answers the test chooses; it records the calls.
 type script struct {
-	calls    []string
-	tokens   []string
-	describe func(n int) (*secretsmanager.DescribeSecretOutput, error)
-	put      func(n int) error
-	create   func() error
-	get      func() error
-	del      func() error
-	nDesc    int
-	nPut     int
+	calls   []string
+	tokens  []string
+	put     func(n int) error
+	restore func() error
+	create  func() error
+	get     func() error
+	del     func() error
+	nPut    int
 }
 
 func (s *script) CreateSecret(_ context.Context, in *secretsmanager.CreateSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
@@ -40,12 +38,6 @@ func (s *script) CreateSecret(_ context.Context, in *secretsmanager.CreateSecret
 		}
 	}
 	return &secretsmanager.CreateSecretOutput{VersionId: in.ClientRequestToken}, nil
-}
-
-func (s *script) DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
-	s.calls = append(s.calls, "describe")
-	s.nDesc++
-	return s.describe(s.nDesc)
 }
 
 func (s *script) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
@@ -62,6 +54,9 @@ func (s *script) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretV
 
 func (s *script) RestoreSecret(context.Context, *secretsmanager.RestoreSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error) {
 	s.calls = append(s.calls, "restore")
+	if s.restore != nil {
+		return nil, s.restore()
+	}
 	return &secretsmanager.RestoreSecretOutput{}, nil
 }
 
@@ -75,70 +70,89 @@ func (s *script) DeleteSecret(context.Context, *secretsmanager.DeleteSecretInput
 	return &secretsmanager.DeleteSecretOutput{}, s.del()
 }
 
-func live(int) (*secretsmanager.DescribeSecretOutput, error) {
-	return &secretsmanager.DescribeSecretOutput{Name: aws.String("n")}, nil
-}
-
 var markedForDeletion = &types.InvalidRequestException{Message: aws.String(
 	"You can't perform this operation on the secret because it was marked for deletion.")}
 
-func TestPutRestoresWhenDeletedUnderIt(t *testing.T) {
-	// Describe sees a live secret, then someone deletes it: AWS refuses the
-	// PutSecretValue; the next round restores and writes.
-	s := &script{
-		describe: func(n int) (*secretsmanager.DescribeSecretOutput, error) {
-			if n == 1 {
-				return live(n)
-			}
-			return &secretsmanager.DescribeSecretOutput{DeletedDate: aws.Time(time.Now())}, nil
-		},
-		put: func(n int) error {
+var notFound = &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
+
+// TestPutRoundTrips: each state of the secret costs Put the calls the
+// typed errors make necessary, with one token for all of them.
+func TestPutRoundTrips(t *testing.T) {
+	scheduledName := &types.InvalidRequestException{Message: aws.String(
+		"You can't create this secret because a secret with this name is already scheduled for deletion.")}
+	exists := &types.ResourceExistsException{Message: aws.String("already exists")}
+	for _, c := range []struct {
+		name    string
+		s       *script
+		want    string
+		wantErr bool
+	}{
+		{"an existing secret: one PutSecretValue, nothing asked first", &script{}, "put", false},
+		{"a missing secret", &script{put: func(int) error { return notFound }}, "put,create", false},
+		{"a secret scheduled for deletion", &script{put: func(n int) error {
 			if n == 1 {
 				return markedForDeletion
 			}
 			return nil
-		},
-	}
-	id, err := New(s).Put(context.Background(), "a/b", []byte(`{"n":1}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := strings.Join(s.calls, ","), "describe,put,describe,restore,put"; got != want {
-		t.Errorf("calls = %s, want %s", got, want)
-	}
-	if len(s.tokens) != 2 || s.tokens[0] != s.tokens[1] || s.tokens[0] != id {
-		t.Errorf("tokens %v, version %q: want one token, reused, returned as the version", s.tokens, id)
-	}
-	if len(id) < 32 || len(id) > 64 {
-		t.Errorf("token %q: Secrets Manager wants 32 to 64 characters", id)
-	}
-}
-
-func TestCreateRefusedForScheduledName(t *testing.T) {
-	// CreateSecret on a name scheduled for deletion (deleted between our
-	// Describe and Create, or still listed as missing) is retried.
-	s := &script{
-		describe: func(n int) (*secretsmanager.DescribeSecretOutput, error) {
-			if n == 1 {
-				return nil, &types.ResourceNotFoundException{Message: aws.String("no")}
+		}}, "put,restore,put", false},
+		{"created by someone else meanwhile", &script{
+			put: func(n int) error {
+				if n == 1 {
+					return notFound
+				}
+				return nil
+			},
+			create: func() error { return exists },
+		}, "put,create,put", false},
+		{"a name scheduled for deletion meanwhile", &script{
+			put: func(n int) error {
+				if n == 1 {
+					return notFound
+				}
+				return nil
+			},
+			create: func() error { return scheduledName },
+		}, "put,create,restore,put", false},
+		{"deleted for good while being restored", &script{
+			put: func(n int) error {
+				if n == 1 {
+					return markedForDeletion
+				}
+				return notFound
+			},
+			restore: func() error { return notFound },
+		}, "put,restore,put,create", false},
+		{"a state that never settles", &script{put: func(int) error { return markedForDeletion }},
+			"put,restore,put,restore,put,restore,put", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			id, err := New(c.s).Put(context.Background(), "a/b", []byte(`{"n":1}`))
+			if (err != nil) != c.wantErr {
+				t.Fatalf("err = %v, want error %v", err, c.wantErr)
 			}
-			return &secretsmanager.DescribeSecretOutput{DeletedDate: aws.Time(time.Now())}, nil
-		},
-		create: func() error {
-			return &types.InvalidRequestException{Message: aws.String(
-				"You can't create this secret because a secret with this name is already scheduled for deletion.")}
-		},
-	}
-	if _, err := New(s).Put(context.Background(), "a/b", []byte(`{"n":1}`)); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := strings.Join(s.calls, ","), "describe,create,describe,restore,put"; got != want {
-		t.Errorf("calls = %s, want %s", got, want)
+			if got := strings.Join(c.s.calls, ","); got != c.want {
+				t.Errorf("calls = %s, want %s", got, c.want)
+			}
+			for _, tok := range c.s.tokens {
+				if tok != c.s.tokens[0] {
+					t.Errorf("tokens %v: want one token, reused", c.s.tokens)
+				}
+			}
+			if c.wantErr {
+				return
+			}
+			if id != c.s.tokens[0] {
+				t.Errorf("version %q, want the token %q", id, c.s.tokens[0])
+			}
+			if len(id) < 32 || len(id) > 64 {
+				t.Errorf("token %q: Secrets Manager wants 32 to 64 characters", id)
+			}
+		})
 	}
 }
 
 func TestFreshTokenPerPut(t *testing.T) {
-	s := &script{describe: live}
+	s := &script{}
 	v := New(s)
 	a, _ := v.Put(context.Background(), "a/b", []byte(`{"n":1}`))
 	b, _ := v.Put(context.Background(), "a/b", []byte(`{"n":1}`))
@@ -151,7 +165,7 @@ func TestErrorsNeverQuoteTheValue(t *testing.T) {
 	secret := `{"access_token":"tok-SECRET-0123456789abcdef","refresh_token":"rt-SECRET-9876543210"}`
 	echo := &types.InvalidParameterException{Message: aws.String(
 		"bad value: " + secret[10:50])} // quotes a slice of it
-	s := &script{describe: live, put: func(int) error { return echo }}
+	s := &script{put: func(int) error { return echo }}
 	_, err := New(s).Put(context.Background(), "a/b", []byte(secret))
 	if err == nil {
 		t.Fatal("Put succeeded")
@@ -163,7 +177,7 @@ func TestErrorsNeverQuoteTheValue(t *testing.T) {
 		t.Errorf("error lost the code or name: %v", err)
 	}
 	// An ordinary error keeps its chain.
-	s = &script{describe: live, put: func(int) error { return errors.New("boom") }}
+	s = &script{put: func(int) error { return errors.New("boom") }}
 	if _, err := New(s).Put(context.Background(), "a/b", []byte(secret)); err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("err = %v, want it to wrap boom", err)
 	}
@@ -172,7 +186,7 @@ func TestErrorsNeverQuoteTheValue(t *testing.T) {
 func TestGetAndDeleteMapping(t *testing.T) {
 	ctx := context.Background()
 	for _, e := range []error{
-		&types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")},
+		notFound,
 		markedForDeletion,
 	} {
 		s := &script{get: func() error { return e }, del: func() error { return e }}

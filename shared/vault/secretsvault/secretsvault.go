@@ -26,7 +26,6 @@ import (
 // Client is the part of *secretsmanager.Client the vault uses.
 type Client interface {
 	CreateSecret(context.Context, *secretsmanager.CreateSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
-	DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 	PutSecretValue(context.Context, *secretsmanager.PutSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
 	RestoreSecret(context.Context, *secretsmanager.RestoreSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error)
 	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
@@ -82,6 +81,22 @@ const maxAttempts = 4
 // secret if it is missing and restores it if it is scheduled for deletion.
 // One fresh ClientRequestToken serves every call of one Put, so the SDK's
 // retries, and ours, never write the value twice; it becomes the version id.
+//
+// A write to a secret that exists (every token write but a connection's
+// first) is one PutSecretValue: the secret's state is learned from its
+// typed errors, never asked for first. PutSecretValue answers
+// ResourceNotFoundException for a missing secret (then CreateSecret) and
+// InvalidRequestException for one scheduled for deletion (then
+// RestoreSecret and PutSecretValue again); CreateSecret answers
+// ResourceExistsException for a name created meanwhile and
+// InvalidRequestException for a name scheduled for deletion
+// (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html,
+// https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html).
+// This used to call DescribeSecret before every write because moto (5.2.1,
+// checked again: its put_secret_value never looks at the deletion date)
+// accepts PutSecretValue on a secret scheduled for deletion silently and
+// leaves it deleted. The tests' moto server now refuses it as AWS does
+// (awstest), so the emulator no longer costs every write a round trip.
 func (v *Vault) Put(ctx context.Context, name string, value []byte) (string, error) {
 	if err := vault.CheckName(name); err != nil {
 		return "", fmt.Errorf("secretsvault: put: %w", err)
@@ -98,39 +113,16 @@ func (v *Vault) Put(ctx context.Context, name string, value []byte) (string, err
 		bin = value
 	}
 	var last error
+	restore := false
 	for range maxAttempts {
-		// Describe first: it is the only way to learn that a secret is
-		// scheduled for deletion before writing to it (PutSecretValue on
-		// such a secret is refused by AWS but accepted silently by moto).
-		d, err := v.c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
-		switch {
-		case isNotFound(err):
-			out, err := v.c.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-				Name:               aws.String(name),
-				SecretString:       str,
-				SecretBinary:       bin,
-				ClientRequestToken: aws.String(token),
-				KmsKeyId:           optional(v.kmsKeyID),
-				Description:        optional(v.description),
-				Tags:               v.tags,
-			})
-			if err == nil {
-				return versionOr(out.VersionId, token), nil
-			}
-			if isExists(err) || isMarkedDeleted(err) { // created (or deleted) meanwhile
-				last = err
-				continue
-			}
-			return "", v.fail("put", name, err, value)
-		case err != nil:
-			return "", v.fail("put", name, err, value)
-		case d.DeletedDate != nil:
+		if restore {
+			restore = false
 			if _, err := v.c.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: aws.String(name)}); err != nil {
-				if isNotFound(err) {
-					last = err
-					continue
+				// Gone for good meanwhile (then it is created), or restored
+				// by someone else meanwhile: write again.
+				if !isNotFound(err) && !isInvalidRequest(err) {
+					return "", v.fail("restore", name, err, value)
 				}
-				return "", v.fail("restore", name, err, value)
 			}
 		}
 		out, err := v.c.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
@@ -139,14 +131,34 @@ func (v *Vault) Put(ctx context.Context, name string, value []byte) (string, err
 			SecretBinary:       bin,
 			ClientRequestToken: aws.String(token),
 		})
-		if err == nil {
+		switch {
+		case err == nil:
 			return versionOr(out.VersionId, token), nil
-		}
-		if isNotFound(err) || isMarkedDeleted(err) { // deleted meanwhile
-			last = err
+		case isInvalidRequest(err): // scheduled for deletion
+			last, restore = err, true
 			continue
+		case !isNotFound(err):
+			return "", v.fail("put", name, err, value)
 		}
-		return "", v.fail("put", name, err, value)
+		created, err := v.c.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+			Name:               aws.String(name),
+			SecretString:       str,
+			SecretBinary:       bin,
+			ClientRequestToken: aws.String(token),
+			KmsKeyId:           optional(v.kmsKeyID),
+			Description:        optional(v.description),
+			Tags:               v.tags,
+		})
+		switch {
+		case err == nil:
+			return versionOr(created.VersionId, token), nil
+		case isExists(err): // created meanwhile: write a version
+			last = err
+		case isInvalidRequest(err): // the name is scheduled for deletion
+			last, restore = err, true
+		default:
+			return "", v.fail("put", name, err, value)
+		}
 	}
 	return "", v.fail("put", name, fmt.Errorf("secret kept changing state: %w", last), value)
 }
@@ -240,6 +252,15 @@ func (e *redactedError) Error() string {
 func isNotFound(err error) bool {
 	var nf *types.ResourceNotFoundException
 	return errors.As(err, &nf)
+}
+
+// isInvalidRequest is InvalidRequestException: for PutSecretValue and
+// CreateSecret on this vault's secrets, a secret (or name) scheduled for
+// deletion (its other causes, rotation and secrets managed by another
+// service, never apply to them).
+func isInvalidRequest(err error) bool {
+	var ir *types.InvalidRequestException
+	return errors.As(err, &ir)
 }
 
 func isExists(err error) bool {
