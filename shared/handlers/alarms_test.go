@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -63,6 +64,23 @@ func TestTemplateAlarmsReadEmittedMetrics(t *testing.T) {
 			if a == nil || a.Tag != "!If" || a.Content[0].Value != "HasAlarmTopic" || a.Content[1].Content[0].Value != "AlarmTopicArn" ||
 				a.Content[2].Value != "AWS::NoValue" {
 				t.Errorf("%s: %s is not [AlarmTopicArn] when the topic is given, else none", id, k)
+			}
+		}
+		// CloudWatch's limits (PutMetricAlarm): period × evaluation periods
+		// at most 7 days, and 1 day for a period under an hour;
+		// https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+		period, _ := strconv.Atoi(field(p, "Period").Value)
+		evals, _ := strconv.Atoi(field(p, "EvaluationPeriods").Value)
+		limit := 604800
+		if period < 3600 {
+			limit = 86400
+		}
+		if period <= 0 || period%60 != 0 || evals <= 0 || period*evals > limit {
+			t.Errorf("%s: Period %d × EvaluationPeriods %d is not an evaluation range CloudWatch accepts", id, period, evals)
+		}
+		if d := field(p, "DatapointsToAlarm"); d != nil {
+			if n, _ := strconv.Atoi(d.Value); n < 1 || n > evals {
+				t.Errorf("%s: DatapointsToAlarm %s of %d periods", id, d.Value, evals)
 			}
 		}
 		ns, name := field(p, "Namespace"), field(p, "MetricName").Value

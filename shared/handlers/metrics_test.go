@@ -86,7 +86,7 @@ func TestMetricsOfEveryFlow(t *testing.T) {
 	all := samples(t)
 	const ns = "Connections/metrics-test"
 	var seen []metrics.Datum
-	run := func(name string, f func(t *testing.T, h *harness) []metrics.Datum) {
+	run := func(name string, f func(t *testing.T, h *harness)) {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
 			h.d.Config.MetricsNamespace = ns
@@ -103,7 +103,7 @@ func TestMetricsOfEveryFlow(t *testing.T) {
 	route := func(r string) map[string]string { return map[string]string{metrics.DimRoute: r} }
 	vendor := map[string]string{metrics.DimVendor: "servicenow"}
 
-	run("a 200 of a route", func(t *testing.T, h *harness) []metrics.Datum {
+	run("a 200 of a route", func(t *testing.T, h *harness) {
 		wantStatus(t, h.invokeAPI(t, all["list-integrations.json"]), http.StatusOK, "")
 		ds := points(t, h)
 		want(t, ds, metrics.Requests, route("list-integrations"), 1)
@@ -115,17 +115,15 @@ func TestMetricsOfEveryFlow(t *testing.T) {
 		if _, ok := find(ds, metrics.ErrorAnswers, map[string]string{metrics.DimRoute: "list-integrations", metrics.DimCode: ""}); ok {
 			t.Fatal("ErrorAnswers on a 200")
 		}
-		return ds
 	})
-	run("a 400 of a route, by code", func(t *testing.T, h *harness) []metrics.Datum {
+	run("a 400 of a route, by code", func(t *testing.T, h *harness) {
 		wantStatus(t, h.invokeAPI(t, all["list-integrations-bad-type.json"]), http.StatusBadRequest, "invalid_type")
 		ds := points(t, h)
 		want(t, ds, metrics.ErrorAnswers, map[string]string{metrics.DimRoute: "list-integrations", metrics.DimCode: "invalid_type"}, 1)
 		want(t, ds, metrics.Requests, map[string]string{metrics.DimRoute: "list-integrations", metrics.DimStatusClass: "4xx"}, 1)
 		want(t, ds, metrics.ServerErrors, route("list-integrations"), 0)
-		return ds
 	})
-	run("a broker hit", func(t *testing.T, h *harness) []metrics.Datum {
+	run("a broker hit", func(t *testing.T, h *harness) {
 		h.seedSettings(t, all)
 		h.seedLiveConnection(t, connection.AppKey(sampleAccount, "servicenow"), "https://acme.service-now.com")
 		wantStatus(t, h.invokeAPI(t, all["token-broker.json"]), http.StatusOK, "")
@@ -135,9 +133,8 @@ func TestMetricsOfEveryFlow(t *testing.T) {
 		if _, ok := find(ds, metrics.BrokerRefreshes, nil); ok {
 			t.Fatal("a hit counted as a refresh")
 		}
-		return ds
 	})
-	run("a broker refresh", func(t *testing.T, h *harness) []metrics.Datum {
+	run("a broker refresh", func(t *testing.T, h *harness) {
 		h.seedSettings(t, all)
 		h.seedConnection(t, connection.AppKey(sampleAccount, "servicenow"), "https://acme.service-now.com")
 		h.d.HTTP = &http.Client{Transport: vendorAnswer{200, `{"access_token":"fresh-access","refresh_token":"fresh-refresh","token_type":"Bearer","expires_in":1800}`}}
@@ -145,9 +142,8 @@ func TestMetricsOfEveryFlow(t *testing.T) {
 		ds := points(t, h)
 		want(t, ds, metrics.BrokerRefreshes, vendor, 1)
 		want(t, ds, metrics.BrokerRefreshes, nil, 1)
-		return ds
 	})
-	run("a broker refusal: a dead grant", func(t *testing.T, h *harness) []metrics.Datum {
+	run("a broker refusal: a dead grant", func(t *testing.T, h *harness) {
 		h.seedSettings(t, all)
 		h.seedConnection(t, connection.AppKey(sampleAccount, "servicenow"), "https://acme.service-now.com")
 		h.d.HTTP = &http.Client{Transport: vendorAnswer{400, `{"error":"invalid_grant","error_description":"refresh token revoked"}`}}
@@ -157,9 +153,8 @@ func TestMetricsOfEveryFlow(t *testing.T) {
 		want(t, ds, metrics.BrokerRefusals, nil, 1)
 		want(t, ds, metrics.DeadGrants, vendor, 1)
 		want(t, ds, metrics.ErrorAnswers, map[string]string{metrics.DimRoute: "token-broker", metrics.DimCode: "reconnect_required"}, 1)
-		return ds
 	})
-	run("a 5xx of a route", func(t *testing.T, h *harness) []metrics.Datum {
+	run("a 5xx of a route", func(t *testing.T, h *harness) {
 		h.seedSettings(t, all)
 		h.seedConnection(t, connection.AppKey(sampleAccount, "servicenow"), "https://acme.service-now.com")
 		wantStatus(t, h.invokeAPI(t, all["token-broker.json"]), http.StatusServiceUnavailable, "vendor_unavailable")
@@ -167,9 +162,8 @@ func TestMetricsOfEveryFlow(t *testing.T) {
 		want(t, ds, metrics.ServerErrors, route("token-broker"), 1)
 		want(t, ds, metrics.Requests, map[string]string{metrics.DimRoute: "token-broker", metrics.DimStatusClass: "5xx"}, 1)
 		want(t, ds, metrics.ErrorAnswers, map[string]string{metrics.DimRoute: "token-broker", metrics.DimCode: "vendor_unavailable"}, 1)
-		return ds
 	})
-	run("a scan run", func(t *testing.T, h *harness) []metrics.Datum {
+	run("a scan run", func(t *testing.T, h *harness) {
 		h.seedSettings(t, all)
 		h.seedLiveConnection(t, connection.AppKey(sampleAccount, "servicenow"), "https://acme.service-now.com")
 		rep := h.invokeScan(t, all["expiry-scan.json"])
@@ -184,9 +178,8 @@ func TestMetricsOfEveryFlow(t *testing.T) {
 		if rep.Checked != 1 || rep.Notices != 1 {
 			t.Fatalf("the run did not do the work the test means: %+v", rep)
 		}
-		return ds
 	})
-	run("events published", func(t *testing.T, h *harness) []metrics.Datum {
+	run("events published", func(t *testing.T, h *harness) {
 		resp := h.invokeStream(t, all["event-publisher.json"])
 		ds := points(t, h)
 		d, ok := find(ds, metrics.EventsPublished, nil)
@@ -194,7 +187,6 @@ func TestMetricsOfEveryFlow(t *testing.T) {
 			t.Fatalf("EventsPublished %+v (%v), failures %v", d, ok, resp.BatchItemFailures)
 		}
 		want(t, ds, metrics.EventsFailed, nil, 0)
-		return ds
 	})
 
 	// Every metric of the catalogue, under each of its dimension sets.
