@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/connection"
-	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/store"
 )
 
@@ -54,8 +54,9 @@ func fakeAWS(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 }
 
-// vendor is a vendor's server, and the service's vendor client for it.
-func vendor(t *testing.T, tp trace.TracerProvider, status int) (*httptest.Server, *http.Client) {
+// vendorServer is a vendor's server answering status; it fails the test
+// if a request carried a trace header to it.
+func vendorServer(t *testing.T, status int) *httptest.Server {
 	t.Helper()
 	var got http.Header
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -70,6 +71,16 @@ func vendor(t *testing.T, tp trace.TracerProvider, status int) (*httptest.Server
 			}
 		}
 	})
+	return srv
+}
+
+// sdkAndVendorCall builds the Lambdas' dependencies as Load does, with
+// tracing by tp, and makes one AWS SDK call (the store's) and one vendor
+// call (the vendor client's) in the invocation of header.
+func sdkAndVendorCall(t *testing.T, tp trace.TracerProvider, header string, status int) {
+	t.Helper()
+	fakeAWS(t)
+	srv := vendorServer(t, status)
 	cfg, err := config.FromEnv(func(k string) string {
 		if k == "PRIVATE_VENDOR_HOSTS" {
 			return strings.TrimPrefix(srv.URL, "http://")
@@ -79,25 +90,13 @@ func vendor(t *testing.T, tp trace.TracerProvider, status int) (*httptest.Server
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv, tracedVendorClient(handlers.VendorClient(cfg), tp)
-}
-
-// sdkAndVendorCall makes one AWS SDK call (through the Lambda wiring's
-// store) and one vendor call in the invocation of header.
-func sdkAndVendorCall(t *testing.T, tp trace.TracerProvider, header string, status int) {
-	t.Helper()
-	fakeAWS(t)
-	b, err := TracedBackends(context.Background(), config.Config{TableName: "connections", EventBusName: "default"}, tp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := deps(context.Background(), cfg, tp, slog.New(slog.DiscardHandler))
 	ctx := invocation(header)
-	if _, err := b.Store.GetConnection(ctx, connection.AppKey("a1", "servicenow")); !errors.Is(err, store.ErrNotFound) {
+	if _, err := d.Store.GetConnection(ctx, connection.AppKey("a1", "servicenow")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetConnection on the fake: %v", err)
 	}
-	srv, client := vendor(t, tp, status)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/oauth_token.do?client_secret=never-traced", nil)
-	resp, err := client.Do(req)
+	resp, err := d.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
