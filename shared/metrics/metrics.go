@@ -166,7 +166,7 @@ type metadata struct {
 // lacks is left out (a programming error the tests catch), so a line is
 // never an invalid document. Values of one metric are not repeated.
 func Attrs(ns string, now time.Time, dims map[string]string, values ...Value) []slog.Attr {
-	var dirs []directive
+	var dirs []directive // one per distinct list of dimension sets
 	var attrs []slog.Attr
 	var seen []string
 	for _, v := range values {
@@ -174,7 +174,12 @@ func Attrs(ns string, now time.Time, dims map[string]string, values ...Value) []
 			continue
 		}
 		seen = append(seen, v.Metric.Name)
-		dirs = append(dirs, directive{Namespace: ns, Dimensions: v.Metric.Dimensions, Metrics: []definition{{v.Metric.Name, v.Metric.Unit}}})
+		def := definition{v.Metric.Name, v.Metric.Unit}
+		if i := slices.IndexFunc(dirs, func(d directive) bool { return sameSets(d.Dimensions, v.Metric.Dimensions) }); i >= 0 {
+			dirs[i].Metrics = append(dirs[i].Metrics, def)
+		} else {
+			dirs = append(dirs, directive{Namespace: ns, Dimensions: v.Metric.Dimensions, Metrics: []definition{def}})
+		}
 		attrs = append(attrs, slog.Float64(v.Metric.Name, v.Value))
 	}
 	if len(dirs) == 0 {
@@ -190,6 +195,10 @@ func Attrs(ns string, now time.Time, dims map[string]string, values ...Value) []
 		out = append(out, slog.String(k, dims[k]))
 	}
 	return append(out, attrs...)
+}
+
+func sameSets(a, b [][]string) bool {
+	return slices.EqualFunc(a, b, func(x, y []string) bool { return slices.Equal(x, y) })
 }
 
 func hasAll(dims map[string]string, sets [][]string) bool {

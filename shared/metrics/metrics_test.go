@@ -46,11 +46,17 @@ func TestLineIsAnEMFDocument(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, d := range doc.AWS.CloudWatchMetrics {
-		if d.Namespace != "Connections/test" || len(d.Metrics) != 1 {
+		if d.Namespace != "Connections/test" {
 			t.Fatalf("directive %+v", d)
 		}
 		dims, _ := json.Marshal(d.Dimensions)
-		got[d.Metrics[0].Name] = d.Metrics[0].Unit + " " + string(dims)
+		for _, m := range d.Metrics {
+			got[m.Name] = m.Unit + " " + string(dims)
+		}
+	}
+	// Metrics of the same dimension sets share one directive.
+	if len(doc.AWS.CloudWatchMetrics) != 3 {
+		t.Errorf("%d directives, want 3 (ServerErrors and Latency share [[Route]])", len(doc.AWS.CloudWatchMetrics))
 	}
 	want := map[string]string{
 		"Requests":     `Count [["Route"],["Route","StatusClass"]]`,
