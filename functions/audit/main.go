@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	lambda.Start(handlers.AuditTimeline(awsdeps.Load()))
+	lambda.Start(awsdeps.Traced(handlers.AuditTimeline(awsdeps.Load())))
 }

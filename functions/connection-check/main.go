@@ -10,5 +10,5 @@ import (
 )
 
 func main() {
-	lambda.Start(handlers.ConnectionCheck(awsdeps.Load()))
+	lambda.Start(awsdeps.Traced(handlers.ConnectionCheck(awsdeps.Load())))
 }

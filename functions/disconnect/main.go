@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	lambda.Start(handlers.Disconnect(awsdeps.Load()))
+	lambda.Start(awsdeps.Traced(handlers.Disconnect(awsdeps.Load())))
 }

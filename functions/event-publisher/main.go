@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambda.Start(handlers.EventPublisher(awsdeps.Load()))
+	lambda.Start(awsdeps.Traced(handlers.EventPublisher(awsdeps.Load())))
 }

@@ -10,5 +10,5 @@ import (
 )
 
 func main() {
-	lambda.Start(handlers.ExpiryScan(awsdeps.Load()))
+	lambda.Start(awsdeps.Traced(handlers.ExpiryScan(awsdeps.Load())))
 }

@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	lambda.Start(handlers.IntegrationSettings(awsdeps.Load()))
+	lambda.Start(awsdeps.Traced(handlers.IntegrationSettings(awsdeps.Load())))
 }

@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	lambda.Start(handlers.ListIntegrations(awsdeps.Load()))
+	lambda.Start(awsdeps.Traced(handlers.ListIntegrations(awsdeps.Load())))
 }

@@ -10,5 +10,5 @@ import (
 )
 
 func main() {
-	lambda.Start(handlers.Notifications(awsdeps.Load()))
+	lambda.Start(awsdeps.Traced(handlers.Notifications(awsdeps.Load())))
 }

@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	lambda.Start(handlers.OAuthCallback(awsdeps.Load()))
+	lambda.Start(awsdeps.Traced(handlers.OAuthCallback(awsdeps.Load())))
 }

@@ -9,5 +9,5 @@ import (
 )
 
 func main() {
-	lambda.Start(handlers.OAuthURL(awsdeps.Load()))
+	lambda.Start(awsdeps.Traced(handlers.OAuthURL(awsdeps.Load())))
 }

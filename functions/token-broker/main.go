@@ -10,5 +10,5 @@ import (
 )
 
 func main() {
-	lambda.Start(handlers.TokenBroker(awsdeps.Load()))
+	lambda.Start(awsdeps.Traced(handlers.TokenBroker(awsdeps.Load())))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/eventbus/eventbridgebus"
@@ -28,17 +29,24 @@ import (
 
 // Backends builds the backends on DynamoDB (and its stream), Secrets
 // Manager, SES and EventBridge (AWS_ENDPOINT_URL points them at an
-// emulator).
+// emulator), untraced.
 func Backends(ctx context.Context, cfg config.Config) (handlers.Backends, error) {
+	return TracedBackends(ctx, cfg, noTracing)
+}
+
+// TracedBackends is Backends whose AWS SDK clients start a span of tp per
+// call (the SDK's own tracing).
+func TracedBackends(ctx context.Context, cfg config.Config, tp trace.TracerProvider) (handlers.Backends, error) {
 	ac, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return handlers.Backends{}, fmt.Errorf("aws config: %w", err)
 	}
+	tr := sdkTracer(tp)
 	return handlers.Backends{
-		Store:  dynamostore.New(dynamodb.NewFromConfig(ac), cfg.TableName),
-		Vault:  ClientSecretCache(cfg, secretsvault.New(secretsmanager.NewFromConfig(ac))),
-		Mailer: sesmail.New(ses.NewFromConfig(ac), cfg.MailFrom),
-		Bus:    eventbridgebus.New(eventbridge.NewFromConfig(ac), cfg.EventBusName),
+		Store:  dynamostore.New(dynamodb.NewFromConfig(ac, func(o *dynamodb.Options) { o.TracerProvider = tr }), cfg.TableName),
+		Vault:  ClientSecretCache(cfg, secretsvault.New(secretsmanager.NewFromConfig(ac, func(o *secretsmanager.Options) { o.TracerProvider = tr }))),
+		Mailer: sesmail.New(ses.NewFromConfig(ac, func(o *ses.Options) { o.TracerProvider = tr }), cfg.MailFrom),
+		Bus:    eventbridgebus.New(eventbridge.NewFromConfig(ac, func(o *eventbridge.Options) { o.TracerProvider = tr }), cfg.EventBusName),
 		Stream: dynamostore.AuditFromStreamRecord,
 	}, nil
 }
@@ -57,7 +65,10 @@ func ClientSecretCache(cfg config.Config, v vault.Vault) vault.Vault {
 
 // Load builds the handlers' dependencies for a Lambda from its environment.
 // It exits the process on bad configuration: a Lambda that cannot start
-// should fail its init, loudly.
+// should fail its init, loudly. With X-Ray active tracing (Lambda then
+// sets AWS_XRAY_DAEMON_ADDRESS) every AWS SDK call and vendor HTTP call of
+// a sampled invocation is a subsegment of its trace; wrap the handler in
+// Traced so that they join the invocation's trace.
 func Load() *handlers.Deps {
 	cfg, err := config.FromEnv(os.Getenv)
 	log := handlers.NewLogger(cfg.LogLevel)
@@ -66,10 +77,25 @@ func Load() *handlers.Deps {
 		log.Error("bad configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	b, err := Backends(context.Background(), cfg)
+	tp := noTracing
+	if addr := os.Getenv("AWS_XRAY_DAEMON_ADDRESS"); addr != "" {
+		exp, err := newXRayExporter(addr)
+		if err != nil {
+			// Tracing is never a reason not to serve.
+			log.Warn("tracing off", "error", err.Error())
+		} else {
+			tp = NewTracerProvider(exp)
+		}
+	}
+	return deps(context.Background(), cfg, tp, log)
+}
+
+// deps builds the dependencies with tracing by tp.
+func deps(ctx context.Context, cfg config.Config, tp trace.TracerProvider, log *slog.Logger) *handlers.Deps {
+	b, err := TracedBackends(ctx, cfg, tp)
 	if err != nil {
 		log.Error("cannot reach AWS", "error", err.Error())
 		os.Exit(1)
 	}
-	return &handlers.Deps{Config: cfg, Backends: b, HTTP: handlers.VendorClient(cfg), Now: time.Now, Log: log}
+	return &handlers.Deps{Config: cfg, Backends: b, HTTP: tracedVendorClient(handlers.VendorClient(cfg), tp), Now: time.Now, Log: log}
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/health"
 	"github.com/workplace/connections/shared/logctx"
+	"github.com/workplace/connections/shared/metrics"
 	"github.com/workplace/connections/shared/problem"
 	"github.com/workplace/connections/shared/vendors"
 )
@@ -122,8 +124,13 @@ func (s *Service) Token(ctx context.Context, principal string, r TokenRequest) (
 // answer is the token of u, logged without it.
 func (s *Service) answer(ctx context.Context, v vendors.Vendor, u usable, fellBack bool) Token {
 	c := u.conn
-	s.log(ctx).InfoContext(ctx, "token issued", "flow", string(c.Level), "refreshed", u.refreshed, "fallback", fellBack,
-		"expiresAt", c.AccessTokenExpiresAt)
+	m := metrics.BrokerHits
+	if u.refreshed {
+		m = metrics.BrokerRefreshes
+	}
+	metrics.Log(ctx, s.log(ctx), slog.LevelInfo, "token issued", map[string]string{metrics.DimVendor: v.ID}, []metrics.Value{metrics.V(m, 1)},
+		slog.String("flow", string(c.Level)), slog.Bool("refreshed", u.refreshed), slog.Bool("fallback", fellBack),
+		slog.Time("expiresAt", c.AccessTokenExpiresAt))
 	return Token{
 		AccessToken: u.tokens.AccessToken,
 		TokenType:   "Bearer",
@@ -144,6 +151,8 @@ func (s *Service) refusal(ctx context.Context, v vendors.Vendor, err error) erro
 	case errors.As(err, &nc):
 		return problem.New(http.StatusNotFound, "not_connected", "%s has no %s-level connection here", v.Name, nc.level).With("level", string(nc.level))
 	case errors.As(err, &dg):
+		metrics.Log(ctx, s.log(ctx), slog.LevelInfo, "token refused: reconnect required", map[string]string{metrics.DimVendor: v.ID},
+			[]metrics.Value{metrics.V(metrics.BrokerRefusals, 1)}, slog.String("flow", string(dg.level)), slog.String("reason", dg.reason))
 		return problem.New(http.StatusConflict, "reconnect_required",
 			"the %s-level %s connection no longer works: it must be reconnected", dg.level, v.Name).With("level", string(dg.level))
 	case errors.As(err, &vd):

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/workplace/connections/shared/metrics"
 	"github.com/workplace/connections/shared/safehttp"
 	"github.com/workplace/connections/shared/vault"
 	"github.com/workplace/connections/shared/vendors"
@@ -60,6 +61,10 @@ type Config struct {
 	// state-change events go to: a name or an event bus ARN ("default":
 	// the account's default bus).
 	EventBusName string
+
+	// MetricsNamespace (METRICS_NAMESPACE) is the CloudWatch namespace of
+	// the service's metrics (embedded in its log lines; shared/metrics).
+	MetricsNamespace string
 
 	SecretRecoveryDays int           // SECRET_RECOVERY_DAYS
 	AuditRetention     time.Duration // AUDIT_RETENTION_DAYS: how long audit entries are kept
@@ -114,9 +119,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		AppReconnectPath:  get("APP_RECONNECT_PATH", "/manage/apps/integrations"),
 		MailFrom:          get("MAIL_FROM", "no-reply@example.com"),
 		EventBusName:      get("EVENT_BUS_NAME", "default"),
+		MetricsNamespace:  get("METRICS_NAMESPACE", metrics.DefaultNamespace),
 	}
 	if !eventBus.MatchString(c.EventBusName) {
 		return c, fmt.Errorf("EVENT_BUS_NAME must be an event bus name or ARN")
+	}
+	if !metricsNamespace.MatchString(c.MetricsNamespace) || strings.HasPrefix(c.MetricsNamespace, "AWS/") {
+		return c, fmt.Errorf("METRICS_NAMESPACE must be a CloudWatch namespace (1-255 of A-Z a-z 0-9 . - _ / # : and space, not starting with AWS/)")
 	}
 	c.AtlassianClientSecretName = get("ATLASSIAN_CLIENT_SECRET_NAME", vault.DeploymentSecretName(c.SecretPrefix, atlassianApp))
 	for _, kind := range []string{vault.TokensDir, vault.ClientsDir} {
@@ -194,6 +203,10 @@ func DeploymentSecrets(prefix, atlassian string) map[string]string {
 // eventBus is an EventBridge event bus name (letters, digits, ".-_/", at
 // most 256) or an event bus ARN.
 var eventBus = regexp.MustCompile(`^([/.\-_A-Za-z0-9]{1,256}|arn:[a-z-]+:events:[a-z0-9-]+:\d{12}:event-bus/[/.\-_A-Za-z0-9]{1,256})$`)
+
+// metricsNamespace is a CloudWatch namespace (PutMetricData's rules:
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html).
+var metricsNamespace = regexp.MustCompile(`^[0-9A-Za-z.\-_/#: ]{0,254}[0-9A-Za-z.\-_/#:]$`)
 
 // list reads a comma-separated list, dropping empty items.
 func list(s string) []string {

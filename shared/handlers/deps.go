@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -20,6 +21,7 @@ import (
 	"github.com/workplace/connections/shared/eventbus"
 	"github.com/workplace/connections/shared/logctx"
 	"github.com/workplace/connections/shared/mail"
+	"github.com/workplace/connections/shared/metrics"
 	"github.com/workplace/connections/shared/problem"
 	"github.com/workplace/connections/shared/safehttp"
 	"github.com/workplace/connections/shared/store"
@@ -123,11 +125,12 @@ func (d *Deps) route(name string, fn func(ctx context.Context, req apigw.Request
 		start := time.Now()
 		ctx, cancel := d.requestContext(ctx)
 		defer cancel()
+		ctx = metrics.WithNamespace(ctx, d.Config.MetricsNamespace)
 		log := d.Log.With("requestId", RequestID(ctx, req.RequestContext.RequestID), "route", name)
 		who, err := apigw.Caller(req, d.Config.Claims, d.Config.AppManagerRole)
 		if err != nil {
 			resp := apigw.Fail(ctx, err)
-			log.InfoContext(ctx, "request refused", "status", resp.StatusCode, "code", errorCode(resp), "latencyMs", time.Since(start).Milliseconds())
+			d.closeRequest(ctx, log, slog.LevelInfo, "request refused", name, start, resp)
 			return resp, nil
 		}
 		log = log.With("account", who.Account, "user", who.UserID)
@@ -136,7 +139,7 @@ func (d *Deps) route(name string, fn func(ctx context.Context, req apigw.Request
 		}
 		ctx = logctx.With(ctx, log)
 		resp, err := fn(ctx, req, who)
-		return d.answer(ctx, log, start, resp, err), nil
+		return d.answer(ctx, log, name, start, resp, err), nil
 	}
 }
 
@@ -149,17 +152,18 @@ func (d *Deps) internalRoute(name string, fn func(ctx context.Context, req apigw
 		start := time.Now()
 		ctx, cancel := d.requestContext(ctx)
 		defer cancel()
+		ctx = metrics.WithNamespace(ctx, d.Config.MetricsNamespace)
 		log := d.Log.With("requestId", RequestID(ctx, req.RequestContext.RequestID), "route", name)
 		principal, err := apigw.InternalCaller(req)
 		if err != nil {
 			resp := apigw.Fail(ctx, err)
-			log.InfoContext(ctx, "request refused", "status", resp.StatusCode, "code", errorCode(resp), "latencyMs", time.Since(start).Milliseconds())
+			d.closeRequest(ctx, log, slog.LevelInfo, "request refused", name, start, resp)
 			return resp, nil
 		}
 		log = log.With("caller", principal)
 		ctx = logctx.With(ctx, log)
 		resp, err := fn(ctx, req, principal)
-		return d.answer(ctx, log, start, resp, err), nil
+		return d.answer(ctx, log, name, start, resp, err), nil
 	}
 }
 
@@ -167,7 +171,7 @@ func (d *Deps) internalRoute(name string, fn func(ctx context.Context, req apigw
 // request whose deadline passed is 503 unavailable with Retry-After,
 // before Lambda's timeout could answer for it — and logs the request's
 // line.
-func (d *Deps) answer(ctx context.Context, log *slog.Logger, start time.Time, resp apigw.Response, err error) apigw.Response {
+func (d *Deps) answer(ctx context.Context, log *slog.Logger, route string, start time.Time, resp apigw.Response, err error) apigw.Response {
 	if err != nil {
 		var p *problem.Problem
 		isProblem := errors.As(err, &p)
@@ -189,12 +193,38 @@ func (d *Deps) answer(ctx context.Context, log *slog.Logger, start time.Time, re
 	if resp.StatusCode >= 500 {
 		lvl = slog.LevelError
 	}
-	attrs := []any{"status", resp.StatusCode, "latencyMs", time.Since(start).Milliseconds()}
-	if resp.StatusCode >= 400 {
-		attrs = append(attrs, "code", errorCode(resp))
-	}
-	log.Log(ctx, lvl, "request", attrs...)
+	d.closeRequest(ctx, log, lvl, "request", route, start, resp)
 	return resp
+}
+
+// closeRequest logs a request's closing line: status, latencyMs and, for
+// an error answer, its documented code; and, as CloudWatch embedded
+// metrics, the route's Requests (by status class), ServerErrors (1 for a
+// 5xx), ErrorAnswers (by code) and Latency.
+func (d *Deps) closeRequest(ctx context.Context, log *slog.Logger, lvl slog.Level, msg, route string, start time.Time, resp apigw.Response) {
+	latency := time.Since(start).Milliseconds()
+	attrs := []slog.Attr{slog.Int("status", resp.StatusCode), slog.Int64("latencyMs", latency)}
+	dims := map[string]string{metrics.DimRoute: route, metrics.DimStatusClass: statusClass(resp.StatusCode)}
+	values := []metrics.Value{
+		metrics.V(metrics.Requests, 1),
+		metrics.V(metrics.ServerErrors, metrics.Bool(resp.StatusCode >= 500)),
+		metrics.V(metrics.Latency, float64(latency)),
+	}
+	if resp.StatusCode >= 400 {
+		code := errorCode(resp)
+		attrs = append(attrs, slog.String("code", code))
+		if code == "" {
+			code = "none"
+		}
+		dims[metrics.DimCode] = code
+		values = append(values, metrics.V(metrics.ErrorAnswers, 1))
+	}
+	metrics.Log(ctx, log, lvl, msg, dims, values, attrs...)
+}
+
+// statusClass is "2xx", "4xx", "5xx" (a dimension of few values).
+func statusClass(status int) string {
+	return strconv.Itoa(status/100) + "xx"
 }
 
 // errorCode is the documented code of an error answer (its body's

@@ -912,7 +912,7 @@ func TestSampleEventsCoverage(t *testing.T) {
 }
 
 // TestRoutesMatchFunctions: each route's Function is a functions/<name>
-// Lambda that starts that route's handler.
+// Lambda that starts that route's handler, traced.
 func TestRoutesMatchFunctions(t *testing.T) {
 	starts := map[string]string{"expiry-scan": "handlers.ExpiryScan(", "event-publisher": "handlers.EventPublisher("}
 	for _, r := range handlers.Routes {
@@ -929,8 +929,10 @@ func TestRoutesMatchFunctions(t *testing.T) {
 			t.Errorf("function %s: %v", fn, err)
 			continue
 		}
-		if !strings.Contains(string(src), "lambda.Start("+want) {
-			t.Errorf("functions/%s/main.go does not start %s…)", fn, want)
+		// Wrapped in awsdeps.Traced: its AWS and vendor calls join the
+		// invocation's X-Ray trace.
+		if !strings.Contains(string(src), "lambda.Start(awsdeps.Traced("+want) {
+			t.Errorf("functions/%s/main.go does not start awsdeps.Traced(%s…))", fn, want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/metrics"
 	"github.com/workplace/connections/shared/publisher"
 )
 
@@ -44,6 +45,7 @@ func EventPublisher(d *Deps) func(ctx context.Context, ev events.DynamoDBEvent) 
 		// This invocation's publisher: its lines carry the request id.
 		pub := *pub
 		pub.Log = pub.Log.With("requestId", RequestID(ctx, ""))
+		ctx = metrics.WithNamespace(ctx, d.Config.MetricsNamespace)
 		recs := make([]publisher.Record, len(ev.Records))
 		for i, r := range ev.Records {
 			e, ok, err := decode(r)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -11,6 +12,7 @@ import (
 	"github.com/workplace/connections/shared/expiry"
 	"github.com/workplace/connections/shared/health"
 	"github.com/workplace/connections/shared/logctx"
+	"github.com/workplace/connections/shared/metrics"
 	"github.com/workplace/connections/shared/notices"
 )
 
@@ -74,7 +76,7 @@ func (e *ScanFailure) Unwrap() []error {
 func ExpiryScan(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) (expiry.Report, error) {
 	return func(ctx context.Context, ev events.EventBridgeEvent) (expiry.Report, error) {
 		log := d.Log.With("requestId", RequestID(ctx, ev.ID), "action", "expiry-scan")
-		ctx = logctx.With(ctx, log)
+		ctx = logctx.With(metrics.WithNamespace(ctx, d.Config.MetricsNamespace), log)
 		snd := d.Notices()
 		snd.Log = log
 		sc := &expiry.Scanner{
@@ -96,15 +98,32 @@ func ExpiryScan(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) (
 		}
 		rep, err := sc.Run(ctx, now)
 		failed := err != nil || rep.Failed > 0
-		attrs := []any{"report", rep, "runFailed", failed}
+		attrs := []slog.Attr{slog.Any("report", rep), slog.Bool("runFailed", failed)}
 		if err != nil {
-			attrs = append(attrs, "error", err.Error())
+			attrs = append(attrs, slog.String("error", err.Error()))
 		}
+		lvl := slog.LevelInfo
 		if failed {
-			log.ErrorContext(ctx, "scan report", attrs...)
+			lvl = slog.LevelError
+		}
+		metrics.Log(ctx, log, lvl, "scan report", nil, scanMetrics(rep, failed), attrs...)
+		if failed {
 			return rep, &ScanFailure{Report: rep, Err: err}
 		}
-		log.InfoContext(ctx, "scan report", attrs...)
 		return rep, nil
+	}
+}
+
+// scanMetrics are a run's report as CloudWatch embedded metrics.
+func scanMetrics(rep expiry.Report, failed bool) []metrics.Value {
+	return []metrics.Value{
+		metrics.V(metrics.ScanChecked, float64(rep.Checked)),
+		metrics.V(metrics.ScanRefreshed, float64(rep.Refreshed)),
+		metrics.V(metrics.ScanExpired, float64(rep.Expired)),
+		metrics.V(metrics.ScanFailed, float64(rep.Failed)),
+		metrics.V(metrics.ScanNotices, float64(rep.Notices)),
+		metrics.V(metrics.ScanBusy, float64(rep.Busy)),
+		metrics.V(metrics.ScanComplete, metrics.Bool(rep.Complete)),
+		metrics.V(metrics.ScanRunFailed, metrics.Bool(failed)),
 	}
 }

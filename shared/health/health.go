@@ -11,9 +11,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/logctx"
+	"github.com/workplace/connections/shared/metrics"
 	"github.com/workplace/connections/shared/notices"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/vendors"
@@ -133,6 +136,9 @@ func (r *Reaper) Expire(ctx context.Context, c connection.Connection, d Death, n
 		}
 		c.Version++
 		out.Conn, out.Marked = c, true
+		metrics.Log(ctx, logctx.From(ctx, nil), slog.LevelInfo, "grant found dead", map[string]string{metrics.DimVendor: c.Vendor},
+			[]metrics.Value{metrics.V(metrics.DeadGrants, 1)},
+			slog.String("flow", string(c.Level)), slog.String("reason", d.Reason), slog.String("detectedBy", string(d.DetectedBy)))
 	}
 	out.NoticeSent = true
 	if snd := r.sender(d); snd != nil {

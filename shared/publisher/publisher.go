@@ -16,6 +16,7 @@ import (
 
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/eventbus"
+	"github.com/workplace/connections/shared/metrics"
 )
 
 // Source is the source of every event.
@@ -188,6 +189,8 @@ func (p *Publisher) Publish(ctx context.Context, recs []Record) Result {
 			res.Failed = append(res.Failed, recs[i].ID)
 		}
 	}
-	p.Log.InfoContext(ctx, "events published", "records", len(recs), "published", res.Published, "skipped", res.Skipped, "failed", len(res.Failed))
+	metrics.Log(ctx, p.Log, slog.LevelInfo, "events published", nil,
+		[]metrics.Value{metrics.V(metrics.EventsPublished, float64(res.Published)), metrics.V(metrics.EventsFailed, float64(len(res.Failed)))},
+		slog.Int("records", len(recs)), slog.Int("published", res.Published), slog.Int("skipped", res.Skipped), slog.Int("failed", len(res.Failed)))
 	return res
 }
