@@ -168,6 +168,10 @@ func (v *Vault) Get(ctx context.Context, name, version string) ([]byte, error) {
 	return plain, nil
 }
 
+// Store is the store of the sealed values (for dumps of local state: it
+// holds ciphertext only).
+func (v *Vault) Store() vault.Vault { return v.inner }
+
 // Delete schedules name for deletion in the inner store.
 func (v *Vault) Delete(ctx context.Context, name string, recoveryDays int) error {
 	return v.inner.Delete(ctx, name, recoveryDays)
