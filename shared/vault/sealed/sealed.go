@@ -71,8 +71,10 @@ type Vault struct {
 	keys  keys.Keys
 	now   func() time.Time
 
-	mu     sync.Mutex
-	seal   *dataKey            // the data key new values are sealed under
+	sealMu sync.Mutex // held while a new data key is asked for: concurrent Puts ask once
+	seal   *dataKey   // the data key new values are sealed under
+
+	mu     sync.Mutex          // guards opened and order (never held across a key service call)
 	opened map[string]*dataKey // by sealed data key
 	order  []string            // keys of opened, oldest first
 }
@@ -178,11 +180,11 @@ func (v *Vault) Delete(ctx context.Context, name string, recoveryDays int) error
 }
 
 // sealingKey is the data key to seal under: the cached one while it is
-// young and little used, else a new one (the lock is held meanwhile, so
-// concurrent Puts ask KMS once).
+// young and little used, else a new one (sealMu is held meanwhile, so
+// concurrent Puts ask KMS once; Gets go on).
 func (v *Vault) sealingKey(ctx context.Context) (*dataKey, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
+	v.sealMu.Lock()
+	defer v.sealMu.Unlock()
 	now := v.now()
 	if k := v.seal; k != nil && now.Before(k.until) && k.uses < MaxUses {
 		k.uses++
@@ -198,7 +200,9 @@ func (v *Vault) sealingKey(ctx context.Context) (*dataKey, error) {
 	}
 	k := &dataKey{aead: aead, sealed: dk.Sealed, until: now.Add(KeyLifetime), uses: 1}
 	v.seal = k
+	v.mu.Lock()
 	v.remember(string(dk.Sealed), k)
+	v.mu.Unlock()
 	return k, nil
 }
 
