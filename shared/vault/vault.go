@@ -1,6 +1,9 @@
 // Package vault keeps secrets: the tokens of each connection and the OAuth
 // client secrets of each account. Secrets Manager in production
-// (secretsvault), memory locally (memvault); both pass vaulttest.
+// (secretsvault), memory locally (memvault); user-level tokens, with
+// USER_TOKEN_STORE=sealed, sealed under KMS data keys (vault/sealed) in the
+// table (dynamovault; memvault locally), a Router choosing the store by
+// name. Each passes vaulttest.
 package vault
 
 import (

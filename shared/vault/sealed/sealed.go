@@ -13,7 +13,7 @@
 // context per item would cost one KMS call per token written and per token
 // read, and throttle at KMS's request quota long before a million
 // connections). The KMS encryption context names the purpose
-// (EncryptionContext), so a data key issued for anything else does not open
+// ({"service": "connections", "purpose": "connection-tokens"}), so a data key issued for anything else does not open
 // here and CloudTrail shows what each KMS call was for.
 //
 // Data keys. A data key seals for at most KeyLifetime (5 minutes) and
@@ -58,8 +58,10 @@ const (
 	OpenCacheSize = 256
 )
 
-// EncryptionContext is the KMS encryption context of every data key.
-var EncryptionContext = map[string]string{"service": "connections", "purpose": "connection-tokens"}
+// encryptionContext is the KMS encryption context of every data key.
+func encryptionContext() map[string]string {
+	return map[string]string{"service": "connections", "purpose": "connection-tokens"}
+}
 
 // ErrCannotOpen: a stored value does not open under its name: it was
 // altered, or copied from another secret.
@@ -190,7 +192,7 @@ func (v *Vault) sealingKey(ctx context.Context) (*dataKey, error) {
 		k.uses++
 		return k, nil
 	}
-	dk, err := v.keys.NewDataKey(ctx, EncryptionContext)
+	dk, err := v.keys.NewDataKey(ctx, encryptionContext())
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +219,7 @@ func (v *Vault) openingKey(ctx context.Context, sealedKey []byte) (cipher.AEAD, 
 	if k != nil && now.Before(k.until) {
 		return k.aead, nil
 	}
-	plain, err := v.keys.Open(ctx, sealedKey, EncryptionContext)
+	plain, err := v.keys.Open(ctx, sealedKey, encryptionContext())
 	if errors.Is(err, keys.ErrCannotOpen) {
 		return nil, ErrCannotOpen
 	}
