@@ -14,6 +14,13 @@
 // its recovery window ends — no token is lost and the connection always
 // reads.
 //
+// Tokens rewritten after the switch by the broker, the live check or a
+// reconnect go home at once, leaving the old copy: in sealed mode the scan
+// deletes the Secrets Manager copy of every user-level connection it visits
+// (Settle: one DeleteSecret, "not found" once it is gone, about $0.000005),
+// since a leftover secret costs $0.40 a month; a leftover sealed item in
+// secrets mode costs nothing worth a call and stays until the disconnect.
+//
 // A connection the scan never visits keeps its tokens where they are
 // until it is due: every live connection is due at least every
 // IDLE_CHECK_DAYS (30 by default), so a mode switch has moved them all
@@ -68,13 +75,21 @@ func (m Mover) Move(ctx context.Context, c connection.Connection) connection.Con
 	return next
 }
 
-// Settle finishes a move a refresh made: when c was saved pointing at a
+// Settle finishes a move someone else made: when c was saved pointing at a
 // version in its home store while its tokens were, before, at version
 // stored elsewhere (Move failed, then a refresh wrote the rotated tokens
-// home), the old copy is scheduled for deletion. Call it after c is saved.
+// home), or, in sealed mode, whenever a user-level connection's tokens are
+// home (the broker, the live check or a reconnect may have rewritten them
+// home after the switch, leaving the old secret, which costs money every
+// month), the old copy is scheduled for deletion. Call it after c is
+// saved, under its lease: nothing points at the old copy any more.
 func (m Mover) Settle(ctx context.Context, c connection.Connection, stored string) {
 	mv, ok := m.Vault.(vault.Mover)
-	if !ok || !mv.Misplaced(c.SecretName, stored) || mv.Misplaced(c.SecretName, c.SecretVersion) || c.SecretVersion == stored {
+	if !ok || mv.Misplaced(c.SecretName, c.SecretVersion) {
+		return
+	}
+	moved := mv.Misplaced(c.SecretName, stored) && c.SecretVersion != stored
+	if !moved && !mv.Lingering(c.SecretName, c.SecretVersion) {
 		return
 	}
 	if err := mv.Forget(ctx, c.SecretName); err != nil {

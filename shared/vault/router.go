@@ -111,6 +111,17 @@ func (r *Router) Misplaced(name, version string) bool {
 		IsSealedVersion(version) != (r.Mode == StoreSealed)
 }
 
+// Lingering reports whether a user-level name whose tokens are home
+// (version) may still have an old copy in Secrets Manager, which costs
+// money as long as it exists: in sealed mode, tokens a refresh or a
+// reconnect rewrote after the switch went home without their old secret
+// being deleted. The scan forgets that copy on each visit (Forget; one
+// DeleteSecret, answered "not found" once it is gone). A stale sealed
+// item in secrets mode costs nothing worth a call.
+func (r *Router) Lingering(name, version string) bool {
+	return r.Mode == StoreSealed && r.Sealed != nil && UserTokenName(r.Prefix, name) && IsSealedVersion(version)
+}
+
 // Move copies the tokens of version of name to name's home store and
 // returns the new version. When the old store's current version holds
 // tokens a refresh of version rotated and never got to point at (a refresh
@@ -159,6 +170,7 @@ func (r *Router) Forget(ctx context.Context, name string) error {
 type Mover interface {
 	Vault
 	Misplaced(name, version string) bool
+	Lingering(name, version string) bool
 	Move(ctx context.Context, name, version string) (string, error)
 	Forget(ctx context.Context, name string) error
 }
