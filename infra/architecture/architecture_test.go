@@ -18,16 +18,17 @@ var (
 	// adapters implement a port on one technology; each stands alone.
 	adapters = []string{
 		"shared/store/dynamostore", "shared/store/memstore",
-		"shared/vault/secretsvault", "shared/vault/memvault",
+		"shared/vault/secretsvault", "shared/vault/memvault", "shared/vault/dynamovault",
+		"shared/keys/kmskeys", "shared/keys/memkeys",
 		"shared/mail/sesmail", "shared/mail/memmail",
 		"shared/eventbus/eventbridgebus", "shared/eventbus/membus",
 	}
 	// awsAdapters are the adapters on AWS services.
-	awsAdapters = []string{"shared/store/dynamostore", "shared/vault/secretsvault", "shared/mail/sesmail", "shared/eventbus/eventbridgebus"}
+	awsAdapters = []string{"shared/store/dynamostore", "shared/vault/secretsvault", "shared/vault/dynamovault", "shared/keys/kmskeys", "shared/mail/sesmail", "shared/eventbus/eventbridgebus"}
 	// embedded are the in-memory twins: local mode and tests only.
-	embedded = []string{"shared/store/memstore", "shared/vault/memvault", "shared/mail/memmail", "shared/eventbus/membus"}
+	embedded = []string{"shared/store/memstore", "shared/vault/memvault", "shared/keys/memkeys", "shared/mail/memmail", "shared/eventbus/membus"}
 	// testSupport are packages that only tests import.
-	testSupport = []string{"shared/awstest", "shared/faulttest", "shared/store/storetest", "shared/vault/vaulttest", "shared/mail/mailtest", "shared/vendors/vendortest", "shared/eventbus/bustest"}
+	testSupport = []string{"shared/awstest", "shared/faulttest", "shared/store/storetest", "shared/vault/vaulttest", "shared/keys/keystest", "shared/mail/mailtest", "shared/vendors/vendortest", "shared/eventbus/bustest"}
 	// wiring builds adapters for the Lambdas: the one shared/ package
 	// besides the adapters that may name AWS services.
 	wiring = []string{"shared/awsdeps"}

@@ -8,12 +8,16 @@ package localbackend
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 
 	"github.com/workplace/connections/infra/streampoll"
@@ -21,10 +25,13 @@ import (
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/eventbus/membus"
 	"github.com/workplace/connections/shared/handlers"
+	"github.com/workplace/connections/shared/keys/memkeys"
 	"github.com/workplace/connections/shared/mail/memmail"
 	"github.com/workplace/connections/shared/store/dynamostore"
 	"github.com/workplace/connections/shared/store/memstore"
+	"github.com/workplace/connections/shared/vault"
 	"github.com/workplace/connections/shared/vault/memvault"
+	"github.com/workplace/connections/shared/vault/sealed"
 )
 
 // Backends are the local server's backends and, on the embedded mailer,
@@ -56,7 +63,7 @@ func Kind(getenv func(string) string) string {
 func FromEnv(ctx context.Context, getenv func(string) string, cfg config.Config) (Backends, error) {
 	switch k := Kind(getenv); k {
 	case "memory":
-		return Memory(), nil
+		return Memory(cfg), nil
 	case "aws":
 		if getenv("AWS_ENDPOINT_URL") != "" {
 			// An emulator: give it the table and a verified sender.
@@ -77,11 +84,19 @@ func FromEnv(ctx context.Context, getenv func(string) string, cfg config.Config)
 	}
 }
 
-// Memory builds the embedded backends.
-func Memory() Backends {
+// Memory builds the embedded backends: the vault routes user-level tokens
+// by USER_TOKEN_STORE, sealed ones under an in-memory key service.
+func Memory(cfg config.Config) Backends {
 	out, st, bus := memmail.New(), memstore.New(), membus.New()
+	v := &vault.Router{
+		Secrets:      memvault.New(),
+		Sealed:       sealed.New(memvault.New(memvault.ForSealed()), memkeys.New()),
+		Prefix:       cfg.SecretPrefix,
+		Mode:         cfg.UserTokenStore,
+		RecoveryDays: cfg.SecretRecoveryDays,
+	}
 	return Backends{
-		Backends: handlers.Backends{Store: st, Vault: memvault.New(), Mailer: out, Bus: bus},
+		Backends: handlers.Backends{Store: st, Vault: v, Mailer: out, Bus: bus},
 		Outbox:   out, Events: bus, Memory: st,
 	}
 }
@@ -106,7 +121,8 @@ func tableStream(ctx context.Context, cfg config.Config) (*streampoll.Poller, er
 
 // PrepareEmulator readies an AWS API emulator (moto) for the service: it
 // creates the table as the template does, its stream on (or waits for an
-// existing one) and verifies the sender address with SES. Only for local work against an
+// existing one), the KMS key of sealed tokens (USER_TOKEN_KEY's alias) and
+// verifies the sender address with SES. Only for local work against an
 // emulator; a real deployment gets both from template.yaml and the operator.
 func PrepareEmulator(ctx context.Context, cfg config.Config) error {
 	ac, err := awsconfig.LoadDefaultConfig(ctx)
@@ -120,8 +136,36 @@ func PrepareEmulator(ctx context.Context, cfg config.Config) error {
 	if _, err := dynamostore.EnableStream(ctx, db, cfg.TableName); err != nil {
 		return err
 	}
+	if err := prepareKey(ctx, kms.NewFromConfig(ac), cfg.UserTokenKey); err != nil {
+		return err
+	}
 	if _, err := ses.NewFromConfig(ac).VerifyEmailIdentity(ctx, &ses.VerifyEmailIdentityInput{EmailAddress: &cfg.MailFrom}); err != nil {
 		return fmt.Errorf("verify sender %s: %w", cfg.MailFrom, err)
+	}
+	return nil
+}
+
+// prepareKey gives an emulator the KMS key of sealed tokens: when
+// USER_TOKEN_KEY is an alias that names no key yet, a new key with
+// rotation on, under that alias.
+func prepareKey(ctx context.Context, c *kms.Client, alias string) error {
+	if !strings.HasPrefix(alias, "alias/") {
+		return nil // a key id or ARN: the operator's
+	}
+	_, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(alias)})
+	var missing *kmstypes.NotFoundException
+	if !errors.As(err, &missing) {
+		return err
+	}
+	key, err := c.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("connections: data keys of sealed user tokens")})
+	if err != nil {
+		return fmt.Errorf("create key %s: %w", alias, err)
+	}
+	if _, err := c.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: key.KeyMetadata.KeyId}); err != nil {
+		return fmt.Errorf("key rotation of %s: %w", alias, err)
+	}
+	if _, err := c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
+		return fmt.Errorf("create alias %s: %w", alias, err)
 	}
 	return nil
 }

@@ -9,8 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/workplace/connections/infra/localserver"
 	"github.com/workplace/connections/shared/awstest"
+	"github.com/workplace/connections/shared/vault"
 )
 
 // TestLocalServerOnAWSAPIs: BACKEND=aws runs the same server on DynamoDB,
@@ -31,6 +36,7 @@ func TestLocalServerOnAWSAPIs(t *testing.T) {
 		"SECRET_PREFIX":    awstest.Unique("local"),
 		"MAIL_FROM":        "no-reply@acme.example",
 		"LOG_LEVEL":        "ERROR",
+		"USER_TOKEN_STORE": "sealed",
 	}
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().(*net.TCPAddr).String()
@@ -79,6 +85,28 @@ func TestLocalServerOnAWSAPIs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	connect := func(flow string) {
+		t.Helper()
+		code, body := do("GET", "/v1/account/integrations/servicenow/oauth2/url?flow="+flow, "")
+		var u struct{ URL string }
+		if code != 200 || json.Unmarshal([]byte(body), &u) != nil {
+			t.Fatalf("url: %d %s", code, body)
+		}
+		resp, err := noFollow.Get(u.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		back, err := resp.Location()
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := back.Query()
+		cb, _ := json.Marshal(map[string]string{"state": q.Get("state"), "code": q.Get("code")})
+		if code, body := do("POST", "/v1/account/integrations/servicenow/oauth2/callback", string(cb)); code != 200 {
+			t.Fatalf("callback: %d %s", code, body)
+		}
+	}
 	q := back.Query()
 	cb, _ := json.Marshal(map[string]string{"state": q.Get("state"), "code": q.Get("code")})
 	if code, body := do("POST", "/v1/account/integrations/servicenow/oauth2/callback", string(cb)); code != 200 {
@@ -113,5 +141,22 @@ func TestLocalServerOnAWSAPIs(t *testing.T) {
 			evs[0].Detail.EventID != page.Entries[0].ID || evs[0].Detail.Account != "a1" || evs[0].Detail.Level != "app" {
 			t.Fatalf("events: %d %s", code, body)
 		}
+	}
+	// A user-level connection in sealed mode: its tokens sealed under the
+	// KMS key the server gave the emulator, in an item of the table.
+	connect("user")
+	code, body = do("GET", "/v1/account/integrations?type=supportAndTicketing&includeUserLevelConnectionData=true", "")
+	if code != 200 || !strings.Contains(body, `"userConnection":{"connected":true`) {
+		t.Fatalf("list after the user-level connect: %d %s", code, body)
+	}
+	item, err := dynamodb.NewFromConfig(moto.Config(t)).GetItem(t.Context(), &dynamodb.GetItemInput{
+		TableName: aws.String(env["TABLE_NAME"]),
+		Key: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: "SECRET#" + vault.ConnectionSecretName(env["SECRET_PREFIX"], "a1", "servicenow", "user", "u1")},
+			"SK": &types.AttributeValueMemberS{Value: "CURRENT"},
+		},
+	})
+	if err != nil || item.Item["Value"] == nil {
+		t.Fatalf("no sealed tokens in the table: %v", err)
 	}
 }

@@ -36,7 +36,9 @@ import (
 	"github.com/workplace/connections/shared/awstest"
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/store/memstore"
+	"github.com/workplace/connections/shared/vault"
 	"github.com/workplace/connections/shared/vault/memvault"
+	"github.com/workplace/connections/shared/vault/sealed"
 )
 
 // badCase is one bad request and its documented answer.
@@ -175,14 +177,27 @@ func newCatalogue(t *testing.T, vars map[string]string, dump func(*env) func() m
 // memoryDump dumps the embedded backends.
 func memoryDump(e *env) func() map[string]string {
 	st, ok1 := e.deps.Store.(*memstore.Store)
-	v, ok2 := e.deps.Vault.(*memvault.Vault)
+	r, ok2 := e.deps.Vault.(*vault.Router)
+	var secrets, sealedStore *memvault.Vault
+	if ok2 {
+		secrets, ok2 = r.Secrets.(*memvault.Vault)
+	}
+	if ok2 {
+		var s *sealed.Vault
+		if s, ok2 = r.Sealed.(*sealed.Vault); ok2 {
+			sealedStore, ok2 = s.Store().(*memvault.Vault)
+		}
+	}
 	if !ok1 || !ok2 {
 		e.t.Fatalf("embedded backends expected, got %T and %T", e.deps.Store, e.deps.Vault)
 	}
 	return func() map[string]string {
 		out := st.Dump()
-		for k, val := range v.Dump() {
+		for k, val := range secrets.Dump() {
 			out["secret "+k] = val
+		}
+		for k, val := range sealedStore.Dump() {
+			out["sealed "+k] = val
 		}
 		out["outbox"] = fmt.Sprint(len(e.outbox()))
 		out["events"] = fmt.Sprint(len(e.events()))

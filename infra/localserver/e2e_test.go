@@ -716,7 +716,15 @@ func TestLocalConnectReconnectChangeUser(t *testing.T) {
 // the counters follow; disconnect at user level, then the app level with
 // cascade.
 func TestLocalUserLevelAndDisconnect(t *testing.T) {
-	e := newEnv(t, nil)
+	for _, mode := range []string{vault.StoreSecrets, vault.StoreSealed} {
+		t.Run(mode, func(t *testing.T) { userLevelAndDisconnect(t, mode) })
+	}
+}
+
+// userLevelAndDisconnect: user-level connections with USER_TOKEN_STORE
+// mode (sealed: on the in-memory key service).
+func userLevelAndDisconnect(t *testing.T, mode string) {
+	e := newEnv(t, map[string]string{"USER_TOKEN_STORE": mode})
 	e.saveServiceNowSettings(ada)
 	e.connect(ada, "servicenow", "app", "", nil)
 
@@ -740,6 +748,12 @@ func TestLocalUserLevelAndDisconnect(t *testing.T) {
 	if d != (integrations.Details{Total: 1, Connected: 1}) || !uc.Connected || uc.RefreshTokenExpired || uc.ConnectedUser == nil || uc.ConnectedUser.Name != "Bob User" {
 		t.Fatalf("after bob: %+v %+v", d, uc)
 	}
+	bobs := e.stored(connection.UserKey("a1", "servicenow", "u2"))
+	if sealedVersion := vault.IsSealedVersion(bobs.SecretVersion); sealedVersion != (mode == vault.StoreSealed) ||
+		vault.IsSealedVersion(e.stored(connection.AppKey("a1", "servicenow")).SecretVersion) {
+		t.Fatalf("%s mode: bob's tokens at version %q, the app's never sealed", mode, bobs.SecretVersion)
+	}
+	e.harvest(bobs.Key)
 	// The app manager's own user connection is separate.
 	if d, uc := counts(ada); d.Total != 1 || uc.Connected {
 		t.Fatalf("ada after bob: %+v %+v", d, uc)

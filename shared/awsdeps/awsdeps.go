@@ -1,5 +1,5 @@
 // Package awsdeps wires the handlers to AWS for a Lambda: DynamoDB, Secrets
-// Manager, SES and EventBridge from the standard AWS environment. It is
+// Manager, KMS, SES and EventBridge from the standard AWS environment. It is
 // what every functions/*/main.go calls; nothing local-only is linked from
 // here.
 package awsdeps
@@ -14,6 +14,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"go.opentelemetry.io/otel/trace"
@@ -21,9 +22,12 @@ import (
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/eventbus/eventbridgebus"
 	"github.com/workplace/connections/shared/handlers"
+	"github.com/workplace/connections/shared/keys/kmskeys"
 	"github.com/workplace/connections/shared/mail/sesmail"
 	"github.com/workplace/connections/shared/store/dynamostore"
 	"github.com/workplace/connections/shared/vault"
+	"github.com/workplace/connections/shared/vault/dynamovault"
+	"github.com/workplace/connections/shared/vault/sealed"
 	"github.com/workplace/connections/shared/vault/secretsvault"
 )
 
@@ -42,9 +46,10 @@ func TracedBackends(ctx context.Context, cfg config.Config, tp trace.TracerProvi
 		return handlers.Backends{}, fmt.Errorf("aws config: %w", err)
 	}
 	tr := sdkTracer(tp)
+	db := dynamodb.NewFromConfig(ac, func(o *dynamodb.Options) { o.TracerProvider = tr })
 	return handlers.Backends{
-		Store:  dynamostore.New(dynamodb.NewFromConfig(ac, func(o *dynamodb.Options) { o.TracerProvider = tr }), cfg.TableName),
-		Vault:  ClientSecretCache(cfg, secretsvault.New(secretsmanager.NewFromConfig(ac, func(o *secretsmanager.Options) { o.TracerProvider = tr }))),
+		Store:  dynamostore.New(db, cfg.TableName),
+		Vault:  Vault(cfg, secretsmanager.NewFromConfig(ac, func(o *secretsmanager.Options) { o.TracerProvider = tr }), db, kms.NewFromConfig(ac, func(o *kms.Options) { o.TracerProvider = tr })),
 		Mailer: sesmail.New(ses.NewFromConfig(ac, func(o *ses.Options) { o.TracerProvider = tr }), cfg.MailFrom),
 		Bus:    eventbridgebus.New(eventbridge.NewFromConfig(ac, func(o *eventbridge.Options) { o.TracerProvider = tr }), cfg.EventBusName),
 		Stream: dynamostore.AuditFromStreamRecord,
@@ -61,6 +66,20 @@ func ClientSecretCache(cfg config.Config, v vault.Vault) vault.Vault {
 		names = append(names, n)
 	}
 	return vault.NewCache(v, cfg.SecretPrefix, names, cfg.SecretCacheTTL, nil)
+}
+
+// Vault is the deployment's vault: Secrets Manager, and user-level tokens
+// sealed under the KMS key USER_TOKEN_KEY in the table when
+// USER_TOKEN_STORE=sealed (the sealed store is wired in either mode, so
+// that tokens sealed before a switch back to secrets still read and move).
+func Vault(cfg config.Config, sm secretsvault.Client, db dynamovault.API, k kmskeys.Client) *vault.Router {
+	return &vault.Router{
+		Secrets:      ClientSecretCache(cfg, secretsvault.New(sm)),
+		Sealed:       sealed.New(dynamovault.New(db, cfg.TableName), kmskeys.New(k, cfg.UserTokenKey)),
+		Prefix:       cfg.SecretPrefix,
+		Mode:         cfg.UserTokenStore,
+		RecoveryDays: cfg.SecretRecoveryDays,
+	}
 }
 
 // Load builds the handlers' dependencies for a Lambda from its environment.

@@ -65,6 +65,15 @@ type Config struct {
 	// MetricsNamespace (METRICS_NAMESPACE) is the CloudWatch namespace of
 	// the service's metrics (embedded in its log lines; shared/metrics).
 	MetricsNamespace string
+	// UserTokenStore (USER_TOKEN_STORE) is where user-level connection
+	// tokens are written: vault.StoreSecrets (one Secrets Manager secret
+	// each) or vault.StoreSealed (sealed under UserTokenKey in the table).
+	// Either way tokens written under the other are still read, and the scan
+	// moves them.
+	UserTokenStore string
+	// UserTokenKey (USER_TOKEN_KEY) is the KMS key (id, ARN or alias) that
+	// issues the data keys of sealed tokens.
+	UserTokenKey string
 
 	SecretRecoveryDays int           // SECRET_RECOVERY_DAYS
 	AuditRetention     time.Duration // AUDIT_RETENTION_DAYS: how long audit entries are kept
@@ -120,6 +129,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		MailFrom:          get("MAIL_FROM", "no-reply@example.com"),
 		EventBusName:      get("EVENT_BUS_NAME", "default"),
 		MetricsNamespace:  get("METRICS_NAMESPACE", metrics.DefaultNamespace),
+	}
+	c.UserTokenStore = get("USER_TOKEN_STORE", vault.StoreSecrets)
+	if c.UserTokenStore != vault.StoreSecrets && c.UserTokenStore != vault.StoreSealed {
+		return c, fmt.Errorf("USER_TOKEN_STORE must be %s or %s", vault.StoreSecrets, vault.StoreSealed)
+	}
+	c.UserTokenKey = get("USER_TOKEN_KEY", DefaultUserTokenKey)
+	if !kmsKey.MatchString(c.UserTokenKey) {
+		return c, fmt.Errorf("USER_TOKEN_KEY must be a KMS key id, key ARN, alias name or alias ARN")
 	}
 	if !eventBus.MatchString(c.EventBusName) {
 		return c, fmt.Errorf("EVENT_BUS_NAME must be an event bus name or ARN")
@@ -199,6 +216,13 @@ func DeploymentSecrets(prefix, atlassian string) map[string]string {
 	}
 	return out
 }
+
+// DefaultUserTokenKey is USER_TOKEN_KEY's default: the alias a local
+// emulator's key gets (the template sets the key's ARN).
+const DefaultUserTokenKey = "alias/connections-user-tokens"
+
+// kmsKey is a KMS key id, key ARN, alias name or alias ARN.
+var kmsKey = regexp.MustCompile(`^([0-9a-fA-F-]{1,64}|mrk-[0-9a-f]{32}|alias/[a-zA-Z0-9:/_-]{1,250}|arn:[a-z-]+:kms:[a-z0-9-]+:\d{12}:(key/[0-9a-zA-Z-]{1,64}|alias/[a-zA-Z0-9:/_-]{1,250}))$`)
 
 // eventBus is an EventBridge event bus name (letters, digits, ".-_/", at
 // most 256) or an event bus ARN.

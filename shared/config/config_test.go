@@ -48,6 +48,8 @@ func TestFromEnvDefaults(t *testing.T) {
 		VendorBaseURLs:            map[string]string{},
 		EventBusName:              "default",
 		MetricsNamespace:          "IntegrationConnections",
+		UserTokenStore:            "secrets",
+		UserTokenKey:              "alias/connections-user-tokens",
 		SecretRecoveryDays:        7,
 		AuditRetention:            400 * 24 * time.Hour,
 		OutageGrace:               72 * time.Hour,
@@ -152,6 +154,11 @@ func TestFromEnvAccepted(t *testing.T) {
 		{"WARNING_DAYS", "0", func(c config.Config) bool { return c.WarningWindow == 0 }},
 		{"SECRET_RECOVERY_DAYS", "7", func(c config.Config) bool { return c.SecretRecoveryDays == 7 }},
 		{"LOG_LEVEL", "WARN", func(c config.Config) bool { return c.LogLevel == slog.LevelWarn }},
+		{"USER_TOKEN_STORE", "sealed", func(c config.Config) bool { return c.UserTokenStore == "sealed" }},
+		{"USER_TOKEN_KEY", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", func(c config.Config) bool {
+			return c.UserTokenKey == "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+		}},
+		{"USER_TOKEN_KEY", "alias/prod/tokens", func(c config.Config) bool { return c.UserTokenKey == "alias/prod/tokens" }},
 		{"EVENT_BUS_NAME", "arn:aws:events:eu-west-1:123456789012:event-bus/platform", func(c config.Config) bool {
 			return c.EventBusName == "arn:aws:events:eu-west-1:123456789012:event-bus/platform"
 		}},
@@ -203,6 +210,10 @@ func TestFromEnvRejects(t *testing.T) {
 		{"METRICS_NAMESPACE", "Connections*"},
 		{"EVENT_BUS_NAME", "arn:aws:sqs:eu-west-1:123456789012:queue"},
 		{"OUTAGE_GRACE", "3 days"},
+		{"USER_TOKEN_STORE", "dynamodb"},
+		{"USER_TOKEN_STORE", "Sealed"},
+		{"USER_TOKEN_KEY", "my key"},
+		{"USER_TOKEN_KEY", "arn:aws:sqs:eu-west-1:123456789012:queue"},
 		{"SCAN_BUDGET", "60"},
 		{"REQUEST_TIMEOUT", "20"},
 		{"REQUEST_TIMEOUT", "0s"},

@@ -21,6 +21,7 @@ import (
 	"github.com/workplace/connections/shared/notices"
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/tokenhome"
 	"github.com/workplace/connections/shared/vendors"
 )
 
@@ -51,6 +52,9 @@ type Scanner struct {
 	// AuditRetention is how long the scan's audit entries are kept
 	// (default connection.DefaultAuditRetention).
 	AuditRetention time.Duration
+	// Tokens moves the tokens of each connection visited to the store
+	// USER_TOKEN_STORE names (zero: none move).
+	Tokens tokenhome.Mover
 }
 
 // Report is what a run did.
@@ -181,6 +185,7 @@ func (s *Scanner) check(ctx context.Context, due connection.Connection, now time
 // work is the decision for one connection, holding its lease. A dead
 // grant goes the one way every finder takes (health.Reaper.Expire).
 func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendors.Vendor, c connection.Connection, now time.Time, snd *notices.Sender, rep *Report) error {
+	c = s.Tokens.Move(ctx, c)
 	stored := c.SecretVersion
 	var extra []store.Op
 	// A keep-alive before an inactivity window closes, or the idle check
@@ -255,6 +260,7 @@ func (s *Scanner) work(ctx context.Context, log *slog.Logger, v vendors.Vendor, 
 		}
 		return fmt.Errorf("save connection: %w", err)
 	}
+	s.Tokens.Settle(ctx, c, stored)
 	return nil
 }
 

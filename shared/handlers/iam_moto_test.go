@@ -25,23 +25,27 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
 
 	"github.com/workplace/connections/infra/sandbox/sandboxtest"
 	"github.com/workplace/connections/infra/streampoll"
 	"github.com/workplace/connections/shared/apigw"
+	"github.com/workplace/connections/shared/awsdeps"
 	"github.com/workplace/connections/shared/awstest"
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/eventbus/eventbridgebus"
 	"github.com/workplace/connections/shared/handlers"
+	"github.com/workplace/connections/shared/keys/kmskeys"
 	"github.com/workplace/connections/shared/mail/sesmail"
 	"github.com/workplace/connections/shared/notices"
 	"github.com/workplace/connections/shared/provider"
 	"github.com/workplace/connections/shared/publisher"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/store/dynamostore"
+	"github.com/workplace/connections/shared/vault"
 	"github.com/workplace/connections/shared/vault/secretsvault"
 	"github.com/workplace/connections/shared/vendors"
 )
@@ -174,6 +178,23 @@ func (s recSecrets) DeleteSecret(ctx context.Context, in *secretsmanager.DeleteS
 	return s.c.DeleteSecret(ctx, in, o...)
 }
 
+// recKMS records the data-key calls on the key they name.
+type recKMS struct {
+	r  *recorder
+	fn string
+	c  kmskeys.Client
+}
+
+func (k recKMS) GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInput, o ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error) {
+	k.r.add(k.fn, "kms:GenerateDataKey", aws.ToString(in.KeyId))
+	return k.c.GenerateDataKey(ctx, in, o...)
+}
+
+func (k recKMS) Decrypt(ctx context.Context, in *kms.DecryptInput, o ...func(*kms.Options)) (*kms.DecryptOutput, error) {
+	k.r.add(k.fn, "kms:Decrypt", aws.ToString(in.KeyId))
+	return k.c.Decrypt(ctx, in, o...)
+}
+
 // recSES records sends on the sender's identity; GetSendQuota has no
 // resource.
 type recSES struct {
@@ -279,6 +300,7 @@ var unusedOK = map[string]map[string]string{
 	"oauth-url":            {"dynamodb:GetItem": "reads the state back when a put whose answer was lost meets itself"},
 	"expiry-scan": {"dynamodb:GetItem": "reads a notice back when another run recorded or claimed it first, and the settings " +
 		"to refresh a grant of a vendor whose OAuth client is the account's (none the scan refreshes today)"},
+	"oauth-callback": {"kms:Decrypt": "opens sealed tokens another container sealed, to revoke a grant a change of user replaced (no flow here changes a sealed connection's user)"},
 	"event-publisher": {
 		"dynamodb:DescribeStream":   "the event source mapping reads the stream with the function's role",
 		"dynamodb:GetRecords":       "the event source mapping reads the stream with the function's role",
@@ -314,7 +336,13 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 	for k, v := range sb.VendorBaseURLs() {
 		bases = append(bases, k+"="+v)
 	}
+	key, err := kms.NewFromConfig(ac).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyARN := aws.ToString(key.KeyMetadata.Arn)
 	env := map[string]string{
+		"USER_TOKEN_STORE": "secrets", "USER_TOKEN_KEY": keyARN,
 		"TABLE_NAME": table, "SECRET_PREFIX": prefix, "MAIL_FROM": from,
 		"OAUTH_REDIRECT_URL": sandboxtest.RedirectURL, "VENDOR_BASE_URLS": strings.Join(bases, ","),
 		"PRIVATE_VENDOR_HOSTS": strings.TrimPrefix(sb.Server.URL, "http://"), "EVENT_BUS_NAME": bus,
@@ -325,12 +353,23 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 	}
 	rec := &recorder{calls: map[string]map[grant]bool{}}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Each function's vault, so that the flows can switch USER_TOKEN_STORE
+	// as an operator would (a new deployment of the parameter).
+	var vaults []*vault.Router
+	setMode := func(mode string) {
+		for _, v := range vaults {
+			v.Mode = mode
+		}
+	}
 	depsOf := func(fn string) *handlers.Deps {
+		db := recDynamo{rec, fn, awstest.Serialized(moto.DynamoDBClient(t))}
+		v := awsdeps.Vault(cfg, recSecrets{rec, fn, secretsmanager.NewFromConfig(ac)}, db, recKMS{rec, fn, kms.NewFromConfig(ac)})
+		vaults = append(vaults, v)
 		return &handlers.Deps{
 			Config: cfg,
 			Backends: handlers.Backends{
-				Store:  dynamostore.New(recDynamo{rec, fn, awstest.Serialized(moto.DynamoDBClient(t))}, table),
-				Vault:  secretsvault.New(recSecrets{rec, fn, secretsmanager.NewFromConfig(ac)}),
+				Store:  dynamostore.New(db, table),
+				Vault:  v,
 				Mailer: sesmail.New(recSES{rec, fn, ses.NewFromConfig(ac)}, from),
 				Bus:    eventbridgebus.New(recEvents{rec, fn, eventbridge.NewFromConfig(ac)}, cfg.EventBusName),
 				Stream: dynamostore.AuditFromStreamRecord,
@@ -353,6 +392,7 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 	scan := handlers.ExpiryScan(depsOf("expiry-scan"))
 
 	ada, bob, carol := jwtCaller{"a1", "u1", "appManager"}, jwtCaller{"a1", "u2", "member"}, jwtCaller{"a1", "u3", "appManager"}
+	dave := jwtCaller{"a1", "u4", "member"}
 	call := func(who jwtCaller, method, path, query, body string, want int) string {
 		t.Helper()
 		r, req := routeEvent(t, who, method, path, query, body)
@@ -401,10 +441,22 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 	}
 	call(ada, "GET", "/v1/account/integrations", "includeUserLevelConnectionData=true", "", 200)
 	call(bob, "GET", "/v1/account/integrations", "", "", 200)
-	// Keep-alive refreshes, then warnings, then expiries: notices and emails.
-	for _, d := range []time.Duration{50, 45, 6, 300} {
-		runScan(d * 24 * time.Hour)
+	// Sealed user-level tokens from here: dave's are sealed at connect;
+	// bob's, in Secrets Manager, move when the scan visits them.
+	setMode(vault.StoreSealed)
+	for _, v := range vendors.Registry {
+		connect(dave, v.ID, "user", "", "dave")
 	}
+	// Keep-alive refreshes, then warnings, then expiries: notices and
+	// emails; from the second run on in secrets mode again: the scan moves
+	// the sealed tokens back (restoring bob's secrets, creating dave's).
+	for i, d := range []time.Duration{50, 45, 6, 300} {
+		runScan(d * 24 * time.Hour)
+		if i == 0 {
+			setMode(vault.StoreSecrets)
+		}
+	}
+
 	var inbox []notices.Notification
 	if err := json.Unmarshal([]byte(call(carol, "GET", "/v1/me/notifications", "", "", 200)), &inbox); err != nil || len(inbox) == 0 {
 		t.Fatalf("carol's notices: %v %v", inbox, err)
@@ -421,7 +473,10 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 	call(ada, "GET", "/v1/account/integrations/audit", "vendor=confluence&cursor="+url.QueryEscape(*page.NextCursor), "", 400)
 	call(ada, "GET", "/v1/account/integrations/audit", "cursor="+url.QueryEscape(*page.NextCursor), "", 200)
 	service := jwtCaller{user: "search-connector"} // an internal caller (IAM)
-	for _, v := range vendors.Registry {
+	for i, v := range vendors.Registry {
+		// Every other vendor with sealed user-level tokens, the others in
+		// Secrets Manager: each function's grants of both stores are used.
+		setMode([]string{vault.StoreSecrets, vault.StoreSealed}[i%2])
 		base := "/v1/account/integrations/" + v.ID
 		call(bob, "DELETE", base, "flow=user", "", 204)
 		// The same secret name again: restored from its scheduled deletion.
@@ -442,6 +497,8 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 		clock.Advance(2 * time.Hour)
 		tok("u2", 409)
 		connect(bob, v.ID, "user", "reconnect", "bob")
+		clock.Advance(2 * time.Hour)
+		call(bob, "POST", base+"/check", "flow=user", "", 200) // refreshes: sealed anew
 		sb.Knob(t, v.ID+"/revoke?user=bob")
 		clock.Advance(2 * time.Hour)
 		call(bob, "POST", base+"/check", "flow=user", "", 200)
@@ -474,6 +531,7 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 			"SecretPrefix": prefix, "MailFrom": from, "MailIdentity": "",
 			"ConnectionsTable.Arn": tableARN(&table, nil), "EventBusName": bus,
 			"EventsDeadLetterQueue.Arn": "arn:aws:sqs:" + iamRegion + ":" + iamAccount + ":dlq",
+			"UserTokenKey.Arn":          keyARN,
 		},
 		conds: map[string]bool{"HasMailIdentity": false},
 	}

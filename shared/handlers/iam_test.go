@@ -174,6 +174,7 @@ func functionIDs(t *testing.T) map[string]string {
 const (
 	symPrefix = "PREFIX"
 	symTable  = "arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE"
+	symKey    = "arn:aws:kms:REGION:ACCOUNT:key/KEY"
 )
 
 func symbolic() cfnValues {
@@ -183,6 +184,7 @@ func symbolic() cfnValues {
 			"SecretPrefix": symPrefix, "MailFrom": "MAILFROM", "MailIdentity": "MAILIDENTITY",
 			"ConnectionsTable.Arn": symTable, "EventBusName": "BUS",
 			"EventsDeadLetterQueue.Arn": "arn:aws:sqs:REGION:ACCOUNT:DLQ",
+			"UserTokenKey.Arn":          symKey,
 		},
 		conds: map[string]bool{"HasMailIdentity": true},
 	}
@@ -218,6 +220,9 @@ func TestTemplateIAMIsExact(t *testing.T) {
 		return on(resource, actions...)
 	}
 	join := func(gs ...[]grant) []grant { return slices.Concat(gs...) }
+	// Sealed user-level tokens (USER_TOKEN_STORE=sealed): data keys of the
+	// one KMS key, to seal (and open), or only to open.
+	seal, open := on(symKey, "kms:GenerateDataKey", "kms:Decrypt"), on(symKey, "kms:Decrypt")
 	want := map[string][]grant{
 		"list-integrations": table("BatchGetItem"),
 		"integration-settings": join(
@@ -229,12 +234,12 @@ func TestTemplateIAMIsExact(t *testing.T) {
 		"oauth-callback": join(
 			table("GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"),
 			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue"),
-			sm(tokens, "GetSecretValue", "CreateSecret", "PutSecretValue", "RestoreSecret")),
+			sm(tokens, "GetSecretValue", "CreateSecret", "PutSecretValue", "RestoreSecret"), seal),
 		"disconnect": join(
 			table("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"),
 			sm(clients, "GetSecretValue"),
 			sm(deployment, "GetSecretValue"),
-			sm(tokens, "GetSecretValue", "DeleteSecret")),
+			sm(tokens, "GetSecretValue", "DeleteSecret"), open),
 		"notifications": table("Query", "UpdateItem"),
 		"audit":         table("Query"),
 		// The broker and the live check refresh grants (the account's
@@ -243,14 +248,14 @@ func TestTemplateIAMIsExact(t *testing.T) {
 		"token-broker": join(
 			table("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
 			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue"),
-			sm(tokens, "GetSecretValue", "PutSecretValue"),
+			sm(tokens, "GetSecretValue", "PutSecretValue"), seal,
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILFROM", "ses:SendEmail"),
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILIDENTITY", "ses:SendEmail"),
 			on("*", "ses:GetSendQuota")),
 		"connection-check": join(
 			table("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
 			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue"),
-			sm(tokens, "GetSecretValue", "PutSecretValue"),
+			sm(tokens, "GetSecretValue", "PutSecretValue"), seal,
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILFROM", "ses:SendEmail"),
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILIDENTITY", "ses:SendEmail"),
 			on("*", "ses:GetSendQuota")),
@@ -258,7 +263,9 @@ func TestTemplateIAMIsExact(t *testing.T) {
 			on(symTable+"/index/DueIndex", "dynamodb:Query"),
 			table("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
 			sm(deployment, "GetSecretValue"),
-			sm(tokens, "GetSecretValue", "PutSecretValue"),
+			// Moving user-level tokens between stores after USER_TOKEN_STORE
+			// changed: create or restore the secret, delete the old copy.
+			sm(tokens, "GetSecretValue", "PutSecretValue", "CreateSecret", "RestoreSecret", "DeleteSecret"), seal,
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILFROM", "ses:SendEmail"),
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILIDENTITY", "ses:SendEmail"),
 			on("*", "ses:GetSendQuota")),

@@ -14,6 +14,7 @@ import (
 	"github.com/workplace/connections/shared/logctx"
 	"github.com/workplace/connections/shared/metrics"
 	"github.com/workplace/connections/shared/notices"
+	"github.com/workplace/connections/shared/tokenhome"
 )
 
 // Notices is the notice sender's configuration on these dependencies;
@@ -90,6 +91,7 @@ func ExpiryScan(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) (
 			Budget:         d.Config.ScanBudget,
 			Clock:          time.Now,
 			AuditRetention: d.Config.AuditRetention,
+			Tokens:         tokenhome.Mover{Store: d.Store, Vault: d.Vault},
 		}
 		now := ev.Time
 		if now.IsZero() {

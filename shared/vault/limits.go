@@ -51,9 +51,14 @@ func NewVersionID() string {
 
 // CheckValue reports whether value fits in a secret. The error never
 // contains the value.
-func CheckValue(value []byte) error {
-	if len(value) == 0 || len(value) > MaxValueSize {
-		return fmt.Errorf("%w: value must be 1 to %d bytes, got %d", ErrInvalid, MaxValueSize, len(value))
+func CheckValue(value []byte) error { return CheckValueSize(value, MaxValueSize) }
+
+// CheckValueSize reports whether value is 1 to limit bytes (a store of
+// sealed values accepts MaxSealedValueSize). The error never contains the
+// value.
+func CheckValueSize(value []byte, limit int) error {
+	if len(value) == 0 || len(value) > limit {
+		return fmt.Errorf("%w: value must be 1 to %d bytes, got %d", ErrInvalid, limit, len(value))
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 // Package vault keeps secrets: the tokens of each connection and the OAuth
 // client secrets of each account. Secrets Manager in production
-// (secretsvault), memory locally (memvault); both pass vaulttest.
+// (secretsvault), memory locally (memvault); user-level tokens, with
+// USER_TOKEN_STORE=sealed, sealed under KMS data keys (vault/sealed) in the
+// table (dynamovault; memvault locally), a Router choosing the store by
+// name. Each passes vaulttest.
 package vault
 
 import (
@@ -122,3 +125,28 @@ func DeploymentSecretName(prefix, vendor string) string {
 func Under(prefix, kind, name string) bool {
 	return strings.HasPrefix(name, prefix+"/"+kind+"/")
 }
+
+// UserTokenName reports whether name is the secret of a user-level
+// connection under prefix (<prefix>/tokens/<account>/<vendor>/user/<userId>,
+// as ConnectionSecretName makes it): the names a Router may seal.
+func UserTokenName(prefix, name string) bool {
+	rest, ok := strings.CutPrefix(name, prefix+"/"+TokensDir+"/")
+	if !ok {
+		return false
+	}
+	parts := strings.Split(rest, "/")
+	return len(parts) == 4 && parts[2] == "user" && parts[0] != "" && parts[1] != "" && parts[3] != ""
+}
+
+// SealedVersionPrefix starts every version id of a sealed value, so a
+// version id alone says which store holds it (Secrets Manager's ids are
+// bare UUIDs).
+const SealedVersionPrefix = "sealed-"
+
+// IsSealedVersion reports whether version is the id of a sealed value.
+func IsSealedVersion(version string) bool { return strings.HasPrefix(version, SealedVersionPrefix) }
+
+// MaxSealedValueSize bounds a sealed value: MaxValueSize of plaintext in
+// its envelope (sealed data key, nonce, tag). A store of sealed values
+// accepts values up to it.
+const MaxSealedValueSize = MaxValueSize + 1024

@@ -4,6 +4,8 @@
 // vault.ErrNotFound until a Put restores it (with its old versions), and
 // version ids are unique, UUID-shaped strings. Recovery windows do not run
 // out here: a deleted secret stays restorable for the life of the process.
+// Made with ForSealed it is also the twin of dynamovault, the store of sealed
+// values (vault/sealed), which accepts their larger size.
 package memvault
 
 import (
@@ -17,8 +19,9 @@ import (
 
 // Vault keeps secrets in memory. It is safe for concurrent use.
 type Vault struct {
-	mu      sync.Mutex
-	secrets map[string]*secret
+	mu       sync.Mutex
+	secrets  map[string]*secret
+	maxValue int
 }
 
 type secret struct {
@@ -29,9 +32,20 @@ type secret struct {
 
 var _ vault.Vault = (*Vault)(nil)
 
+// Option configures a Vault.
+type Option func(*Vault)
+
+// ForSealed makes the vault accept sealed values (up to
+// vault.MaxSealedValueSize), as the table's store of them does.
+func ForSealed() Option { return func(v *Vault) { v.maxValue = vault.MaxSealedValueSize } }
+
 // New returns an empty vault.
-func New() *Vault {
-	return &Vault{secrets: map[string]*secret{}}
+func New(opts ...Option) *Vault {
+	v := &Vault{secrets: map[string]*secret{}, maxValue: vault.MaxValueSize}
+	for _, o := range opts {
+		o(v)
+	}
+	return v
 }
 
 // Put writes value as the new current version of name, creating the secret
@@ -43,7 +57,7 @@ func (v *Vault) Put(ctx context.Context, name string, value []byte) (string, err
 	if err := vault.CheckName(name); err != nil {
 		return "", fmt.Errorf("memvault: put: %w", err)
 	}
-	if err := vault.CheckValue(value); err != nil {
+	if err := vault.CheckValueSize(value, v.maxValue); err != nil {
 		return "", fmt.Errorf("memvault: put %s: %w", name, err)
 	}
 	v.mu.Lock()

@@ -24,9 +24,19 @@ import (
 // deletion linger for days in Secrets Manager).
 func Run(t *testing.T, newVault func(t *testing.T) vault.Vault) {
 	t.Helper()
+	RunUnder(t, func(t *testing.T, _ string) vault.Vault { return newVault(t) })
+}
+
+// RunUnder is Run for a vault that treats names by their prefix (a
+// vault.Router): newVault learns the subtest's prefix, under which the
+// user-level token names are <prefix>/tokens/<account>/<vendor>/user/<id>
+// (vault.UserTokenName) and the others are not.
+func RunUnder(t *testing.T, newVault func(t *testing.T, prefix string) vault.Vault) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			c.fn(t, newVault(t), uniquePrefix())
+			p := uniquePrefix()
+			c.fn(t, newVault(t, p), p)
 		})
 	}
 }
@@ -55,7 +65,7 @@ var cases = []contractCase{
 	{"ValuesAreCopies", valuesAreCopies},
 }
 
-const userSecret = "connections/acct-1/servicenow/user/u-9"
+const userSecret = "tokens/acct-1/servicenow/user/u-9"
 
 func putThenGetCurrent(t *testing.T, v vault.Vault, p string) {
 	name := p + "/" + userSecret
@@ -113,11 +123,11 @@ func deleteMissingIsNil(t *testing.T, v vault.Vault, p string) {
 	ctx := context.Background()
 	// Recovery windows outside 7..30 days are clamped, not refused.
 	for _, days := range []int{7, 30, 0, -1, 365} {
-		if err := v.Delete(ctx, fmt.Sprintf("%s/missing/%d", p, days), days); err != nil {
+		if err := v.Delete(ctx, fmt.Sprintf("%s/tokens/acct-1/box/user/missing-%d", p, days), days); err != nil {
 			t.Errorf("Delete(missing, %d days) = %v, want nil", days, err)
 		}
 	}
-	name := p + "/clamped"
+	name := p + "/tokens/acct-1/box/user/clamped"
 	mustPut(t, v, name, []byte(`{"n":1}`))
 	if err := v.Delete(ctx, name, 0); err != nil {
 		t.Fatalf("Delete(existing, 0 days) = %v, want nil (clamped to 7)", err)
@@ -144,7 +154,7 @@ func putAfterDeleteRestores(t *testing.T, v vault.Vault, p string) {
 
 func tokensRoundTrip(t *testing.T, v vault.Vault, p string) {
 	ctx := context.Background()
-	name := p + "/connections/acct-1/confluence/app"
+	name := p + "/tokens/acct-1/confluence/user/u-1"
 	zone := time.FixedZone("UTC+2", 2*60*60)
 	want := vault.Tokens{
 		AccessToken:           "at-é-" + strings.Repeat("x", 40),
@@ -222,10 +232,10 @@ func namesWithSlashes(t *testing.T, v vault.Vault, p string) {
 	ctx := context.Background()
 	names := []string{
 		p + "/" + userSecret,
-		p + "/connections/acct-1/servicenow/user/u-90",
-		p + "/connections/acct-1/servicenow/app",
-		p + "/connections/acct-1/servicenow",
-		p + "/connections/acct-2/servicenow/user/u-9",
+		p + "/tokens/acct-1/servicenow/user/u-90",
+		p + "/tokens/acct-1/servicenow/app",
+		p + "/tokens/acct-1/servicenow",
+		p + "/tokens/acct-2/servicenow/user/u-9",
 	}
 	for i, n := range names {
 		mustPut(t, v, n, value(i))
@@ -240,13 +250,13 @@ func namesWithSlashes(t *testing.T, v vault.Vault, p string) {
 	for i, n := range names[1:] {
 		expectValue(t, v, n, "", value(i+1))
 	}
-	expectNotFound(t, v, p+"/connections/acct-1", "")
+	expectNotFound(t, v, p+"/tokens/acct-1", "")
 }
 
 func invalidNameRefused(t *testing.T, v vault.Vault, p string) {
 	ctx := context.Background()
 	for _, name := range []string{
-		p + "/connections/acct-1/servicenow/user/auth0|123", // JWT subs look like this
+		p + "/tokens/acct-1/servicenow/user/auth0|123", // JWT subs look like this
 		p + "/with space",
 		p + "/" + strings.Repeat("n", vault.MaxNameLen),
 		"",
@@ -264,7 +274,7 @@ func invalidNameRefused(t *testing.T, v vault.Vault, p string) {
 
 func valueSizeLimit(t *testing.T, v vault.Vault, p string) {
 	ctx := context.Background()
-	name := p + "/big"
+	name := p + "/tokens/acct-1/box/user/big"
 	big := bytes.Repeat([]byte("a"), vault.MaxValueSize)
 	mustPut(t, v, name, big)
 	expectValue(t, v, name, "", big)
@@ -280,7 +290,7 @@ func valueSizeLimit(t *testing.T, v vault.Vault, p string) {
 
 func valuesAreCopies(t *testing.T, v vault.Vault, p string) {
 	ctx := context.Background()
-	name := p + "/copies"
+	name := p + "/tokens/acct-1/box/user/copies"
 	in := []byte(`{"n":1}`)
 	id := mustPut(t, v, name, in)
 	in[2] = 'X'

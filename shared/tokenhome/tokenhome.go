@@ -1,0 +1,98 @@
+// Package tokenhome moves a connection's tokens to the store
+// USER_TOKEN_STORE names, when they sit in the other one (the deployment
+// changed its mode since they were written): Secrets Manager → sealed in
+// the table, or back. The scan does it for every connection it visits
+// (expiry.Scanner.Tokens).
+//
+// The order keeps every step safe to stop at: read the tokens from the old
+// store, write them as a new version in the new one, save the connection
+// pointing at the new version (optimistic lock: a connection changed
+// meanwhile is left as it is, its tokens where they were), and only then
+// schedule the old copy for deletion, with the recovery window. A failure
+// before the save leaves the connection reading its old tokens (the new
+// copy is an unused version); after it, at worst an old copy lingers until
+// its recovery window ends — no token is lost and the connection always
+// reads.
+//
+// Tokens rewritten after the switch by the broker, the live check or a
+// reconnect go home at once, leaving the old copy: in sealed mode the scan
+// deletes the Secrets Manager copy of every user-level connection it visits
+// (Settle: one DeleteSecret, "not found" once it is gone, about $0.000005),
+// since a leftover secret costs $0.40 a month; a leftover sealed item in
+// secrets mode costs nothing worth a call and stays until the disconnect.
+//
+// A connection the scan never visits keeps its tokens where they are
+// until it is due: every live connection is due at least every
+// IDLE_CHECK_DAYS (30 by default), so a mode switch has moved them all
+// within that time. Expired connections are not due; their tokens move if
+// they are reconnected (written to the new home) and are deleted from
+// both stores at disconnect.
+package tokenhome
+
+import (
+	"context"
+
+	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/logctx"
+	"github.com/workplace/connections/shared/store"
+	"github.com/workplace/connections/shared/vault"
+)
+
+// Mover moves tokens home. Its zero value, or one over a Vault that is not
+// a vault.Mover, moves nothing.
+type Mover struct {
+	Store store.Store
+	Vault vault.Vault
+}
+
+// Move moves c's tokens home if they are elsewhere and returns the
+// connection as stored (c itself when nothing moved). It logs, and does
+// not return, a failure: the connection's other work goes on with its
+// tokens where they were.
+func (m Mover) Move(ctx context.Context, c connection.Connection) connection.Connection {
+	mv, ok := m.Vault.(vault.Mover)
+	if !ok || m.Store == nil || !mv.Misplaced(c.SecretName, c.SecretVersion) {
+		return c
+	}
+	log := logctx.From(ctx, nil)
+	version, err := mv.Move(ctx, c.SecretName, c.SecretVersion)
+	if err != nil {
+		log.WarnContext(ctx, "tokens not moved to their store; tried again on the next visit", "secret", c.SecretName, "error", err.Error())
+		return c
+	}
+	next := c
+	next.SecretVersion = version
+	if err := m.Store.Apply(ctx, store.UpdateConnection{Conn: next}); err != nil {
+		log.WarnContext(ctx, "moved tokens not saved on the connection; it still reads the old copy, tried again on the next visit",
+			"secret", c.SecretName, "error", err.Error())
+		return c
+	}
+	next.Version++
+	log.InfoContext(ctx, "tokens moved to their store", "secret", c.SecretName, "from", c.SecretVersion, "to", version)
+	if err := mv.Forget(ctx, c.SecretName); err != nil {
+		log.WarnContext(ctx, "the old copy of moved tokens not scheduled for deletion", "secret", c.SecretName, "error", err.Error())
+	}
+	return next
+}
+
+// Settle finishes a move someone else made: when c was saved pointing at a
+// version in its home store while its tokens were, before, at version
+// stored elsewhere (Move failed, then a refresh wrote the rotated tokens
+// home), or, in sealed mode, whenever a user-level connection's tokens are
+// home (the broker, the live check or a reconnect may have rewritten them
+// home after the switch, leaving the old secret, which costs money every
+// month), the old copy is scheduled for deletion. Call it after c is
+// saved, under its lease: nothing points at the old copy any more.
+func (m Mover) Settle(ctx context.Context, c connection.Connection, stored string) {
+	mv, ok := m.Vault.(vault.Mover)
+	if !ok || mv.Misplaced(c.SecretName, c.SecretVersion) {
+		return
+	}
+	moved := mv.Misplaced(c.SecretName, stored) && c.SecretVersion != stored
+	if !moved && !mv.Lingering(c.SecretName, c.SecretVersion) {
+		return
+	}
+	if err := mv.Forget(ctx, c.SecretName); err != nil {
+		logctx.From(ctx, nil).WarnContext(ctx, "the old copy of moved tokens not scheduled for deletion", "secret", c.SecretName, "error", err.Error())
+	}
+}
