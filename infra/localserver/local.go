@@ -101,6 +101,7 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 		Sandbox: sandbox.New(sbCfg),
 		Local:   local,
 		Console: console.Handler(),
+		OpenAPI: OpenAPIHandler(),
 	})
 	return s, d, nil
 }
