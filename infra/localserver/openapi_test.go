@@ -41,6 +41,7 @@ type contract struct {
 	v       validator.Validator
 	counts  map[string]int // validated exchanges by route key; "" outside the API's routes
 	refused int            // of those, requests the document refuses (and the API refused)
+	errors  map[string]int // error answers by "route status code"
 }
 
 var (
@@ -111,7 +112,7 @@ func contractOf(b []byte) (*contract, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("validator: %v", errs)
 	}
-	return &contract{v: v, counts: map[string]int{}}, nil
+	return &contract{v: v, counts: map[string]int{}, errors: map[string]int{}}, nil
 }
 
 // inContract reports whether a path is the API's (under /v1, exact or
@@ -228,6 +229,15 @@ func (c *contract) check(x exchange) []string {
 		if x.status < 400 || x.status >= 500 {
 			problems = append(problems, fmt.Sprintf("%s: the document refuses this request, the API answered %d: %s", x, x.status, describe(reqErrs)))
 		}
+	}
+	if x.status >= 400 {
+		var body struct {
+			Error struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(x.respBody, &body)
+		c.errors[fmt.Sprintf("%s %d %s", route, x.status, body.Error.Code)]++
 	}
 	resp := &http.Response{
 		StatusCode: x.status, Header: x.respHeader, Request: req,
@@ -385,12 +395,75 @@ func (cm contractMain) Run() int {
 	if testing.Verbose() || len(missing) > 0 {
 		fmt.Printf("OpenAPI: exchanges validated by route:\n  %s\n  outside the routes (404/405): %d\n  requests the document refuses, refused: %d\n",
 			strings.Join(seen, "\n  "), c.counts[""], c.refused)
+		documented := documentedErrors()
+		var unseen []string
+		for _, k := range documented {
+			if c.errors[k] == 0 {
+				unseen = append(unseen, k)
+			}
+		}
+		fmt.Printf("OpenAPI: documented error answers (route, status, code) the suite met: %d of %d; not met:\n  %s\n",
+			len(documented)-len(unseen), len(documented), strings.Join(unseen, "\n  "))
 	}
 	if len(missing) > 0 {
 		fmt.Fprintf(os.Stderr, "FAIL: OpenAPI: no exchange of the suite was validated for %s\n", strings.Join(missing, ", "))
 		return 1
 	}
 	return code
+}
+
+// documentedErrors are the error answers the document lists, as "route
+// status code".
+func documentedErrors() []string {
+	b, _ := openapi.JSON()
+	var doc struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"components"`
+	}
+	_ = json.Unmarshal(b, &doc)
+	type response struct {
+		Ref     string `json:"$ref"`
+		Content map[string]struct {
+			Schema struct {
+				AllOf []struct {
+					Properties struct {
+						Error struct {
+							Properties struct {
+								Code struct {
+									Enum []string `json:"enum"`
+								} `json:"code"`
+							} `json:"properties"`
+						} `json:"error"`
+					} `json:"properties"`
+				} `json:"allOf"`
+			} `json:"schema"`
+		} `json:"content"`
+	}
+	var out []string
+	for path, item := range doc.Paths {
+		for method, raw := range item {
+			var op struct {
+				Responses map[string]response `json:"responses"`
+			}
+			if json.Unmarshal(raw, &op) != nil {
+				continue
+			}
+			for status, r := range op.Responses {
+				if r.Ref != "" {
+					_ = json.Unmarshal(doc.Components.Responses[strings.TrimPrefix(r.Ref, "#/components/responses/")], &r)
+				}
+				for _, s := range r.Content["application/json"].Schema.AllOf {
+					for _, code := range s.Properties.Error.Properties.Code.Enum {
+						out = append(out, fmt.Sprintf("%s %s %s %s", strings.ToUpper(method), path, status, code))
+					}
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // filtered reports whether the run was limited to some tests (-run,
