@@ -51,6 +51,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		AuditRetention:            400 * 24 * time.Hour,
 		OutageGrace:               72 * time.Hour,
 		ScanBudget:                60 * time.Second,
+		ScanConcurrency:           32,
 		RequestTimeout:            15 * time.Second,
 		LogLevel:                  slog.LevelInfo,
 	}
@@ -84,6 +85,7 @@ func TestFromEnvValues(t *testing.T) {
 		"EVENT_BUS_NAME":         " platform-events ",
 		"OUTAGE_GRACE":           "24h",
 		"SCAN_BUDGET":            "5m",
+		"SCAN_CONCURRENCY":       "8",
 		"REQUEST_TIMEOUT":        "12s",
 		"LOG_LEVEL":              "debug",
 	}))
@@ -118,6 +120,7 @@ func TestFromEnvValues(t *testing.T) {
 		{"EventBusName", c.EventBusName, "platform-events"},
 		{"OutageGrace", c.OutageGrace, 24 * time.Hour},
 		{"ScanBudget", c.ScanBudget, 5 * time.Minute},
+		{"ScanConcurrency", c.ScanConcurrency, 8},
 		{"RequestTimeout", c.RequestTimeout, 12 * time.Second},
 		{"LogLevel", c.LogLevel, slog.LevelDebug},
 	}
@@ -196,6 +199,9 @@ func TestFromEnvRejects(t *testing.T) {
 		{"EVENT_BUS_NAME", "arn:aws:sqs:eu-west-1:123456789012:queue"},
 		{"OUTAGE_GRACE", "3 days"},
 		{"SCAN_BUDGET", "60"},
+		{"SCAN_CONCURRENCY", "0"},
+		{"SCAN_CONCURRENCY", "257"},
+		{"SCAN_CONCURRENCY", "many"},
 		{"REQUEST_TIMEOUT", "20"},
 		{"REQUEST_TIMEOUT", "0s"},
 		{"REQUEST_TIMEOUT", "-5s"},
