@@ -22,8 +22,18 @@ import (
 	"github.com/workplace/connections/shared/handlers"
 	"github.com/workplace/connections/shared/mail/sesmail"
 	"github.com/workplace/connections/shared/store/dynamostore"
+	"github.com/workplace/connections/shared/vault"
 	"github.com/workplace/connections/shared/vault/secretsvault"
 )
+
+// secretWritesPerSecond paces one process's Secrets Manager writes: half
+// of PutSecretValue's quota (50 per second per Region, shared by every
+// function, not adjustable:
+// https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html),
+// so that a scan run refreshing many connections at once (SCAN_CONCURRENCY)
+// leaves room for the API's own writes and is not throttled past the SDK's
+// retries with rotated tokens in hand.
+const secretWritesPerSecond = 25
 
 // Backends builds the backends on DynamoDB (and its stream), Secrets
 // Manager, SES and EventBridge (AWS_ENDPOINT_URL points them at an
@@ -35,7 +45,7 @@ func Backends(ctx context.Context, cfg config.Config) (handlers.Backends, error)
 	}
 	return handlers.Backends{
 		Store:  dynamostore.New(dynamodb.NewFromConfig(ac), cfg.TableName),
-		Vault:  secretsvault.New(secretsmanager.NewFromConfig(ac)),
+		Vault:  vault.PaceWrites(secretsvault.New(secretsmanager.NewFromConfig(ac)), secretWritesPerSecond, secretWritesPerSecond),
 		Mailer: sesmail.New(ses.NewFromConfig(ac), cfg.MailFrom),
 		Bus:    eventbridgebus.New(eventbridge.NewFromConfig(ac), cfg.EventBusName),
 		Stream: dynamostore.AuditFromStreamRecord,

@@ -157,7 +157,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.ScanBudget, err = time.ParseDuration(get("SCAN_BUDGET", "60s")); err != nil {
 		return c, fmt.Errorf("SCAN_BUDGET: %w", err)
 	}
-	if c.ScanConcurrency, err = strconv.Atoi(get("SCAN_CONCURRENCY", "32")); err != nil || c.ScanConcurrency < 1 || c.ScanConcurrency > MaxScanConcurrency {
+	if c.ScanConcurrency, err = strconv.Atoi(get("SCAN_CONCURRENCY", "64")); err != nil || c.ScanConcurrency < 1 || c.ScanConcurrency > MaxScanConcurrency {
 		return c, fmt.Errorf("SCAN_CONCURRENCY must be 1 to %d", MaxScanConcurrency)
 	}
 	if c.RequestTimeout, err = time.ParseDuration(get("REQUEST_TIMEOUT", DefaultRequestTimeout.String())); err != nil || c.RequestTimeout <= 0 {

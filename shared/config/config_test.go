@@ -51,7 +51,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		AuditRetention:            400 * 24 * time.Hour,
 		OutageGrace:               72 * time.Hour,
 		ScanBudget:                60 * time.Second,
-		ScanConcurrency:           32,
+		ScanConcurrency:           64,
 		RequestTimeout:            15 * time.Second,
 		LogLevel:                  slog.LevelInfo,
 	}

@@ -63,7 +63,7 @@ type Scanner struct {
 
 // DefaultConcurrency is how many connections a run checks at once unless
 // told otherwise.
-const DefaultConcurrency = 32
+const DefaultConcurrency = 64
 
 // Report is what a run did.
 type Report struct {
