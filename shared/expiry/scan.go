@@ -124,18 +124,33 @@ func (s *Scanner) Run(ctx context.Context, now time.Time) (Report, error) {
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
-	jobs := make(chan connection.Connection)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for c := range jobs {
-				r.check(ctx, c)
+	var err error
+	if workers == 1 {
+		// One at a time, in index order, on this goroutine: the same
+		// calls in the same order on every run (fault injection counts
+		// on it).
+		err = r.feed(ctx, func(c connection.Connection) bool { r.check(ctx, c); return true })
+	} else {
+		jobs := make(chan connection.Connection)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for c := range jobs {
+					r.check(ctx, c)
+				}
+			})
+		}
+		err = r.feed(ctx, func(c connection.Connection) bool {
+			select {
+			case jobs <- c:
+				return true
+			case <-ctx.Done():
+				return false
 			}
 		})
+		close(jobs)
+		wg.Wait()
 	}
-	err := r.feed(ctx, jobs)
-	close(jobs)
-	wg.Wait()
 
 	rep := r.report()
 	if err != nil {
@@ -186,9 +201,12 @@ func (r *run) outOfTime(ctx context.Context) bool {
 }
 
 // feed reads the pages of every shard and hands each due connection, once,
-// to the workers, until the index is read through or the run is out of
-// time. An index it cannot read ends the feed with an error.
-func (r *run) feed(ctx context.Context, jobs chan<- connection.Connection) error {
+// to handle, until the index is read through or the run is out of time
+// (checked before each connection is handed, as a page is always read
+// when it is asked for). handle reports false when it could not take the
+// connection (the run was cancelled). An index it cannot read ends the
+// feed with an error.
+func (r *run) feed(ctx context.Context, handle func(connection.Connection) bool) error {
 	limit := r.s.PageSize
 	if limit <= 0 {
 		limit = 100
@@ -197,9 +215,6 @@ func (r *run) feed(ctx context.Context, jobs chan<- connection.Connection) error
 	for shard := 0; shard < store.DueShards; shard++ {
 		token := ""
 		for {
-			if r.outOfTime(ctx) {
-				return nil
-			}
 			due, next, err := r.s.Store.Due(ctx, shard, r.now, token, limit)
 			if err != nil {
 				return fmt.Errorf("read due connections: %w", err)
@@ -212,15 +227,16 @@ func (r *run) feed(ctx context.Context, jobs chan<- connection.Connection) error
 					return nil
 				}
 				handed[c.Key] = true
-				select {
-				case jobs <- c:
-				case <-ctx.Done():
+				if !handle(c) {
 					r.outOfTime(ctx)
 					return nil
 				}
 			}
 			if next == "" {
 				break
+			}
+			if r.outOfTime(ctx) {
+				return nil
 			}
 			token = next
 		}
