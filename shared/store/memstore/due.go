@@ -30,8 +30,8 @@ type dueIndex struct {
 	keys map[layout.Item]dueEntry
 }
 
-// dueDegree is the B-tree's degree: wide nodes, few levels, little pointer
-// chasing (google/btree's documented default for most uses is 2–64).
+// dueDegree is the B-tree's degree: nodes of up to 63 entries, so a
+// million connections sit four levels deep.
 const dueDegree = 32
 
 func newDueIndex() *dueIndex {
