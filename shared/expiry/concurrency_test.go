@@ -15,6 +15,8 @@ import (
 	"github.com/workplace/connections/shared/mail/memmail"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/store/memstore"
+	"github.com/workplace/connections/shared/vendors"
+	"github.com/workplace/connections/shared/vendors/vendortest"
 )
 
 // users connects n people at user level to vendorID (after its app-level
@@ -134,12 +136,18 @@ func (s *settingsCounter) GetSettings(ctx context.Context, account, vendor strin
 }
 
 // A run reads an account's settings once, however many of its
-// connections it refreshes; the next run reads them again.
+// connections it refreshes; the next run reads them again. The settings
+// matter to a refresh only for a vendor whose OAuth client is the
+// account's (ServiceNow): here with a keep-alive policy, so that the scan
+// refreshes its grants.
 func TestSettingsReadOncePerRun(t *testing.T) {
+	sn := vendortest.Entry(t, "servicenow")
+	sn.Refresh = vendors.RefreshPolicy{Inactivity: 90 * 24 * time.Hour, AccessTTL: 30 * time.Minute}
+	vendortest.Use(t, sn)
 	mem := memstore.New()
 	counting := &settingsCounter{Store: mem}
 	e := newEnv(t, counting)
-	e.users("confluence", "Confluence", 20)
+	e.users("servicenow", "ServiceNow", 20)
 	e.scanner.Concurrency = 8
 
 	counting.reads.Store(0)
