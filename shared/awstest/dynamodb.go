@@ -2,10 +2,13 @@ package awstest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // DynamoDB is a DynamoDB client that sends its item requests to moto one at
@@ -72,5 +75,18 @@ func (s *DynamoDB) TransactWriteItems(ctx context.Context, in *dynamodb.Transact
 func (s *Server) DynamoDBClient(t testing.TB) *dynamodb.Client {
 	return dynamodb.NewFromConfig(s.Config(t), func(o *dynamodb.Options) {
 		o.DisableValidateResponseChecksum = true
+	})
+}
+
+// DropTableAtCleanup deletes table when the test ends. A "not found"
+// answer counts as deleted: under load the SDK may retry a DeleteTable
+// whose first attempt moto carried out but whose answer was lost.
+func DropTableAtCleanup(t testing.TB, db *dynamodb.Client, table string) {
+	t.Cleanup(func() {
+		_, err := db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+		var nf *types.ResourceNotFoundException
+		if err != nil && !errors.As(err, &nf) {
+			t.Errorf("delete table %s: %v", table, err)
+		}
 	})
 }

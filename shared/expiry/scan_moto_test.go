@@ -1,13 +1,9 @@
 package expiry_test
 
 import (
-	"context"
 	"reflect"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/workplace/connections/shared/awstest"
 	"github.com/workplace/connections/shared/connection"
@@ -27,11 +23,7 @@ func TestScanOnDynamoDB(t *testing.T) {
 	if err := dynamostore.CreateTable(t.Context(), db, table); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if _, err := db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}); err != nil {
-			t.Errorf("delete table %s: %v", table, err)
-		}
-	})
+	awstest.DropTableAtCleanup(t, db, table)
 	e := newEnv(t, dynamostore.New(awstest.Serialized(db), table))
 	app := e.connectApp("servicenow")
 	user := e.connectUser(bob, "servicenow", "bob")

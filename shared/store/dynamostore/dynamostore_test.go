@@ -29,12 +29,7 @@ func TestContract(t *testing.T) {
 		if err := dynamostore.CreateTable(t.Context(), db, table); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() {
-			_, err := db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-			if err != nil {
-				t.Errorf("delete table %s: %v", table, err)
-			}
-		})
+		awstest.DropTableAtCleanup(t, db, table)
 		return dynamostore.New(one, table)
 	})
 }
