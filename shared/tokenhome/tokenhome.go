@@ -42,6 +42,7 @@ package tokenhome
 
 import (
 	"context"
+	"errors"
 
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/logctx"
@@ -128,10 +129,16 @@ func (m Mover) MoveClientSecret(ctx context.Context, mv vault.Mover, c connectio
 		log.WarnContext(ctx, "settings not read to move the client secret; tried again on the next visit", "error", err.Error())
 		return
 	}
-	if set == nil || !mv.Misplaced(set.ClientSecretName, set.ClientSecretVersion) {
+	// Settings written before the version was kept ("") read the current
+	// version, home first: one in the other store moves (and the settings
+	// then keep the version).
+	if set == nil || set.ClientSecretName == "" || set.ClientSecretVersion != "" && !mv.Misplaced(set.ClientSecretName, set.ClientSecretVersion) {
 		return
 	}
 	version, err := mv.Move(ctx, set.ClientSecretName, set.ClientSecretVersion)
+	if set.ClientSecretVersion == "" && errors.Is(err, vault.ErrNotFound) {
+		return // home already
+	}
 	if err != nil {
 		log.WarnContext(ctx, "client secret not moved to its store; tried again on the next visit", "secret", set.ClientSecretName, "error", err.Error())
 		return

@@ -127,7 +127,9 @@ func (r *Router) Lingering(name, version string) bool {
 }
 
 // Move copies version of name to name's home store and returns the new
-// version. A client secret is copied as it is. For tokens, when the old store's current version holds
+// version. A client secret is copied as it is; version "" moves the other
+// store's current version of one (settings written before their version
+// was kept), ErrNotFound when the other store has none. For tokens, when the old store's current version holds
 // tokens a refresh of version rotated and never got to point at (a refresh
 // that failed after storing them), those are carried too, as the new
 // current version rotated from the moved one, so the next refresh presents
@@ -136,6 +138,11 @@ func (r *Router) Lingering(name, version string) bool {
 // copy; until then the connection still reads the old one.
 func (r *Router) Move(ctx context.Context, name, version string) (string, error) {
 	from, err := r.holder(version)
+	if version == "" {
+		if from = r.other(name); from == nil || TokenName(r.Prefix, name) {
+			return "", fmt.Errorf("vault: no version of %s to move", name)
+		}
+	}
 	if err != nil {
 		return "", err
 	}
@@ -143,7 +150,7 @@ func (r *Router) Move(ctx context.Context, name, version string) (string, error)
 	if !TokenName(r.Prefix, name) {
 		b, err := from.Get(ctx, name, version)
 		if err != nil {
-			return "", fmt.Errorf("read secret to move: %w", err)
+			return "", fmt.Errorf("read secret to move: %w", err) // ErrNotFound stays one
 		}
 		moved, err := to.Put(ctx, name, b)
 		if err != nil {
