@@ -8,6 +8,7 @@ import (
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/faulttest"
 	"github.com/workplace/connections/shared/keys/memkeys"
+	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/store/memstore"
 	"github.com/workplace/connections/shared/tokenhome"
 	"github.com/workplace/connections/shared/vault"
@@ -273,4 +274,30 @@ func TestScanDeletesCopiesOthersLeft(t *testing.T) {
 	user = e.conn(user.Key)
 	e.live(r, user)
 	gone(t, e.vault, user.SecretName, "Secrets Manager")
+}
+
+// TestLegacySettingsMoveTheirCurrentClientSecret: settings saved before
+// the client secret's version was kept read its current version; the
+// scan moves it like any other and the settings then keep the version.
+// Where the secret is home already, nothing changes.
+func TestLegacySettingsMoveTheirCurrentClientSecret(t *testing.T) {
+	e := newEnv(t, memstore.New())
+	r, _ := twoStores(e)
+	e.connectApp("servicenow")
+	set := e.clientSecret(r, false)
+	legacy := set
+	legacy.ClientSecretVersion = ""
+	if err := e.store.Apply(t.Context(), store.PutSettings{Settings: legacy}); err != nil {
+		t.Fatal(err)
+	}
+	e.run(at(91)) // visits the app: home already
+	if now, _ := e.store.GetSettings(t.Context(), account, "servicenow"); now.ClientSecretVersion != "" || now.Version != legacy.Version+1 {
+		t.Fatalf("home already, the settings changed: %+v", now)
+	}
+	e.connect(manager, "servicenow", "app", "reconnect", "") // reads the current version
+	r.Mode = vault.StoreSealed
+	e.run(at(182))
+	e.clientSecret(r, true)
+	gone(t, e.vault, set.ClientSecretName, "Secrets Manager")
+	e.connect(manager, "servicenow", "app", "reconnect", "")
 }
