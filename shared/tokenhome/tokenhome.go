@@ -16,7 +16,7 @@
 //
 // Tokens rewritten after the switch by the broker, the live check or a
 // reconnect go home at once, leaving the old copy: in sealed mode the scan
-// deletes the Secrets Manager copy of every user-level connection it visits
+// deletes the Secrets Manager copy of every connection it visits
 // (Settle: one DeleteSecret, "not found" once it is gone, about $0.000005),
 // since a leftover secret costs $0.40 a month; a leftover sealed item in
 // secrets mode costs nothing worth a call and stays until the disconnect.
@@ -95,7 +95,7 @@ func (m Mover) Move(ctx context.Context, c connection.Connection) connection.Con
 // Settle finishes a move someone else made: when c was saved pointing at a
 // version in its home store while its tokens were, before, at version
 // stored elsewhere (Move failed, then a refresh wrote the rotated tokens
-// home), or, in sealed mode, whenever a user-level connection's tokens are
+// home), or, in sealed mode, whenever a connection's tokens are
 // home (the broker, the live check or a reconnect may have rewritten them
 // home after the switch, leaving the old secret, which costs money every
 // month), the old copy is scheduled for deletion. Call it after c is
