@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/workplace/connections/shared/keys/memkeys"
 	"github.com/workplace/connections/shared/vault"
@@ -161,5 +162,62 @@ func TestUserTokenName(t *testing.T) {
 		if got := vault.AccountSecretName("p", name); got != want[1] {
 			t.Errorf("AccountSecretName(p, %q) = %v, want %v", name, got, want[1])
 		}
+	}
+}
+
+// TestCachesUnderTheRouter: with a client-secret cache in front of each
+// store (as the Lambdas wire it), a client secret written through the
+// Router is read afresh at once in either mode — also the current version,
+// when the write changed its store — and tokens are never kept.
+func TestCachesUnderTheRouter(t *testing.T) {
+	ctx := context.Background()
+	const ttl = time.Hour
+	now := func() time.Time { return time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC) }
+	secrets := memvault.New()
+	sealedStore := memvault.New(memvault.ForSealed())
+	r := &vault.Router{
+		Secrets: vault.NewCache(secrets, "p", nil, ttl, now),
+		Sealed:  vault.NewCache(sealed.New(sealedStore, memkeys.New()), "p", nil, ttl, now),
+		Prefix:  "p", Mode: vault.StoreSecrets, RecoveryDays: 7,
+	}
+	client := vault.ClientSecretName("p", "a1", "servicenow")
+	read := func(want string) {
+		t.Helper()
+		if got, err := r.Get(ctx, client, ""); err != nil || string(got) != want {
+			t.Fatalf("current client secret = %q, %v; want %q", got, err, want)
+		}
+	}
+	if _, err := r.Put(ctx, client, []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	read("one")
+	// Changed behind the cache's back (another container): still cached.
+	if _, err := secrets.Put(ctx, client, []byte("elsewhere")); err != nil {
+		t.Fatal(err)
+	}
+	read("one")
+	for i, mode := range []string{vault.StoreSealed, vault.StoreSecrets, vault.StoreSealed} {
+		r.Mode = mode
+		want := []string{"two", "three", "four"}[i]
+		if _, err := r.Put(ctx, client, []byte(want)); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Forget(ctx, client); err != nil {
+			t.Fatal(err)
+		}
+		read(want)
+	}
+	user := vault.ConnectionSecretName("p", "a1", "box", "user", "u1")
+	if _, err := r.Put(ctx, user, []byte("t1")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Get(ctx, user, ""); err != nil || string(got) != "t1" {
+		t.Fatalf("tokens = %q, %v", got, err)
+	}
+	if _, err := sealedStore.Put(ctx, user, []byte("not a sealed value")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Get(ctx, user, ""); err == nil {
+		t.Fatal("tokens read from a cache")
 	}
 }
