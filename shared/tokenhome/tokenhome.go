@@ -117,8 +117,9 @@ func (m Mover) Settle(ctx context.Context, c connection.Connection, stored strin
 // MoveClientSecret moves the account's OAuth client secret of c's vendor
 // home when c is the app-level connection of a vendor whose OAuth client
 // is the account's and the settings point at a version stored elsewhere:
-// one settings read per such visit. Like Move, it logs a failure and
-// leaves the secret where it was.
+// one settings read per such visit. In sealed mode, with the secret home,
+// it deletes a Secrets Manager copy left behind (one DeleteSecret). Like
+// Move, it logs a failure and leaves the secret where it was.
 func (m Mover) MoveClientSecret(ctx context.Context, mv vault.Mover, c connection.Connection) {
 	if v, ok := vendors.Lookup(c.Vendor); !ok || c.Level != connection.LevelApp || v.Credentials != vendors.PerAccount {
 		return
@@ -132,7 +133,17 @@ func (m Mover) MoveClientSecret(ctx context.Context, mv vault.Mover, c connectio
 	// Settings written before the version was kept ("") read the current
 	// version, home first: one in the other store moves (and the settings
 	// then keep the version).
-	if set == nil || set.ClientSecretName == "" || set.ClientSecretVersion != "" && !mv.Misplaced(set.ClientSecretName, set.ClientSecretVersion) {
+	if set == nil || set.ClientSecretName == "" {
+		return
+	}
+	if set.ClientSecretVersion != "" && !mv.Misplaced(set.ClientSecretName, set.ClientSecretVersion) {
+		if mv.Lingering(set.ClientSecretName, set.ClientSecretVersion) {
+			// Sealed and home: a Secrets Manager copy a settings write or a
+			// move failed to delete would cost money every month.
+			if err := mv.Forget(ctx, set.ClientSecretName); err != nil {
+				log.WarnContext(ctx, "the old copy of a client secret not scheduled for deletion", "secret", set.ClientSecretName, "error", err.Error())
+			}
+		}
 		return
 	}
 	version, err := mv.Move(ctx, set.ClientSecretName, set.ClientSecretVersion)
