@@ -44,13 +44,14 @@ func TestLocalServerOnAWSAPIs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.Config.Handler = srv
+	ts.Config.Handler, _ = validated(t, srv)
 	ts.Start()
 	defer ts.Close()
 
 	do := func(method, path, body string) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Account-Id", "a1")
 		req.Header.Set("X-User-Id", "u1")
 		req.Header.Set("X-User-Email", "ada@acme.example")

@@ -74,6 +74,7 @@ func (e *env) internalRequest(method, path, service, body string, extra http.Hea
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.api.flush(e.t)
 	r := reply{status: resp.StatusCode, header: resp.Header, body: b}
 	var tok broker.Token
 	if r.status == http.StatusOK {

@@ -307,6 +307,7 @@ func (c *catalogue) invokeLambda(bc badCase, body string) reply {
 	for k, v := range resp.Headers {
 		h.Set(k, v)
 	}
+	e.checkLambda(bc.method, bc.path, resp.StatusCode, h, resp.Body)
 	e.mu.Lock()
 	e.bodies = append(e.bodies, fmt.Sprintf("λ %s → %d: %s", rt.RouteKey(), resp.StatusCode, resp.Body))
 	e.mu.Unlock()

@@ -50,7 +50,9 @@ var defaultLog = &sandboxtest.SyncBuffer{}
 
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(defaultLog, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	awstest.Main(m) // stops the moto server TestLocalServerOnAWSAPIs starts
+	// Stops the moto server TestLocalServerOnAWSAPIs starts, after
+	// checking that the OpenAPI validation saw every route.
+	awstest.Main(contractMain{m})
 }
 
 // who is a caller, sent as the local server's identity headers.
@@ -80,6 +82,7 @@ type env struct {
 	clock  *sandboxtest.Clock // the service's clock, moved by the tests
 	log    *sandboxtest.SyncBuffer
 	client *http.Client
+	api    *recorder // the OpenAPI validation of every exchange with the server
 
 	mu      sync.Mutex
 	bodies  []string          // every answer of the API and the tools, labelled
@@ -110,7 +113,7 @@ func newEnv(t *testing.T, vars map[string]string) *env {
 		srv.Listener.Close()
 		t.Fatalf("Local: %v", err)
 	}
-	srv.Config.Handler = s
+	srv.Config.Handler, e.api = validated(t, s)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	if srv.URL != base {
@@ -171,6 +174,7 @@ func (e *env) call(method, path string, w *who, body string) reply {
 	if err != nil {
 		e.t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
+	e.api.flush(e.t)
 	if !strings.HasPrefix(req.URL.Path, "/_sandbox/") {
 		e.mu.Lock()
 		e.bodies = append(e.bodies, fmt.Sprintf("%s %s → %d: %s", method, req.URL.Path, resp.StatusCode, b))

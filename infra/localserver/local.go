@@ -110,6 +110,7 @@ func Local(ctx context.Context, o Options) (*Server, *handlers.Deps, error) {
 		Local:        local,
 		Console:      con,
 		ConsolePages: con.Pages(),
+		OpenAPI:      OpenAPIHandler(),
 	})
 	return s, d, nil
 }

@@ -202,7 +202,8 @@ func TestLocalPausedAWSEndpoint(t *testing.T) {
 		Backends: handlers.Backends{Store: dynamostore.New(db, "connections"), Vault: memvault.New(), Mailer: memmail.New()},
 		HTTP:     http.DefaultClient, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	srv := httptest.NewServer(localserver.New(d, handlers.Routes, localserver.Extra{Local: localserver.Tools(d, nil, localserver.NewClock(nil))}))
+	h, _ := validated(t, localserver.New(d, handlers.Routes, localserver.Extra{Local: localserver.Tools(d, nil, localserver.NewClock(nil))}))
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/account/integrations", nil)
 	req.Header.Set("X-Account-Id", "a1")
@@ -260,7 +261,8 @@ func TestLocalRequestsHaveTheLambdaDeadline(t *testing.T) {
 		Backends: handlers.Backends{Store: st, Vault: memvault.New(), Mailer: memmail.New()},
 		HTTP:     http.DefaultClient, Now: time.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	srv := httptest.NewServer(localserver.New(d, handlers.Routes, localserver.Extra{}))
+	h, _ := validated(t, localserver.New(d, handlers.Routes, localserver.Extra{}))
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/account/integrations", nil)
 	req.Header.Set("X-Account-Id", "a1")

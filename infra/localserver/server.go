@@ -2,7 +2,8 @@
 // HTTP request becomes the API Gateway v2 event the Lambda would get and goes
 // through the same handler, with Lambda's own JSON (de)serialisation. Only
 // here: identity from X-* headers, the sandbox vendors under /_sandbox/, the
-// /_local/ tools and the /console pages.
+// /_local/ tools, the /console pages and the API's OpenAPI description at
+// /openapi.json.
 package localserver
 
 import (
@@ -57,6 +58,7 @@ type Extra struct {
 	// ConsolePages are the paths Console serves (GET and HEAD); nil: the
 	// console and its callback page.
 	ConsolePages []string
+	OpenAPI      http.Handler // the API's description, at /openapi.json (GET, HEAD)
 }
 
 // New builds the server over the handlers' dependencies.
@@ -85,6 +87,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.extra.Sandbox.ServeHTTP(w, r)
 	case s.extra.Local != nil && strings.HasPrefix(p, "/_local/"):
 		s.extra.Local.ServeHTTP(w, r)
+	case s.extra.OpenAPI != nil && p == "/openapi.json":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			methodNotAllowed(w, r, []string{http.MethodGet, http.MethodHead})
+			return
+		}
+		s.extra.OpenAPI.ServeHTTP(w, r)
 	case s.extra.Console != nil && (s.console[p] || p == "/"):
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			methodNotAllowed(w, r, []string{http.MethodGet, http.MethodHead})

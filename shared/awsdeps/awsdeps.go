@@ -31,6 +31,15 @@ import (
 	"github.com/workplace/connections/shared/vault/secretsvault"
 )
 
+// secretWritesPerSecond paces one process's Secrets Manager writes: half
+// of PutSecretValue's quota (50 per second per Region, shared by every
+// function, not adjustable:
+// https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html),
+// so that a scan run refreshing many connections at once (SCAN_CONCURRENCY)
+// leaves room for the API's own writes and is not throttled past the SDK's
+// retries with rotated tokens in hand.
+const secretWritesPerSecond = 25
+
 // Backends builds the backends on DynamoDB (and its stream), Secrets
 // Manager, SES and EventBridge (AWS_ENDPOINT_URL points them at an
 // emulator), untraced.
@@ -78,7 +87,7 @@ func ClientSecretCache(cfg config.Config, v vault.Vault) vault.Vault {
 // this container is read afresh at once, in either mode.
 func Vault(cfg config.Config, sm secretsvault.Client, db dynamovault.API, k kmskeys.Client) *vault.Router {
 	return &vault.Router{
-		Secrets:      ClientSecretCache(cfg, secretsvault.New(sm)),
+		Secrets:      ClientSecretCache(cfg, vault.PaceWrites(secretsvault.New(sm), secretWritesPerSecond, secretWritesPerSecond)),
 		Sealed:       ClientSecretCache(cfg, sealed.New(dynamovault.New(db, cfg.TableName), kmskeys.New(k, cfg.UserTokenKey))),
 		Prefix:       cfg.SecretPrefix,
 		Mode:         cfg.UserTokenStore,

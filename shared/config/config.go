@@ -83,6 +83,9 @@ type Config struct {
 	AuditRetention     time.Duration // AUDIT_RETENTION_DAYS: how long audit entries are kept
 	OutageGrace        time.Duration // OUTAGE_GRACE
 	ScanBudget         time.Duration // SCAN_BUDGET
+	// ScanConcurrency (SCAN_CONCURRENCY) is how many due connections a
+	// scan run checks at once (1 to 256).
+	ScanConcurrency int
 	// RequestTimeout bounds the work of one API request (REQUEST_TIMEOUT):
 	// it must end, with a JSON answer, before the function's own timeout
 	// and API Gateway's 30 s integration timeout do.
@@ -97,6 +100,11 @@ type Config struct {
 // DefaultSecretCacheTTL is SECRET_CACHE_TTL's default: a client secret an
 // operator or another container changed is used within 5 minutes.
 const DefaultSecretCacheTTL = 5 * time.Minute
+
+// MaxScanConcurrency bounds SCAN_CONCURRENCY: past it a run would hold more
+// connections open to the table, the vault and the vendors than one
+// Lambda's network comfortably takes.
+const MaxScanConcurrency = 256
 
 // DefaultRequestTimeout is REQUEST_TIMEOUT's default: well under the API
 // functions' 20 s timeout (template.yaml) and API Gateway's 30 s.
@@ -186,6 +194,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.ScanBudget, err = time.ParseDuration(get("SCAN_BUDGET", "60s")); err != nil {
 		return c, fmt.Errorf("SCAN_BUDGET: %w", err)
+	}
+	if c.ScanConcurrency, err = strconv.Atoi(get("SCAN_CONCURRENCY", "64")); err != nil || c.ScanConcurrency < 1 || c.ScanConcurrency > MaxScanConcurrency {
+		return c, fmt.Errorf("SCAN_CONCURRENCY must be 1 to %d", MaxScanConcurrency)
 	}
 	if c.RequestTimeout, err = time.ParseDuration(get("REQUEST_TIMEOUT", DefaultRequestTimeout.String())); err != nil || c.RequestTimeout <= 0 {
 		return c, fmt.Errorf("REQUEST_TIMEOUT must be a positive Go duration, e.g. 15s")

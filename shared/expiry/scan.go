@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/workplace/connections/shared/connection"
@@ -43,10 +44,17 @@ type Scanner struct {
 	// connection is flagged expired and its people told.
 	OutageGrace time.Duration
 	// Budget bounds a run in real time; Clock reads real time (nil:
-	// time.Now). A run that reaches its budget stops between connections;
-	// the rest stay due and the next run takes them.
+	// time.Now). A run that reaches its budget takes no more connections:
+	// the checks under way finish, the rest stay due and the next run
+	// takes them.
 	Budget time.Duration
 	Clock  func() time.Time
+	// Concurrency (SCAN_CONCURRENCY) is how many due connections a run
+	// checks at once, while it reads the due index (zero:
+	// DefaultConcurrency). A check is a handful of round trips that mostly
+	// wait (the table, the vault, the vendor), so checks in parallel are
+	// what make a run keep up.
+	Concurrency int
 	// PageSize of index reads.
 	PageSize int
 	// AuditRetention is how long the scan's audit entries are kept
@@ -56,6 +64,10 @@ type Scanner struct {
 	// USER_TOKEN_STORE names (zero: none move).
 	Tokens tokenhome.Mover
 }
+
+// DefaultConcurrency is how many connections a run checks at once unless
+// told otherwise.
+const DefaultConcurrency = 64
 
 // Report is what a run did.
 type Report struct {
@@ -71,6 +83,17 @@ type Report struct {
 	StoppedEarly bool      `json:"stoppedEarly,omitempty"`
 }
 
+// add counts what one connection's check did into r.
+func (r *Report) add(o Report) {
+	r.Checked += o.Checked
+	r.Refreshed += o.Refreshed
+	r.IdleChecks += o.IdleChecks
+	r.Expired += o.Expired
+	r.Notices += o.Notices
+	r.Failed += o.Failed
+	r.Busy += o.Busy
+}
+
 // leaseFor is how long a connection's lease lasts (longer than any one
 // connection's work; a crashed holder's lease lapses after it).
 const leaseFor = 5 * time.Minute
@@ -78,48 +101,164 @@ const leaseFor = 5 * time.Minute
 // Run scans every shard for connections due at now. Runs may overlap (a
 // scanner may even run concurrently with itself): each run has its own
 // lease and claim owner and its own notice sender.
+//
+// One goroutine reads the pages of each shard in turn and hands each due
+// connection to a pool of Concurrency workers, each of which checks one
+// connection at a time under its lease. A run checks a connection at most
+// once (one the index lists again, after a check moved it to now, waits for
+// the next run), and reads each account's settings of a vendor at most once
+// (store.WithSettingsCache). At the budget, the deadline or a cancellation
+// it hands out no more work and waits for the checks under way; what it
+// did not reach stays due.
 func (s *Scanner) Run(ctx context.Context, now time.Time) (Report, error) {
 	now = now.UTC()
-	rep := Report{Now: now}
 	owner := "scan-" + rand.Text()
-	var snd *notices.Sender
+	r := &run{s: s, now: now, owner: owner, rep: Report{Now: now}}
 	if s.Notices != nil {
-		snd = s.Notices.ForActor(owner, connection.ScanActor())
+		r.snd = s.Notices.ForActor(owner, connection.ScanActor())
 	}
-	clock := s.Clock
-	if clock == nil {
-		clock = time.Now
+	r.clock = s.Clock
+	if r.clock == nil {
+		r.clock = time.Now
 	}
-	started := clock()
-	limit := s.PageSize
-	if limit <= 0 {
-		limit = 100
+	r.started = r.clock()
+	ctx = store.WithSettingsCache(ctx)
+
+	workers := s.Concurrency
+	if workers <= 0 {
+		workers = DefaultConcurrency
 	}
-	for shard := 0; shard < store.DueShards; shard++ {
-		token := ""
-		for {
-			due, next, err := s.Store.Due(ctx, shard, now, token, limit)
-			if err != nil {
-				return rep, fmt.Errorf("read due connections: %w", err)
-			}
-			for _, c := range due {
-				if s.outOfTime(ctx, clock, started) {
-					rep.StoppedEarly = true
-					s.log().InfoContext(ctx, "scan stopped at its budget; the rest stays due", "checked", rep.Checked)
-					return rep, nil
+	var err error
+	if workers == 1 {
+		// One at a time, in index order, on this goroutine: the same
+		// calls in the same order on every run (fault injection counts
+		// on it).
+		err = r.feed(ctx, func(c connection.Connection) bool { r.check(ctx, c); return true })
+	} else {
+		jobs := make(chan connection.Connection)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for c := range jobs {
+					r.check(ctx, c)
 				}
-				s.check(ctx, c, now, owner, snd, &rep)
-			}
-			if next == "" {
-				break
-			}
-			token = next
+			})
 		}
+		err = r.feed(ctx, func(c connection.Connection) bool {
+			select {
+			case jobs <- c:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+		close(jobs)
+		wg.Wait()
+	}
+
+	rep := r.report()
+	if err != nil {
+		return rep, err
+	}
+	if rep.StoppedEarly {
+		s.log().InfoContext(ctx, "scan stopped at its budget; the rest stays due", "checked", rep.Checked)
+		return rep, nil
 	}
 	rep.Complete = true
 	s.log().InfoContext(ctx, "scan done", "now", now, "checked", rep.Checked, "refreshed", rep.Refreshed, "idleChecks", rep.IdleChecks,
 		"expired", rep.Expired, "notices", rep.Notices, "failed", rep.Failed, "busy", rep.Busy)
 	return rep, nil
+}
+
+// run is one Run's state, shared by its feeder and its workers.
+type run struct {
+	s       *Scanner
+	now     time.Time
+	owner   string
+	snd     *notices.Sender
+	clock   func() time.Time
+	started time.Time
+
+	mu      sync.Mutex
+	rep     Report
+	stopped bool // out of time: no connection is taken any more
+}
+
+// report is what the run did so far.
+func (r *run) report() Report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rep := r.rep
+	rep.StoppedEarly = r.stopped
+	return rep
+}
+
+// outOfTime reports whether the run takes no more connections, and
+// remembers it once it is so.
+func (r *run) outOfTime(ctx context.Context) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.stopped && r.s.outOfTime(ctx, r.clock, r.started) {
+		r.stopped = true
+	}
+	return r.stopped
+}
+
+// feed reads the pages of every shard and hands each due connection, once,
+// to handle, until the index is read through or the run is out of time
+// (checked before each connection is handed, as a page is always read
+// when it is asked for). handle reports false when it could not take the
+// connection (the run was cancelled). An index it cannot read ends the
+// feed with an error.
+func (r *run) feed(ctx context.Context, handle func(connection.Connection) bool) error {
+	limit := r.s.PageSize
+	if limit <= 0 {
+		limit = 100
+	}
+	handed := map[connection.Key]bool{}
+	for shard := 0; shard < store.DueShards; shard++ {
+		token := ""
+		for {
+			due, next, err := r.s.Store.Due(ctx, shard, r.now, token, limit)
+			if err != nil {
+				return fmt.Errorf("read due connections: %w", err)
+			}
+			for _, c := range due {
+				if handed[c.Key] {
+					continue // checked by this run already: the next run looks again
+				}
+				if r.outOfTime(ctx) {
+					return nil
+				}
+				handed[c.Key] = true
+				if !handle(c) {
+					r.outOfTime(ctx)
+					return nil
+				}
+			}
+			if next == "" {
+				break
+			}
+			if r.outOfTime(ctx) {
+				return nil
+			}
+			token = next
+		}
+	}
+	return nil
+}
+
+// check handles one due connection, unless the run ran out of time while
+// it waited for a worker (then it stays due).
+func (r *run) check(ctx context.Context, c connection.Connection) {
+	if r.outOfTime(ctx) {
+		return
+	}
+	var rep Report
+	r.s.check(ctx, c, r.now, r.owner, r.snd, &rep)
+	r.mu.Lock()
+	r.rep.add(rep)
+	r.mu.Unlock()
 }
 
 // deadlineMargin is how much of the Lambda's time is kept for finishing the
@@ -142,7 +281,8 @@ func (s *Scanner) outOfTime(ctx context.Context, clock func() time.Time, started
 	return false
 }
 
-// check handles one due connection under its lease.
+// check handles one due connection under its lease, counting into rep
+// (the connection's own).
 func (s *Scanner) check(ctx context.Context, due connection.Connection, now time.Time, owner string, snd *notices.Sender, rep *Report) {
 	log := s.log().With("account", due.Account, "vendor", due.Vendor, "flow", string(due.Level), "action", "expiry-scan")
 	ctx = logctx.With(ctx, log)

@@ -584,24 +584,43 @@ func TestLease(t *testing.T) {
 	})
 }
 
-// tickClock is a fake real-time clock that moves a second each time it is
-// read.
-type tickClock struct {
+// workClock is a fake real-time clock that moves only when told: the
+// tests move it a second per email sent, so a run's budget is spent by
+// its work, whatever order its workers go in.
+type workClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *tickClock) Now() time.Time {
+func (c *workClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Second)
 	return c.t
+}
+
+func (c *workClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// tickingMailer moves a workClock a second per email.
+type tickingMailer struct {
+	mail.Mailer
+	clock *workClock
+}
+
+func (m tickingMailer) Send(ctx context.Context, msg mail.Message) error {
+	err := m.Mailer.Send(ctx, msg)
+	m.clock.advance(time.Second)
+	return err
 }
 
 // A run that reaches its budget stops between connections; the next run
 // does the rest, without repeating or skipping a notice.
 func TestBudget(t *testing.T) {
-	e := newEnv(t, memstore.New())
+	clock := &workClock{t: time.Unix(0, 0)}
+	e := newEnv(t, memstore.New(), withMailer(func(o *memmail.Outbox) mail.Mailer { return tickingMailer{o, clock} }))
 	e.connectApp("servicenow")
 	want := []email{expiring(manager, "ServiceNow", appLink)}
 	for _, name := range []string{"bob", "carol", "dan", "erin"} {
@@ -609,14 +628,16 @@ func TestBudget(t *testing.T) {
 		e.connectUser(who, "servicenow", name)
 		want = append(want, expiring(who, "ServiceNow", userLink))
 	}
-	e.scanner.Budget = 4 * time.Second
-	e.scanner.Clock = (&tickClock{t: time.Unix(0, 0)}).Now
+	e.scanner.Budget = 3 * time.Second
+	e.scanner.Clock = clock.Now
+	e.scanner.Concurrency = 1 // one check at a time: the budget is spent after exactly three
 
 	e.clock.Set(at(90))
 	first, err := e.scanner.Run(t.Context(), at(90))
 	if err != nil || !first.StoppedEarly || first.Complete || first.Checked != 3 || first.Notices != 3 {
 		t.Fatalf("first run = %+v, %v; want it stopped after 3 connections", first, err)
 	}
+	e.scanner.Clock = nil
 	second := e.run(at(90))
 	if second.StoppedEarly || second.Checked != 2 || second.Notices != 2 {
 		t.Fatalf("second run = %+v, want the 2 left", second)

@@ -89,6 +89,7 @@ func ExpiryScan(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) (
 			IdleCheck:      d.Config.IdleCheck,
 			OutageGrace:    d.Config.OutageGrace,
 			Budget:         d.Config.ScanBudget,
+			Concurrency:    d.Config.ScanConcurrency,
 			Clock:          time.Now,
 			AuditRetention: d.Config.AuditRetention,
 			Tokens:         tokenhome.Mover{Store: d.Store, Vault: d.Vault},

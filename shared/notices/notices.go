@@ -63,10 +63,13 @@ func Email(v vendors.Vendor, n connection.Notice, link string) mail.Message {
 }
 
 // Sender sends notices through the outbox, at the mail provider's pace.
-// Its pacing and quota state belong to one run and it is not for concurrent
-// use: each run (each scan) takes its own with ForRun, so that concurrent
-// runs claim notices under distinct owners and a quota spent or a throttle
-// met by one run does not silence the next.
+// Its pacing and quota state belong to one run: each run (each scan) takes
+// its own with ForRun, so that concurrent runs claim notices under distinct
+// owners and a quota spent or a throttle met by one run does not silence
+// the next. A run's sender is safe for concurrent use by that run's
+// workers: sends are paced and counted against the quota across all of
+// them, and Ensure calls for one notice take turns (the claim is the
+// run's, so two of its workers could otherwise both hold it).
 type Sender struct {
 	Store  store.Store
 	Mailer mail.Mailer
@@ -85,9 +88,18 @@ type Sender struct {
 
 	once     sync.Once
 	interval time.Duration
-	left     float64 // sends left in the 24-hour quota
-	last     time.Time
-	stopped  bool // throttled or out of quota: no more sends this run
+	// pace guards the pacing and quota state below; it is held across a
+	// wait for the next send's turn, so sends go out one interval apart
+	// whichever worker makes them.
+	pace    sync.Mutex
+	left    float64 // sends left in the 24-hour quota
+	last    time.Time
+	stopped bool // throttled or out of quota: no more sends this run
+
+	// inFlight holds, for each notice an Ensure of this sender is working
+	// on, a channel closed when it is done.
+	mu       sync.Mutex
+	inFlight map[string]chan struct{}
 }
 
 // ForRun returns a sender with this one's configuration, owner as its
@@ -129,6 +141,11 @@ func (s *Sender) Ensure(ctx context.Context, v vendors.Vendor, c connection.Conn
 		Generation: c.Generation,
 		CreatedAt:  now,
 	}
+	done, err := s.turn(ctx, n.Account+"\x00"+n.UserID+"\x00"+n.ID)
+	if err != nil {
+		return false, err
+	}
+	defer done()
 	stored, err := s.record(ctx, v, c, n)
 	if err != nil {
 		return false, err
@@ -154,7 +171,7 @@ func (s *Sender) Ensure(ctx context.Context, v vendors.Vendor, c connection.Conn
 		err := s.Mailer.Send(ctx, Email(v, stored, s.Links.URL(stored.Level)))
 		emailed = err == nil
 		if errors.Is(err, mail.ErrThrottled) {
-			s.stopped = true
+			s.stop()
 			s.log(ctx).WarnContext(ctx, "mail throttled; the rest waits for the next run")
 			s.release(ctx, n, now)
 			return false, nil
@@ -185,6 +202,42 @@ func (s *Sender) Ensure(ctx context.Context, v vendors.Vendor, c connection.Conn
 	}
 	s.log(ctx).InfoContext(ctx, "notice sent", "account", c.Account, "vendor", c.Vendor, "flow", string(c.Level), "kind", string(kind))
 	return true, nil
+}
+
+// turn waits until no other Ensure of this sender works on the notice
+// named id, and takes it; done gives it up.
+func (s *Sender) turn(ctx context.Context, id string) (done func(), err error) {
+	for {
+		s.mu.Lock()
+		busy, ok := s.inFlight[id]
+		if !ok {
+			if s.inFlight == nil {
+				s.inFlight = map[string]chan struct{}{}
+			}
+			ch := make(chan struct{})
+			s.inFlight[id] = ch
+			s.mu.Unlock()
+			return func() {
+				s.mu.Lock()
+				delete(s.inFlight, id)
+				s.mu.Unlock()
+				close(ch)
+			}, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// stop ends the sending for this run.
+func (s *Sender) stop() {
+	s.pace.Lock()
+	s.stopped = true
+	s.pace.Unlock()
 }
 
 // record stores the notice unless it exists, and returns the stored one.
@@ -239,6 +292,8 @@ func (s *Sender) maySend(ctx context.Context) bool {
 		}
 		s.left = q.Remaining24h
 	})
+	s.pace.Lock()
+	defer s.pace.Unlock()
 	if s.stopped || s.left == 0 || (s.left > 0 && s.left < 1) {
 		return false
 	}

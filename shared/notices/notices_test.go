@@ -3,6 +3,7 @@ package notices_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -492,4 +493,69 @@ func TestZeroClock(t *testing.T) {
 		t.Fatal("not delivered")
 	}
 	wantEmails(t, m.Outbox, 2)
+}
+
+// One run's sender shared by many workers (as the scan's do), each notice
+// ensured by two of them at once: every notice is emailed exactly once and
+// marked sent, and the daily quota is counted across the workers.
+func TestOneSenderManyWorkers(t *testing.T) {
+	const conns, quota = 300, 250
+	st := memstore.New()
+	out := memmail.New(memmail.WithQuota(1000, quota))
+	s := sender(st, out, "").ForRun("run-1")
+	var cs []connection.Connection
+	for i := range conns {
+		c := userConn()
+		c.Key.UserID = fmt.Sprintf("u-%03d", i)
+		c.ConnectedBy = connection.Person{UserID: c.Key.UserID, Email: c.Key.UserID + "@example.org"}
+		cs = append(cs, c, c) // each twice
+	}
+	work := make(chan connection.Connection)
+	delivered := make([]int, 16)
+	var wg sync.WaitGroup
+	for w := range delivered {
+		wg.Go(func() {
+			for c := range work {
+				ok, err := s.Ensure(context.Background(), mustVendor(t, "servicenow"), c, connection.NoticeExpiring, now)
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					delivered[w]++
+				}
+			}
+		})
+	}
+	for _, c := range cs {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+
+	msgs := wantEmails(t, out, quota) // the quota stops the rest
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		if seen[m.To[0]] {
+			t.Fatalf("%s emailed twice", m.To[0])
+		}
+		seen[m.To[0]] = true
+	}
+	sent := 0
+	for i := range conns {
+		n := notice(t, st, cs[2*i], connection.NoticeExpiring)
+		if !n.SentAt.IsZero() {
+			sent++
+			if !seen[n.Email] {
+				t.Errorf("%s marked sent without an email", n.Email)
+			}
+		}
+	}
+	total := 0
+	for _, d := range delivered {
+		total += d
+	}
+	// Both workers of a delivered notice report it delivered.
+	if sent != quota || total != 2*quota {
+		t.Fatalf("%d notices marked sent, %d deliveries reported; want %d and %d", sent, total, quota, 2*quota)
+	}
 }

@@ -76,10 +76,15 @@ func Client(timeout time.Duration, private []string) *http.Client {
 
 func transport(dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Transport {
 	return &http.Transport{
-		Proxy:                 nil, // a proxy would dial on our behalf, past the guard
-		DialContext:           dial,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
+		Proxy:             nil, // a proxy would dial on our behalf, past the guard
+		DialContext:       dial,
+		ForceAttemptHTTP2: true,
+		MaxIdleConns:      100,
+		// The scan checks many connections at once (SCAN_CONCURRENCY), many
+		// against one vendor host: keep their connections for reuse rather
+		// than Go's default of 2 idle per host, which would close and
+		// reopen (with a TLS handshake) nearly every one over HTTP/1.1.
+		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

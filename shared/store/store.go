@@ -177,8 +177,16 @@ func DeleteNotices(c connection.Connection, kinds ...connection.NoticeKind) []Op
 }
 
 // SettingsOf reads an account's settings of a vendor: nil, and no error,
-// when the account has none.
+// when the account has none. Under a WithSettingsCache context it reads
+// them once for all the context's callers.
 func SettingsOf(ctx context.Context, st Store, account, vendor string) (*connection.Settings, error) {
+	if c, ok := ctx.Value(settingsCacheKey{}).(*settingsCache); ok {
+		return c.settingsOf(ctx, st, account, vendor)
+	}
+	return readSettings(ctx, st, account, vendor)
+}
+
+func readSettings(ctx context.Context, st Store, account, vendor string) (*connection.Settings, error) {
 	s, err := st.GetSettings(ctx, account, vendor)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil

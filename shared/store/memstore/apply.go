@@ -126,13 +126,13 @@ func (s *Store) do(op store.Op) {
 	case store.CreateConnection:
 		c := normConn(op.Conn)
 		c.Version = 1
-		s.conns[it] = c
+		s.putConn(it, c)
 	case store.UpdateConnection:
 		c := normConn(op.Conn)
 		c.Version++
-		s.conns[it] = c
+		s.putConn(it, c)
 	case store.DeleteConnection:
-		delete(s.conns, it)
+		s.dropConn(it)
 	case store.AdjustCounts:
 		n := s.counts[it]
 		n.Total += op.Total

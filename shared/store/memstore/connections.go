@@ -74,23 +74,6 @@ func (s *Store) ListUserConnections(ctx context.Context, account, vendor, pageTo
 	return page(entries, "users "+strconv.Quote(pk)+" "+strconv.Quote(prefix), pageToken, limit)
 }
 
-// Due pages through a shard's connections whose next check is at or before
-// now, in the expiry index's order.
-func (s *Store) Due(ctx context.Context, shard int, now time.Time, pageToken string, limit int) ([]connection.Connection, string, error) {
-	if err := s.lock(ctx); err != nil {
-		return nil, "", err
-	}
-	defer s.mu.Unlock()
-	want, upper := layout.DuePK(shard), layout.DueUpper(now)
-	var entries []entry[connection.Connection]
-	for it, c := range s.conns {
-		if pk, sk, ok := layout.Due(c, it); ok && pk == want && sk <= upper {
-			entries = append(entries, entry[connection.Connection]{sk, c})
-		}
-	}
-	return page(entries, "due "+want, pageToken, limit)
-}
-
 // AcquireLease takes the lease if it is free, lapsed at now or already the
 // owner's, and bumps the version.
 func (s *Store) AcquireLease(ctx context.Context, k connection.Key, owner string, now, until time.Time) (connection.Connection, error) {
@@ -111,7 +94,7 @@ func (s *Store) AcquireLease(ctx context.Context, k connection.Key, owner string
 	}
 	c.LeaseOwner, c.LeaseUntil = owner, until.UTC()
 	c.Version++
-	s.conns[it] = c
+	s.putConn(it, c)
 	return c, nil
 }
 
@@ -131,7 +114,7 @@ func (s *Store) ReleaseLease(ctx context.Context, k connection.Key, owner string
 	}
 	c.LeaseOwner, c.LeaseUntil = "", time.Time{}
 	c.Version++
-	s.conns[it] = c
+	s.putConn(it, c)
 	return nil
 }
 

@@ -29,6 +29,9 @@ type Store struct {
 	notices  map[layout.Item]connection.Notice
 	states   map[layout.Item]connection.AuthState
 	audit    map[layout.Item]connection.AuditEntry
+	// due is the expiry index over conns: every write of a connection
+	// goes through putConn or dropConn, which keep it in step.
+	due *dueIndex
 
 	// feed gets the audit entries of each commit (OnCommit), one commit
 	// at a time in commit order: a commit takes turn feedNext (under mu)
@@ -50,6 +53,7 @@ func New() *Store {
 		notices:  map[layout.Item]connection.Notice{},
 		states:   map[layout.Item]connection.AuthState{},
 		audit:    map[layout.Item]connection.AuditEntry{},
+		due:      newDueIndex(),
 	}
 	s.feedCond = sync.NewCond(&s.feedMu)
 	return s
@@ -63,6 +67,19 @@ func (s *Store) lock(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	return nil
+}
+
+// putConn stores c at it and indexes it (the lock is held).
+func (s *Store) putConn(it layout.Item, c connection.Connection) {
+	s.conns[it] = c
+	s.due.put(it, c)
+}
+
+// dropConn removes the connection at it and its index entry (the lock is
+// held).
+func (s *Store) dropConn(it layout.Item) {
+	delete(s.conns, it)
+	s.due.drop(it)
 }
 
 // get reads the value at it in m, one of the store's maps; a missing one is
