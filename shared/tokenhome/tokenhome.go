@@ -132,7 +132,8 @@ func (m Mover) MoveClientSecret(ctx context.Context, mv vault.Mover, c connectio
 	}
 	// Settings written before the version was kept ("") read the current
 	// version, home first: one in the other store moves (and the settings
-	// then keep the version).
+	// then keep the version); while it is home already, each visit costs
+	// one read of the other store, until the next settings write.
 	if set == nil || set.ClientSecretName == "" {
 		return
 	}
