@@ -84,7 +84,7 @@ func FromEnv(ctx context.Context, getenv func(string) string, cfg config.Config)
 	}
 }
 
-// Memory builds the embedded backends: the vault routes user-level tokens
+// Memory builds the embedded backends: the vault routes account secrets
 // by USER_TOKEN_STORE, sealed ones under an in-memory key service.
 func Memory(cfg config.Config) Backends {
 	out, st, bus := memmail.New(), memstore.New(), membus.New()

@@ -150,14 +150,21 @@ func TestLocalServerOnAWSAPIs(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"userConnection":{"connected":true`) {
 		t.Fatalf("list after the user-level connect: %d %s", code, body)
 	}
-	item, err := dynamodb.NewFromConfig(moto.Config(t)).GetItem(t.Context(), &dynamodb.GetItemInput{
-		TableName: aws.String(env["TABLE_NAME"]),
-		Key: map[string]types.AttributeValue{
-			"PK": &types.AttributeValueMemberS{Value: "SECRET#" + vault.ConnectionSecretName(env["SECRET_PREFIX"], "a1", "servicenow", "user", "u1")},
-			"SK": &types.AttributeValueMemberS{Value: "CURRENT"},
-		},
-	})
-	if err != nil || item.Item["Value"] == nil {
-		t.Fatalf("no sealed tokens in the table: %v", err)
+	// So are the app-level tokens and the account's client secret.
+	for _, name := range []string{
+		vault.ConnectionSecretName(env["SECRET_PREFIX"], "a1", "servicenow", "user", "u1"),
+		vault.ConnectionSecretName(env["SECRET_PREFIX"], "a1", "servicenow", "app", ""),
+		vault.ClientSecretName(env["SECRET_PREFIX"], "a1", "servicenow"),
+	} {
+		item, err := dynamodb.NewFromConfig(moto.Config(t)).GetItem(t.Context(), &dynamodb.GetItemInput{
+			TableName: aws.String(env["TABLE_NAME"]),
+			Key: map[string]types.AttributeValue{
+				"PK": &types.AttributeValueMemberS{Value: "SECRET#" + name},
+				"SK": &types.AttributeValueMemberS{Value: "CURRENT"},
+			},
+		})
+		if err != nil || item.Item["Value"] == nil {
+			t.Fatalf("no sealed %s in the table: %v", name, err)
+		}
 	}
 }

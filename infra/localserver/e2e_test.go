@@ -753,9 +753,17 @@ func userLevelAndDisconnect(t *testing.T, mode string) {
 		t.Fatalf("after bob: %+v %+v", d, uc)
 	}
 	bobs := e.stored(connection.UserKey("a1", "servicenow", "u2"))
-	if sealedVersion := vault.IsSealedVersion(bobs.SecretVersion); sealedVersion != (mode == vault.StoreSealed) ||
-		vault.IsSealedVersion(e.stored(connection.AppKey("a1", "servicenow")).SecretVersion) {
-		t.Fatalf("%s mode: bob's tokens at version %q, the app's never sealed", mode, bobs.SecretVersion)
+	apps := e.stored(connection.AppKey("a1", "servicenow"))
+	set, err := e.deps.Store.GetSettings(t.Context(), "a1", "servicenow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sealed mode seals every account secret: both levels' tokens and the
+	// account's client secret.
+	for what, version := range map[string]string{"bob's tokens": bobs.SecretVersion, "the app's tokens": apps.SecretVersion, "the client secret": set.ClientSecretVersion} {
+		if vault.IsSealedVersion(version) != (mode == vault.StoreSealed) {
+			t.Fatalf("%s mode: %s at version %q", mode, what, version)
+		}
 	}
 	e.harvest(bobs.Key)
 	// The app manager's own user connection is separate.

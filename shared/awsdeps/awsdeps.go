@@ -77,14 +77,18 @@ func ClientSecretCache(cfg config.Config, v vault.Vault) vault.Vault {
 	return vault.NewCache(v, cfg.SecretPrefix, names, cfg.SecretCacheTTL, nil)
 }
 
-// Vault is the deployment's vault: Secrets Manager, and user-level tokens
-// sealed under the KMS key USER_TOKEN_KEY in the table when
-// USER_TOKEN_STORE=sealed (the sealed store is wired in either mode, so
-// that tokens sealed before a switch back to secrets still read and move).
+// Vault is the deployment's vault: Secrets Manager, and every account's
+// secrets (connection tokens of both levels, client secrets) sealed under
+// the KMS key USER_TOKEN_KEY in the table when USER_TOKEN_STORE=sealed
+// (the sealed store is wired in either mode, so that secrets sealed before
+// a switch back to secrets still read and move). Each store has its own
+// client-secret cache under the Router: a write or delete through the
+// Router reaches the cache of the store it changes, so a settings write in
+// this container is read afresh at once, in either mode.
 func Vault(cfg config.Config, sm secretsvault.Client, db dynamovault.API, k kmskeys.Client) *vault.Router {
 	return &vault.Router{
 		Secrets:      ClientSecretCache(cfg, vault.PaceWrites(secretsvault.New(sm), secretWritesPerSecond, secretWritesPerSecond)),
-		Sealed:       sealed.New(dynamovault.New(db, cfg.TableName), kmskeys.New(k, cfg.UserTokenKey)),
+		Sealed:       ClientSecretCache(cfg, sealed.New(dynamovault.New(db, cfg.TableName), kmskeys.New(k, cfg.UserTokenKey))),
 		Prefix:       cfg.SecretPrefix,
 		Mode:         cfg.UserTokenStore,
 		RecoveryDays: cfg.SecretRecoveryDays,

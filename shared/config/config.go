@@ -65,11 +65,15 @@ type Config struct {
 	// MetricsNamespace (METRICS_NAMESPACE) is the CloudWatch namespace of
 	// the service's metrics (embedded in its log lines; shared/metrics).
 	MetricsNamespace string
-	// UserTokenStore (USER_TOKEN_STORE) is where user-level connection
-	// tokens are written: vault.StoreSecrets (one Secrets Manager secret
-	// each) or vault.StoreSealed (sealed under UserTokenKey in the table).
-	// Either way tokens written under the other are still read, and the scan
-	// moves them.
+	// UserTokenStore (USER_TOKEN_STORE, DESIGN §11's name) is where every
+	// account and connection secret is written — despite the name, not only
+	// user-level tokens: the tokens of both levels and the accounts' OAuth
+	// client secrets (vault.AccountSecretName). vault.StoreSecrets: one
+	// Secrets Manager secret each; vault.StoreSealed: sealed under
+	// UserTokenKey in the table. Only the deployment's own app credentials
+	// (<prefix>/deployment/…) are always in Secrets Manager. Either way
+	// secrets written under the other are still read, and the scan moves
+	// them.
 	UserTokenStore string
 	// UserTokenKey (USER_TOKEN_KEY) is the KMS key (id, ARN or alias) that
 	// issues the data keys of sealed tokens.

@@ -299,7 +299,7 @@ var unusedOK = map[string]map[string]string{
 	"integration-settings": {"dynamodb:GetItem": "reads the settings back when a conditional write whose answer was lost meets itself"},
 	"oauth-url":            {"dynamodb:GetItem": "reads the state back when a put whose answer was lost meets itself"},
 	"expiry-scan": {"dynamodb:GetItem": "reads a notice back when another run recorded or claimed it first, and the settings " +
-		"to refresh a grant of a vendor whose OAuth client is the account's (none the scan refreshes today)"},
+		"to refresh a grant of a vendor whose OAuth client is the account's (none the scan refreshes today) or to move its client secret"},
 	"oauth-callback": {"kms:Decrypt": "opens sealed tokens another container sealed, to revoke a grant a change of user replaced (no flow here changes a sealed connection's user)"},
 	"event-publisher": {
 		"dynamodb:DescribeStream":   "the event source mapping reads the stream with the function's role",
@@ -393,6 +393,7 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 
 	ada, bob, carol := jwtCaller{"a1", "u1", "appManager"}, jwtCaller{"a1", "u2", "member"}, jwtCaller{"a1", "u3", "appManager"}
 	dave := jwtCaller{"a1", "u4", "member"}
+	erin, frank := jwtCaller{"a2", "u5", "appManager"}, jwtCaller{"a3", "u6", "appManager"}
 	call := func(who jwtCaller, method, path, query, body string, want int) string {
 		t.Helper()
 		r, req := routeEvent(t, who, method, path, query, body)
@@ -434,6 +435,13 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 					`{"instanceUrl":"https://acme.service-now.com","clientId":"c1","clientSecret":"`+secret+`"}`, 200)
 			}
 		}
+		if v.NeedsSettings() {
+			// An account whose grant lasts 55 days: the first scan (sealed
+			// mode) visits it and seals its client secret.
+			call(frank, "PUT", "/v1/account/integrations/"+v.ID+"/settings", "",
+				`{"instanceUrl":"https://acme.service-now.com","clientId":"c1","clientSecret":"second-secret","refreshTokenLifespanDays":55}`, 200)
+			connect(frank, v.ID, "app", "", "frank")
+		}
 		connect(ada, v.ID, "app", "", "ada")
 		connect(bob, v.ID, "user", "", "bob")
 		connect(ada, v.ID, "app", "reconnect", "ada")
@@ -445,6 +453,21 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 	// bob's, in Secrets Manager, move when the scan visits them.
 	setMode(vault.StoreSealed)
 	for _, v := range vendors.Registry {
+		if v.NeedsSettings() {
+			// A new client secret, sealed, its Secrets Manager copy deleted;
+			// then one in secrets mode (restoring that secret, deleting the
+			// sealed copy) and sealed again: the scan moves it back below.
+			for _, mode := range []string{vault.StoreSealed, vault.StoreSecrets, vault.StoreSealed} {
+				setMode(mode)
+				call(ada, "PUT", "/v1/account/integrations/"+v.ID+"/settings", "",
+					`{"instanceUrl":"https://acme.service-now.com","clientId":"c1","clientSecret":"second-secret"}`, 200)
+			}
+			// Another account's client secret, sealed from the start: the
+			// scan creates its secret when it moves it back.
+			call(erin, "PUT", "/v1/account/integrations/"+v.ID+"/settings", "",
+				`{"instanceUrl":"https://acme.service-now.com","clientId":"c1","clientSecret":"second-secret"}`, 200)
+			connect(erin, v.ID, "app", "", "erin")
+		}
 		connect(dave, v.ID, "user", "", "dave")
 	}
 	// Keep-alive refreshes, then warnings, then expiries: notices and

@@ -220,17 +220,21 @@ func TestTemplateIAMIsExact(t *testing.T) {
 		return on(resource, actions...)
 	}
 	join := func(gs ...[]grant) []grant { return slices.Concat(gs...) }
-	// Sealed user-level tokens (USER_TOKEN_STORE=sealed): data keys of the
-	// one KMS key, to seal (and open), or only to open.
+	// Sealed account secrets (USER_TOKEN_STORE=sealed: tokens of both
+	// levels, client secrets): data keys of the one KMS key, to seal (and
+	// open), or only to open.
 	seal, open := on(symKey, "kms:GenerateDataKey", "kms:Decrypt"), on(symKey, "kms:Decrypt")
 	want := map[string][]grant{
 		"list-integrations": table("BatchGetItem"),
+		// A new client secret goes to its store (sealed: an item and a
+		// data key) and the other store's copy is deleted.
 		"integration-settings": join(
-			table("BatchGetItem", "PutItem", "GetItem"),
-			sm(clients, "CreateSecret", "PutSecretValue")),
+			table("BatchGetItem", "PutItem", "GetItem", "UpdateItem"),
+			sm(clients, "CreateSecret", "PutSecretValue", "RestoreSecret", "DeleteSecret"),
+			on(symKey, "kms:GenerateDataKey")),
 		"oauth-url": join(
 			table("BatchGetItem", "PutItem", "GetItem"),
-			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue")),
+			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue"), open),
 		"oauth-callback": join(
 			table("GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"),
 			sm(clients, "GetSecretValue"), sm(deployment, "GetSecretValue"),
@@ -263,9 +267,11 @@ func TestTemplateIAMIsExact(t *testing.T) {
 			on(symTable+"/index/DueIndex", "dynamodb:Query"),
 			table("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
 			sm(deployment, "GetSecretValue"),
-			// Moving user-level tokens between stores after USER_TOKEN_STORE
-			// changed: create or restore the secret, delete the old copy.
-			sm(tokens, "GetSecretValue", "PutSecretValue", "CreateSecret", "RestoreSecret", "DeleteSecret"), seal,
+			// Moving tokens and client secrets between stores after
+			// USER_TOKEN_STORE changed: create or restore the secret,
+			// delete the old copy.
+			sm(tokens, "GetSecretValue", "PutSecretValue", "CreateSecret", "RestoreSecret", "DeleteSecret"),
+			sm(clients, "GetSecretValue", "PutSecretValue", "CreateSecret", "RestoreSecret", "DeleteSecret"), seal,
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILFROM", "ses:SendEmail"),
 			on("arn:aws:ses:REGION:ACCOUNT:identity/MAILIDENTITY", "ses:SendEmail"),
 			on("*", "ses:GetSendQuota")),

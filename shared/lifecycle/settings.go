@@ -157,6 +157,14 @@ func (s *Service) SaveSettings(ctx context.Context, who Caller, vendorID string,
 		}
 		return SettingsView{}, err
 	}
+	if mv, ok := s.Vault.(vault.Mover); ok && secret != "" {
+		// The new secret went to its home store (USER_TOKEN_STORE); a copy
+		// in the other one (written before a change of the mode) is no
+		// longer pointed at.
+		if err := mv.Forget(ctx, next.ClientSecretName); err != nil {
+			s.log(ctx).WarnContext(ctx, "the client secret's copy in the other store not scheduled for deletion", "secret", next.ClientSecretName, "error", err.Error())
+		}
+	}
 	s.log(ctx).InfoContext(ctx, "settings saved", "secretChanged", secret != "")
 	return settingsView(next), nil
 }

@@ -16,10 +16,21 @@
 //
 // Tokens rewritten after the switch by the broker, the live check or a
 // reconnect go home at once, leaving the old copy: in sealed mode the scan
-// deletes the Secrets Manager copy of every user-level connection it visits
+// deletes the Secrets Manager copy of every connection it visits
 // (Settle: one DeleteSecret, "not found" once it is gone, about $0.000005),
 // since a leftover secret costs $0.40 a month; a leftover sealed item in
 // secrets mode costs nothing worth a call and stays until the disconnect.
+//
+// The same holds for an account's OAuth client secret (sealed with the
+// tokens in sealed mode): the settings point at a version of it, so a
+// visit of the account's app-level connection of a vendor whose OAuth
+// client is the account's moves it (MoveClientSecret) in the same order —
+// copy home, save the settings pointing at the copy (optimistic lock: a
+// settings write meanwhile wins, and itself wrote home), then delete the
+// old copy. A settings write stores the new secret home and deletes the
+// other store's copy once the settings point at it. Settings of a vendor
+// the account has no connection to are not visited; their secret moves
+// at the next settings write.
 //
 // A connection the scan never visits keeps its tokens where they are
 // until it is due: every live connection is due at least every
@@ -31,11 +42,13 @@ package tokenhome
 
 import (
 	"context"
+	"errors"
 
 	"github.com/workplace/connections/shared/connection"
 	"github.com/workplace/connections/shared/logctx"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/vault"
+	"github.com/workplace/connections/shared/vendors"
 )
 
 // Mover moves tokens home. Its zero value, or one over a Vault that is not
@@ -51,7 +64,11 @@ type Mover struct {
 // tokens where they were.
 func (m Mover) Move(ctx context.Context, c connection.Connection) connection.Connection {
 	mv, ok := m.Vault.(vault.Mover)
-	if !ok || m.Store == nil || !mv.Misplaced(c.SecretName, c.SecretVersion) {
+	if !ok || m.Store == nil {
+		return c
+	}
+	m.MoveClientSecret(ctx, mv, c)
+	if !mv.Misplaced(c.SecretName, c.SecretVersion) {
 		return c
 	}
 	log := logctx.From(ctx, nil)
@@ -78,7 +95,7 @@ func (m Mover) Move(ctx context.Context, c connection.Connection) connection.Con
 // Settle finishes a move someone else made: when c was saved pointing at a
 // version in its home store while its tokens were, before, at version
 // stored elsewhere (Move failed, then a refresh wrote the rotated tokens
-// home), or, in sealed mode, whenever a user-level connection's tokens are
+// home), or, in sealed mode, whenever a connection's tokens are
 // home (the broker, the live check or a reconnect may have rewritten them
 // home after the switch, leaving the old secret, which costs money every
 // month), the old copy is scheduled for deletion. Call it after c is
@@ -94,5 +111,59 @@ func (m Mover) Settle(ctx context.Context, c connection.Connection, stored strin
 	}
 	if err := mv.Forget(ctx, c.SecretName); err != nil {
 		logctx.From(ctx, nil).WarnContext(ctx, "the old copy of moved tokens not scheduled for deletion", "secret", c.SecretName, "error", err.Error())
+	}
+}
+
+// MoveClientSecret moves the account's OAuth client secret of c's vendor
+// home when c is the app-level connection of a vendor whose OAuth client
+// is the account's and the settings point at a version stored elsewhere:
+// one settings read per such visit. In sealed mode, with the secret home,
+// it deletes a Secrets Manager copy left behind (one DeleteSecret). Like
+// Move, it logs a failure and leaves the secret where it was.
+func (m Mover) MoveClientSecret(ctx context.Context, mv vault.Mover, c connection.Connection) {
+	if v, ok := vendors.Lookup(c.Vendor); !ok || c.Level != connection.LevelApp || v.Credentials != vendors.PerAccount {
+		return
+	}
+	log := logctx.From(ctx, nil)
+	set, err := store.SettingsOf(ctx, m.Store, c.Account, c.Vendor)
+	if err != nil {
+		log.WarnContext(ctx, "settings not read to move the client secret; tried again on the next visit", "error", err.Error())
+		return
+	}
+	// Settings written before the version was kept ("") read the current
+	// version, home first: one in the other store moves (and the settings
+	// then keep the version); while it is home already, each visit costs
+	// one read of the other store, until the next settings write.
+	if set == nil || set.ClientSecretName == "" {
+		return
+	}
+	if set.ClientSecretVersion != "" && !mv.Misplaced(set.ClientSecretName, set.ClientSecretVersion) {
+		if mv.Lingering(set.ClientSecretName, set.ClientSecretVersion) {
+			// Sealed and home: a Secrets Manager copy a settings write or a
+			// move failed to delete would cost money every month.
+			if err := mv.Forget(ctx, set.ClientSecretName); err != nil {
+				log.WarnContext(ctx, "the old copy of a client secret not scheduled for deletion", "secret", set.ClientSecretName, "error", err.Error())
+			}
+		}
+		return
+	}
+	version, err := mv.Move(ctx, set.ClientSecretName, set.ClientSecretVersion)
+	if set.ClientSecretVersion == "" && errors.Is(err, vault.ErrNotFound) {
+		return // home already
+	}
+	if err != nil {
+		log.WarnContext(ctx, "client secret not moved to its store; tried again on the next visit", "secret", set.ClientSecretName, "error", err.Error())
+		return
+	}
+	next := *set
+	next.ClientSecretVersion = version
+	if err := m.Store.Apply(ctx, store.PutSettings{Settings: next}); err != nil {
+		log.WarnContext(ctx, "moved client secret not saved on the settings; they still read the old copy, tried again on the next visit",
+			"secret", set.ClientSecretName, "error", err.Error())
+		return
+	}
+	log.InfoContext(ctx, "client secret moved to its store", "secret", set.ClientSecretName, "from", set.ClientSecretVersion, "to", version)
+	if err := mv.Forget(ctx, set.ClientSecretName); err != nil {
+		log.WarnContext(ctx, "the old copy of a moved client secret not scheduled for deletion", "secret", set.ClientSecretName, "error", err.Error())
 	}
 }

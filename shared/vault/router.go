@@ -6,22 +6,26 @@ import (
 	"fmt"
 )
 
-// Token stores (USER_TOKEN_STORE): where user-level connection tokens are
-// written.
+// Token stores (USER_TOKEN_STORE): where the accounts' secrets (the
+// tokens of connections of both levels and the accounts' OAuth client
+// secrets, AccountSecretName) are written. The deployment's own app
+// credentials are always in Secrets Manager.
 const (
 	// StoreSecrets: one Secrets Manager secret per connection.
 	StoreSecrets = "secrets"
 	// StoreSealed: sealed (encrypted under a data key of the deployment's
-	// KMS key) in an item of the table.
+	// KMS key, the secret's full name as additional data) in an item of
+	// the table.
 	StoreSealed = "sealed"
 )
 
-// Router is the Vault of a deployment with two stores: user-level
-// connection tokens (UserTokenName) are written to the store Mode names,
-// every other secret (app-level tokens, client secrets, the deployment's
-// apps) to Secrets. A version id says which store holds it
-// (IsSealedVersion), so a connection written before a change of Mode still
-// reads; the scan moves its tokens (Move). It knows no storage technology.
+// Router is the Vault of a deployment with two stores: the accounts'
+// secrets (AccountSecretName: connection tokens of both levels, client
+// secrets) are written to the store Mode names, every other secret (the
+// deployment's own apps) to Secrets. A version id says which store holds
+// it (IsSealedVersion), so a connection or settings written before a
+// change of Mode still read; the scan moves them (Move). It knows no
+// storage technology.
 type Router struct {
 	Secrets Vault // Secrets Manager (secretsvault), memvault locally
 	// Sealed holds sealed values (vault/sealed over a table); it must be
@@ -43,7 +47,7 @@ var ErrNoSealedStore = errors.New("vault: a sealed version, and no sealed store 
 
 // home is the store new versions of name go to.
 func (r *Router) home(name string) Vault {
-	if r.Mode == StoreSealed && UserTokenName(r.Prefix, name) {
+	if r.Mode == StoreSealed && AccountSecretName(r.Prefix, name) {
 		return r.Sealed
 	}
 	return r.Secrets
@@ -52,7 +56,7 @@ func (r *Router) home(name string) Vault {
 // other is the store that is not home, for names that may live in either
 // (nil for the others).
 func (r *Router) other(name string) Vault {
-	if !UserTokenName(r.Prefix, name) || r.Sealed == nil {
+	if !AccountSecretName(r.Prefix, name) || r.Sealed == nil {
 		return nil
 	}
 	if r.Mode == StoreSealed {
@@ -78,8 +82,8 @@ func (r *Router) Put(ctx context.Context, name string, value []byte) (string, er
 }
 
 // Get reads a version from the store that holds it; the current version
-// of a user-level name is the home store's, or, while the connection has
-// not moved yet, the other's.
+// of an account's secret is the home store's, or, while it has not moved
+// yet, the other's.
 func (r *Router) Get(ctx context.Context, name, version string) ([]byte, error) {
 	if version != "" {
 		v, err := r.holder(version)
@@ -105,25 +109,27 @@ func (r *Router) Delete(ctx context.Context, name string, recoveryDays int) erro
 }
 
 // Misplaced reports whether the version of name is in the store that is not
-// its home: the connection's tokens should move (Move).
+// its home: the connection's tokens (or the settings' client secret)
+// should move (Move).
 func (r *Router) Misplaced(name, version string) bool {
-	return version != "" && UserTokenName(r.Prefix, name) && r.Sealed != nil &&
+	return version != "" && AccountSecretName(r.Prefix, name) && r.Sealed != nil &&
 		IsSealedVersion(version) != (r.Mode == StoreSealed)
 }
 
-// Lingering reports whether a user-level name whose tokens are home
-// (version) may still have an old copy in Secrets Manager, which costs
-// money as long as it exists: in sealed mode, tokens a refresh or a
-// reconnect rewrote after the switch went home without their old secret
-// being deleted. The scan forgets that copy on each visit (Forget; one
+// Lingering reports whether an account's secret whose version is home
+// may still have an old copy in Secrets Manager, which costs money as long
+// as it exists: in sealed mode, tokens a refresh or a reconnect rewrote
+// after the switch went home without their old secret being deleted. The scan forgets that copy on each visit (Forget; one
 // DeleteSecret, answered "not found" once it is gone). A stale sealed
 // item in secrets mode costs nothing worth a call.
 func (r *Router) Lingering(name, version string) bool {
-	return r.Mode == StoreSealed && r.Sealed != nil && UserTokenName(r.Prefix, name) && IsSealedVersion(version)
+	return r.Mode == StoreSealed && r.Sealed != nil && AccountSecretName(r.Prefix, name) && IsSealedVersion(version)
 }
 
-// Move copies the tokens of version of name to name's home store and
-// returns the new version. When the old store's current version holds
+// Move copies version of name to name's home store and returns the new
+// version. A client secret is copied as it is; version "" moves the other
+// store's current version of one (settings written before their version
+// was kept), ErrNotFound when the other store has none. For tokens, when the old store's current version holds
 // tokens a refresh of version rotated and never got to point at (a refresh
 // that failed after storing them), those are carried too, as the new
 // current version rotated from the moved one, so the next refresh presents
@@ -132,10 +138,26 @@ func (r *Router) Lingering(name, version string) bool {
 // copy; until then the connection still reads the old one.
 func (r *Router) Move(ctx context.Context, name, version string) (string, error) {
 	from, err := r.holder(version)
+	if version == "" {
+		if from = r.other(name); from == nil || TokenName(r.Prefix, name) {
+			return "", fmt.Errorf("vault: no version of %s to move", name)
+		}
+	}
 	if err != nil {
 		return "", err
 	}
 	to := r.home(name)
+	if !TokenName(r.Prefix, name) {
+		b, err := from.Get(ctx, name, version)
+		if err != nil {
+			return "", fmt.Errorf("read secret to move: %w", err) // ErrNotFound stays one
+		}
+		moved, err := to.Put(ctx, name, b)
+		if err != nil {
+			return "", fmt.Errorf("write moved secret: %w", err)
+		}
+		return moved, nil
+	}
 	toks, err := GetTokens(ctx, from, name, version)
 	if err != nil {
 		return "", fmt.Errorf("read tokens to move: %w", err)
@@ -166,7 +188,8 @@ func (r *Router) Forget(ctx context.Context, name string) error {
 }
 
 // Mover is a Vault whose secrets may sit in a store other than their home
-// (a Router): what the scan uses to move them.
+// (a Router): what the scan uses to move them, and a settings write to
+// forget the old copy of a client secret.
 type Mover interface {
 	Vault
 	Misplaced(name, version string) bool

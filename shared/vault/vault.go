@@ -1,9 +1,10 @@
 // Package vault keeps secrets: the tokens of each connection and the OAuth
 // client secrets of each account. Secrets Manager in production
-// (secretsvault), memory locally (memvault); user-level tokens, with
-// USER_TOKEN_STORE=sealed, sealed under KMS data keys (vault/sealed) in the
-// table (dynamovault; memvault locally), a Router choosing the store by
-// name. Each passes vaulttest.
+// (secretsvault), memory locally (memvault); with USER_TOKEN_STORE=sealed
+// every account's secrets (tokens of both levels, client secrets) sealed
+// under KMS data keys (vault/sealed) in the table (dynamovault; memvault
+// locally), a Router choosing the store by name; only the deployment's own
+// app credentials stay in Secrets Manager. Each passes vaulttest.
 package vault
 
 import (
@@ -128,14 +129,48 @@ func Under(prefix, kind, name string) bool {
 
 // UserTokenName reports whether name is the secret of a user-level
 // connection under prefix (<prefix>/tokens/<account>/<vendor>/user/<userId>,
-// as ConnectionSecretName makes it): the names a Router may seal.
+// as ConnectionSecretName makes it).
 func UserTokenName(prefix, name string) bool {
-	rest, ok := strings.CutPrefix(name, prefix+"/"+TokensDir+"/")
+	parts, ok := segments(prefix, TokensDir, name)
+	return ok && len(parts) == 4 && parts[2] == "user"
+}
+
+// TokenName reports whether name is the secret of a connection of either
+// level under prefix, as ConnectionSecretName makes it.
+func TokenName(prefix, name string) bool {
+	parts, ok := segments(prefix, TokensDir, name)
+	return ok && (len(parts) == 3 && parts[2] == "app" || len(parts) == 4 && parts[2] == "user")
+}
+
+// ClientName reports whether name is an account's client secret under
+// prefix, as ClientSecretName makes it.
+func ClientName(prefix, name string) bool {
+	parts, ok := segments(prefix, ClientsDir, name)
+	return ok && len(parts) == 2
+}
+
+// AccountSecretName reports whether name is a secret of an account: the
+// tokens of a connection (either level) or a client secret. These are the
+// names a Router seals in sealed mode; everything else (the deployment's
+// own app credentials) stays in Secrets Manager.
+func AccountSecretName(prefix, name string) bool {
+	return TokenName(prefix, name) || ClientName(prefix, name)
+}
+
+// segments splits the rest of name after <prefix>/<kind>/; ok is false
+// when name is not of that kind or has an empty segment.
+func segments(prefix, kind, name string) ([]string, bool) {
+	rest, ok := strings.CutPrefix(name, prefix+"/"+kind+"/")
 	if !ok {
-		return false
+		return nil, false
 	}
 	parts := strings.Split(rest, "/")
-	return len(parts) == 4 && parts[2] == "user" && parts[0] != "" && parts[1] != "" && parts[3] != ""
+	for _, p := range parts {
+		if p == "" {
+			return nil, false
+		}
+	}
+	return parts, true
 }
 
 // SealedVersionPrefix starts every version id of a sealed value, so a

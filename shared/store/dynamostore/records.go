@@ -119,11 +119,14 @@ func (r connRecord) conn() (connection.Connection, error) {
 // settingsRecord is a settings item (SETTINGS#<vendor>).
 type settingsRecord struct {
 	layout.Item
-	Account                  string
-	Vendor                   string
-	InstanceURL              string `dynamodbav:",omitempty"`
-	ClientID                 string `dynamodbav:",omitempty"`
-	ClientSecretName         string `dynamodbav:",omitempty"`
+	Account          string
+	Vendor           string
+	InstanceURL      string `dynamodbav:",omitempty"`
+	ClientID         string `dynamodbav:",omitempty"`
+	ClientSecretName string `dynamodbav:",omitempty"`
+	// ClientSecretVersion: settings written before it was stored have
+	// none, and read the secret's current version.
+	ClientSecretVersion      string `dynamodbav:",omitempty"`
 	RefreshTokenLifespanDays int
 	SiteURL                  string `dynamodbav:",omitempty"`
 	Version                  int64
@@ -135,7 +138,7 @@ func newSettingsRecord(s connection.Settings, version int64) settingsRecord {
 	return settingsRecord{
 		Item:    layout.SettingsItem(s.Account, s.Vendor),
 		Account: s.Account, Vendor: s.Vendor,
-		InstanceURL: s.InstanceURL, ClientID: s.ClientID, ClientSecretName: s.ClientSecretName,
+		InstanceURL: s.InstanceURL, ClientID: s.ClientID, ClientSecretName: s.ClientSecretName, ClientSecretVersion: s.ClientSecretVersion,
 		RefreshTokenLifespanDays: s.RefreshTokenLifespanDays, SiteURL: s.SiteURL,
 		Version: version, UpdatedAt: layout.Time(s.UpdatedAt), UpdatedBy: s.UpdatedBy,
 	}
@@ -145,7 +148,7 @@ func (r settingsRecord) settings() (connection.Settings, error) {
 	var p timeParser
 	s := connection.Settings{
 		Account: r.Account, Vendor: r.Vendor,
-		InstanceURL: r.InstanceURL, ClientID: r.ClientID, ClientSecretName: r.ClientSecretName,
+		InstanceURL: r.InstanceURL, ClientID: r.ClientID, ClientSecretName: r.ClientSecretName, ClientSecretVersion: r.ClientSecretVersion,
 		RefreshTokenLifespanDays: r.RefreshTokenLifespanDays, SiteURL: r.SiteURL,
 		Version: r.Version, UpdatedAt: p.parse(r.UpdatedAt), UpdatedBy: r.UpdatedBy,
 	}

@@ -67,12 +67,22 @@ func TestContract(t *testing.T) {
 }
 
 // TestMovedItemDoesNotOpen: on DynamoDB and KMS, a sealed value copied
-// from one connection's item into another's does not open.
+// from one secret's item into another's (user-level and app-level tokens,
+// a client secret) does not open.
 func TestMovedItemDoesNotOpen(t *testing.T) {
 	e := setup(t)
+	for _, c := range [][2]string{
+		{"connections/tokens/a1/jira/user/u1", "connections/tokens/a2/jira/user/u1"},
+		{vault.ConnectionSecretName("connections", "a1", "jira", "app", ""), vault.ConnectionSecretName("connections", "a2", "jira", "app", "")},
+		{vault.ClientSecretName("connections", "a1", "servicenow"), vault.ClientSecretName("connections", "a2", "servicenow")},
+	} {
+		t.Run(c[0], func(t *testing.T) { movedItemDoesNotOpen(t, e, c[0], c[1]) })
+	}
+}
+
+func movedItemDoesNotOpen(t *testing.T, e env, a, b string) {
 	ctx := t.Context()
 	v := sealed.New(dynamovault.New(e.db, e.table), e.keys)
-	const a, b = "connections/tokens/a1/jira/user/u1", "connections/tokens/a2/jira/user/u1"
 	if _, err := v.Put(ctx, a, []byte(`{"access_token":"of-a1"}`)); err != nil {
 		t.Fatal(err)
 	}

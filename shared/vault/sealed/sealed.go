@@ -1,7 +1,7 @@
 // Package sealed is a Vault that seals values before another Vault stores
 // them: AES-256-GCM under a data key from a key service (keys.Keys: the
 // deployment's KMS key in production), the sealed data key stored with the
-// value (envelope encryption). It is how user-level tokens are kept in the
+// value (envelope encryption). It is how account secrets (tokens, client secrets) are kept in the
 // table at a million connections (USER_TOKEN_STORE=sealed) instead of one
 // Secrets Manager secret each ($0.40 a month apiece).
 //

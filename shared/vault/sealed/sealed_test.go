@@ -45,9 +45,22 @@ const (
 )
 
 // TestMovedCiphertextDoesNotOpen: a value copied, byte for byte, from one
-// connection's item into another's (same account, same vendor, another
-// user), or altered in place, fails to open; the error holds no token.
+// secret's item into another's — a user's tokens to another user of the
+// same account and vendor, an app-level connection's tokens to another
+// account's, a client secret to another account's or to another vendor's
+// — or altered in place, fails to open; the error holds no secret.
 func TestMovedCiphertextDoesNotOpen(t *testing.T) {
+	for _, c := range []struct{ what, a, b string }{
+		{"user-level tokens", nameA, nameB},
+		{"app-level tokens", vault.ConnectionSecretName("connections", "a1", "box", "app", ""), vault.ConnectionSecretName("connections", "a2", "box", "app", "")},
+		{"client secret to another account", vault.ClientSecretName("connections", "a1", "servicenow"), vault.ClientSecretName("connections", "a2", "servicenow")},
+		{"client secret to another vendor", vault.ClientSecretName("connections", "a1", "servicenow"), vault.ClientSecretName("connections", "a1", "jira")},
+	} {
+		t.Run(c.what, func(t *testing.T) { movedDoesNotOpen(t, c.a, c.b) })
+	}
+}
+
+func movedDoesNotOpen(t *testing.T, nameA, nameB string) {
 	ctx := context.Background()
 	inner := memvault.New(memvault.ForSealed())
 	v := sealed.New(inner, memkeys.New())
