@@ -145,6 +145,26 @@ func (p *page) act(sel, text string) {
 	p.see("#result", text)
 }
 
+// follow clicks the link sel and waits until the page it leads to (path)
+// has wired its controls: a click before that would be lost.
+func (p *page) follow(sel, path string) {
+	p.t.Helper()
+	p.click(sel)
+	ready := fmt.Sprintf(`location.pathname === %q && document.body.getAttribute("data-ready") === "1"`, path)
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		// A poll fails with the page it ran in when the navigation
+		// replaces it: poll again in the new one.
+		_, err := chromedp.Run(p.ctx, chromedp.Poll[bool](ready, chromedp.WithPollingTimeout(time.Until(deadline))))
+		if err == nil {
+			return
+		}
+		if errors.Is(err, chromedp.ErrPollingTimeout) || time.Now().After(deadline) || p.ctx.Err() != nil {
+			p.t.Fatalf("following %s never reached a ready %s: %v\n--- the page shows:\n%s", sel, path, err, p.text())
+		}
+	}
+}
+
 // fill sets the value of the input sel.
 func (p *page) fill(sel, value string) {
 	p.t.Helper()
@@ -372,7 +392,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	p.see("#result", "sent so far")
 	p.see("#view", "ServiceNow has been disconnected")
 	p.shot("emails")
-	p.click(`#view a[href$="/console/manage/apps/integrations"]`)
+	p.follow(`#view a[href$="/console/manage/apps/integrations"]`, "/console/manage/apps/integrations")
 	p.see("#reconnect-title", "Reconnect integrations")
 	p.see(`#reconnect-list p[data-vendor="servicenow"]`, "disconnected: expired on")
 	p.shot("reconnect-page")
@@ -384,10 +404,10 @@ func TestConsoleInABrowser(t *testing.T) {
 	p.shot("reconnected")
 
 	// Bob's own connection expired too: his email links to his page.
-	p.click("#pagenav a[href=\"/console\"]")
+	p.follow(`#pagenav a[href="/console"]`, "/console")
 	p.click("#outbox")
 	p.see("#result", "sent so far")
-	p.click(`#view a[href$="/console/profile/external-apps"]`)
+	p.follow(`#view a[href$="/console/profile/external-apps"]`, "/console/profile/external-apps")
 	p.see("#reconnect-title", "Reconnect your external apps")
 	p.become("u2", "bob@acme.example", "Bob Builder", "member", "not an app manager")
 	p.see("#notices", "ServiceNow has unexpectedly been disconnected")
@@ -401,7 +421,7 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// Disconnect: Cancel keeps it; then the cascade dialog (Bob's own
 	// connection) — Cancel keeps everything; confirming disconnects.
-	p.click(`#pagenav a[href="/console"]`)
+	p.follow(`#pagenav a[href="/console"]`, "/console")
 	p.see(`#list tr[data-vendor="servicenow"]`, "connected until")
 	p.click(`button[data-act="disconnect"][data-vendor="servicenow"]`)
 	p.see("#dialog", "Disconnect ServiceNow for the whole account?")
