@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/workplace/connections/shared/connection"
+	"github.com/workplace/connections/shared/lease"
 	"github.com/workplace/connections/shared/mail"
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/store/memstore"
@@ -29,20 +30,9 @@ type latency struct {
 	aws, vendor atomic.Int64
 }
 
-func pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 func (l *latency) awsCall(ctx context.Context) error {
 	l.aws.Add(1)
-	return pause(ctx, awsLatency)
+	return lease.Sleep(ctx, awsLatency)
 }
 
 // slowStore is a store each of whose calls is one AWS round trip.
@@ -227,7 +217,7 @@ type slowVendor struct {
 
 func (t slowVendor) RoundTrip(r *http.Request) (*http.Response, error) {
 	t.l.vendor.Add(1)
-	if err := pause(r.Context(), vendorLatency); err != nil {
+	if err := lease.Sleep(r.Context(), vendorLatency); err != nil {
 		return nil, err
 	}
 	return t.next.RoundTrip(r)
