@@ -122,6 +122,11 @@ func (d recDynamo) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func
 	return d.api.Query(ctx, in, o...)
 }
 
+func (d recDynamo) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	d.r.add(d.fn, "dynamodb:Scan", tableARN(in.TableName, in.IndexName))
+	return d.api.Scan(ctx, in, o...)
+}
+
 func (d recDynamo) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
 	for table := range in.RequestItems {
 		d.r.add(d.fn, "dynamodb:BatchGetItem", tableARN(&table, nil))
