@@ -108,11 +108,15 @@ type SweepItem struct {
 }
 
 // SweepMark is where the sweep of the token stores stands: for the token
-// store Mode, the page token to go on from (Cursor, "" at the start) or
-// Done when every item was swept.
+// store Mode, the page token to go on from (Cursor, "" at the start),
+// how many items of the pass so far kept a secret elsewhere or an old
+// copy (Missed: the pass is followed by another), how many passes ended
+// before this one (Pass), or Done when a whole pass left none.
 type SweepMark struct {
 	Mode      string
 	Cursor    string
+	Missed    int
+	Pass      int
 	Done      bool
 	UpdatedAt time.Time
 }

@@ -91,13 +91,15 @@ type sweepRecord struct {
 	layout.Item
 	Mode      string
 	Cursor    string `dynamodbav:",omitempty"`
+	Missed    int    `dynamodbav:",omitempty"`
+	Pass      int    `dynamodbav:",omitempty"`
 	Done      bool
 	UpdatedAt string `dynamodbav:",omitempty"`
 }
 
 func (r sweepRecord) mark() (store.SweepMark, error) {
 	var p timeParser
-	m := store.SweepMark{Mode: r.Mode, Cursor: r.Cursor, Done: r.Done, UpdatedAt: p.parse(r.UpdatedAt)}
+	m := store.SweepMark{Mode: r.Mode, Cursor: r.Cursor, Missed: r.Missed, Pass: r.Pass, Done: r.Done, UpdatedAt: p.parse(r.UpdatedAt)}
 	return m, p.err
 }
 
@@ -113,7 +115,7 @@ func (s *Store) PutSweepMark(ctx context.Context, m store.SweepMark) error {
 	if m.Mode == "" {
 		return errors.New("dynamostore: sweep mark without a mode")
 	}
-	item, err := attributevalue.MarshalMap(sweepRecord{Item: layout.SweepMarkItem, Mode: m.Mode, Cursor: m.Cursor, Done: m.Done, UpdatedAt: layout.Time(m.UpdatedAt)})
+	item, err := attributevalue.MarshalMap(sweepRecord{Item: layout.SweepMarkItem, Mode: m.Mode, Cursor: m.Cursor, Missed: m.Missed, Pass: m.Pass, Done: m.Done, UpdatedAt: layout.Time(m.UpdatedAt)})
 	if err != nil {
 		return fmt.Errorf("dynamostore: %w", err)
 	}

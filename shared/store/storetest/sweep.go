@@ -136,7 +136,7 @@ func testSweepMark(t *testing.T, s store.Store) {
 	_, err := s.GetSweepMark(ctx)
 	wantErr(t, "mark before the first", err, store.ErrNotFound)
 	for _, m := range []store.SweepMark{
-		{Mode: "sealed", Cursor: "abc", UpdatedAt: t0},
+		{Mode: "sealed", Cursor: "abc", Missed: 2, Pass: 1, UpdatedAt: t0},
 		{Mode: "sealed", Done: true, UpdatedAt: t0.Add(1e9)},
 		{Mode: "secrets", UpdatedAt: t0.Add(2e9)},
 	} {
