@@ -105,7 +105,7 @@ func oldCopiesGone(e *env, old vault.Vault, keys []connection.Key, where string)
 // (a run sweeps a page of two items). Once done a run sweeps nothing.
 func sweepUntilDone(e *env, r *vault.Router, keys []connection.Key, mode string, from float64, partialFirst bool) int {
 	e.t.Helper()
-	r.Mode, e.scanner.Sweep.Mode = mode, mode
+	r.Mode = mode
 	const secrets = 5
 	home := func() int {
 		sealedN, secretsN := placed(e, r, keys)
@@ -152,7 +152,7 @@ func sweepUntilDone(e *env, r *vault.Router, keys []connection.Key, mode string,
 func sweepEnv(t *testing.T, st store.Store) (*env, *vault.Router, *memvault.Vault) {
 	e := newEnv(t, st)
 	r, sealedStore := twoStores(e)
-	e.scanner.Sweep = tokenhome.Sweeper{Mover: e.scanner.Tokens, Mode: r.Mode, Pages: 1, PageSize: 2}
+	e.scanner.Sweep = tokenhome.Sweeper{Mover: e.scanner.Tokens, Pages: 1, PageSize: 2}
 	return e, r, sealedStore
 }
 
@@ -203,7 +203,7 @@ func TestSweepResumesWhereItStopped(t *testing.T) {
 	keys := neverDue(e)
 	r.Mode = vault.StoreSealed
 	sw := e.scanner.Sweep
-	sw.Mode, sw.Pages, sw.PageSize = vault.StoreSealed, 10, 100
+	sw.Pages, sw.PageSize = 10, 100
 	ctx := logctx.With(t.Context(), e.scanner.Log)
 	asked := 0
 	stopAt := func(n int) func() bool { asked = 0; return func() bool { asked++; return asked > n } }
@@ -246,7 +246,7 @@ func TestSweepFailsHalfWay(t *testing.T) {
 		e.scanner.Sweep.Mover.Store = inj.Store(e.store)
 		e.scanner.Sweep.Pages = 10
 		r.Sealed, r.Secrets = inj.Vault(r.Sealed), inj.Vault(r.Secrets)
-		r.Mode, e.scanner.Sweep.Mode = vault.StoreSealed, vault.StoreSealed
+		r.Mode = vault.StoreSealed
 		return e, r, keys
 	}
 	clean := faulttest.New()

@@ -478,6 +478,8 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 	// Keep-alive refreshes, then warnings, then expiries: notices and
 	// emails; from the second run on in secrets mode again: the scan moves
 	// the sealed tokens back (restoring bob's secrets, creating dave's).
+	// Each run's token sweep (SCAN_SWEEP_PAGES by default) pages through
+	// the table (dynamodb:Scan) and keeps its mark (GetItem, PutItem).
 	for i, d := range []time.Duration{50, 45, 6, 300} {
 		runScan(d * 24 * time.Hour)
 		if i == 0 {

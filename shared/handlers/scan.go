@@ -94,7 +94,7 @@ func ExpiryScan(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) (
 			AuditRetention: d.Config.AuditRetention,
 			Tokens:         tokenhome.Mover{Store: d.Store, Vault: d.Vault},
 			Sweep: tokenhome.Sweeper{Mover: tokenhome.Mover{Store: d.Store, Vault: d.Vault},
-				Mode: d.Config.UserTokenStore, Pages: d.Config.ScanSweepPages, Concurrency: d.Config.ScanConcurrency},
+				Pages: d.Config.ScanSweepPages, Concurrency: d.Config.ScanConcurrency},
 		}
 		now := ev.Time
 		if now.IsZero() {

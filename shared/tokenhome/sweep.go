@@ -39,9 +39,9 @@ const DefaultSweepLease = 5 * time.Minute
 // schedule the old copy for deletion); settings are moved under their
 // version. A failure at any step leaves the secret readable where it was.
 type Sweeper struct {
+	// Mover moves; its Vault's home store (USER_TOKEN_STORE) is the mode
+	// the mark is kept for.
 	Mover Mover
-	// Mode is USER_TOKEN_STORE; the mark is kept per mode.
-	Mode string
 	// Pages (SCAN_SWEEP_PAGES) bounds the pages a run sweeps; 0: none.
 	Pages int
 	// Concurrency is how many items are moved at once (0: one).
@@ -68,16 +68,17 @@ type SweepReport struct {
 func (w Sweeper) Sweep(ctx context.Context, owner string, now time.Time, stop func() bool) (SweepReport, error) {
 	var rep SweepReport
 	mv, ok := w.Mover.Vault.(vault.Mover)
-	if w.Pages <= 0 || !ok || w.Mover.Store == nil || w.Mode == "" {
+	if w.Pages <= 0 || !ok || w.Mover.Store == nil {
 		return rep, nil
 	}
+	mode := mv.HomeStore()
 	st := w.Mover.Store
 	mark, err := st.GetSweepMark(ctx)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return rep, fmt.Errorf("read the sweep mark: %w", err)
 	}
-	if mark.Mode != w.Mode {
-		mark = store.SweepMark{Mode: w.Mode} // a new mode: start over
+	if mark.Mode != mode {
+		mark = store.SweepMark{Mode: mode} // a new mode: start over
 	}
 	if mark.Done {
 		rep.Done = true
