@@ -204,7 +204,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.ScanConcurrency, err = strconv.Atoi(get("SCAN_CONCURRENCY", "64")); err != nil || c.ScanConcurrency < 1 || c.ScanConcurrency > MaxScanConcurrency {
 		return c, fmt.Errorf("SCAN_CONCURRENCY must be 1 to %d", MaxScanConcurrency)
 	}
-	if c.ScanSweepPages, err = strconv.Atoi(get("SCAN_SWEEP_PAGES", "250")); err != nil || c.ScanSweepPages < 0 || c.ScanSweepPages > MaxScanSweepPages {
+	if c.ScanSweepPages, err = strconv.Atoi(get("SCAN_SWEEP_PAGES", "1000")); err != nil || c.ScanSweepPages < 0 || c.ScanSweepPages > MaxScanSweepPages {
 		return c, fmt.Errorf("SCAN_SWEEP_PAGES must be 0 to %d", MaxScanSweepPages)
 	}
 	if c.RequestTimeout, err = time.ParseDuration(get("REQUEST_TIMEOUT", DefaultRequestTimeout.String())); err != nil || c.RequestTimeout <= 0 {

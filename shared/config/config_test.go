@@ -55,7 +55,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		OutageGrace:               72 * time.Hour,
 		ScanBudget:                60 * time.Second,
 		ScanConcurrency:           64,
-		ScanSweepPages:            250,
+		ScanSweepPages:            1000,
 		RequestTimeout:            15 * time.Second,
 		SecretCacheTTL:            5 * time.Minute,
 		LogLevel:                  slog.LevelInfo,
