@@ -57,6 +57,11 @@ func (s *DynamoDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func
 	return call(s, s.db.Query, ctx, in, o)
 }
 
+// Scan is the client's, one request at a time.
+func (s *DynamoDB) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	return call(s, s.db.Scan, ctx, in, o)
+}
+
 // BatchGetItem is the client's, one request at a time.
 func (s *DynamoDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
 	return call(s, s.db.BatchGetItem, ctx, in, o)

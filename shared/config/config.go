@@ -86,6 +86,9 @@ type Config struct {
 	// ScanConcurrency (SCAN_CONCURRENCY) is how many due connections a
 	// scan run checks at once (1 to 256).
 	ScanConcurrency int
+	// ScanSweepPages (SCAN_SWEEP_PAGES) is how many pages of the token
+	// sweep a scan run carries out after its due work (0: no sweep).
+	ScanSweepPages int
 	// RequestTimeout bounds the work of one API request (REQUEST_TIMEOUT):
 	// it must end, with a JSON answer, before the function's own timeout
 	// and API Gateway's 30 s integration timeout do.
@@ -105,6 +108,9 @@ const DefaultSecretCacheTTL = 5 * time.Minute
 // connections open to the table, the vault and the vendors than one
 // Lambda's network comfortably takes.
 const MaxScanConcurrency = 256
+
+// MaxScanSweepPages bounds SCAN_SWEEP_PAGES (pages of 1,000 items read).
+const MaxScanSweepPages = 10000
 
 // DefaultRequestTimeout is REQUEST_TIMEOUT's default: well under the API
 // functions' 20 s timeout (template.yaml) and API Gateway's 30 s.
@@ -197,6 +203,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.ScanConcurrency, err = strconv.Atoi(get("SCAN_CONCURRENCY", "64")); err != nil || c.ScanConcurrency < 1 || c.ScanConcurrency > MaxScanConcurrency {
 		return c, fmt.Errorf("SCAN_CONCURRENCY must be 1 to %d", MaxScanConcurrency)
+	}
+	if c.ScanSweepPages, err = strconv.Atoi(get("SCAN_SWEEP_PAGES", "1000")); err != nil || c.ScanSweepPages < 0 || c.ScanSweepPages > MaxScanSweepPages {
+		return c, fmt.Errorf("SCAN_SWEEP_PAGES must be 0 to %d", MaxScanSweepPages)
 	}
 	if c.RequestTimeout, err = time.ParseDuration(get("REQUEST_TIMEOUT", DefaultRequestTimeout.String())); err != nil || c.RequestTimeout <= 0 {
 		return c, fmt.Errorf("REQUEST_TIMEOUT must be a positive Go duration, e.g. 15s")

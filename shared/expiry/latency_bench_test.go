@@ -50,6 +50,27 @@ func (s slowStore) Snapshot(ctx context.Context, account, userID string, vendors
 	return s.s.Snapshot(ctx, account, userID, vendors)
 }
 
+func (s slowStore) Sweep(ctx context.Context, token string, limit int) ([]store.SweepItem, string, error) {
+	if err := s.l.awsCall(ctx); err != nil {
+		return nil, "", err
+	}
+	return s.s.Sweep(ctx, token, limit)
+}
+
+func (s slowStore) GetSweepMark(ctx context.Context) (store.SweepMark, error) {
+	if err := s.l.awsCall(ctx); err != nil {
+		return store.SweepMark{}, err
+	}
+	return s.s.GetSweepMark(ctx)
+}
+
+func (s slowStore) PutSweepMark(ctx context.Context, m store.SweepMark) error {
+	if err := s.l.awsCall(ctx); err != nil {
+		return err
+	}
+	return s.s.PutSweepMark(ctx, m)
+}
+
 func (s slowStore) GetConnection(ctx context.Context, k connection.Key) (connection.Connection, error) {
 	if err := s.l.awsCall(ctx); err != nil {
 		return connection.Connection{}, err

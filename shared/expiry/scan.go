@@ -63,6 +63,10 @@ type Scanner struct {
 	// Tokens moves the tokens of each connection visited to the store
 	// USER_TOKEN_STORE names (zero: none move).
 	Tokens tokenhome.Mover
+	// Sweep moves, after the due work of a run and within its budget, the
+	// secrets of connections and settings the scan does not visit, a few
+	// pages a run (zero: no sweep).
+	Sweep tokenhome.Sweeper
 }
 
 // DefaultConcurrency is how many connections a run checks at once unless
@@ -81,6 +85,10 @@ type Report struct {
 	Busy         int       `json:"busy"` // held by another run
 	Complete     bool      `json:"complete"`
 	StoppedEarly bool      `json:"stoppedEarly,omitempty"`
+	// Swept and Moved: connections and settings the token sweep looked
+	// at, and secrets it moved home.
+	Swept int `json:"swept,omitempty"`
+	Moved int `json:"moved,omitempty"`
 }
 
 // add counts what one connection's check did into r.
@@ -165,8 +173,14 @@ func (s *Scanner) Run(ctx context.Context, now time.Time) (Report, error) {
 		return rep, nil
 	}
 	rep.Complete = true
+	// The due work done, the token sweep goes on with what time is left.
+	sw, serr := s.Sweep.Sweep(logctx.With(ctx, s.log().With("action", "token-sweep")), owner, now, func() bool { return s.outOfTime(ctx, r.clock, r.started) })
+	rep.Swept, rep.Moved = sw.Swept, sw.Moved
+	if serr != nil {
+		s.log().ErrorContext(ctx, "token sweep stopped; it goes on in the next run", "error", serr.Error())
+	}
 	s.log().InfoContext(ctx, "scan done", "now", now, "checked", rep.Checked, "refreshed", rep.Refreshed, "idleChecks", rep.IdleChecks,
-		"expired", rep.Expired, "notices", rep.Notices, "failed", rep.Failed, "busy", rep.Busy)
+		"expired", rep.Expired, "notices", rep.Notices, "failed", rep.Failed, "busy", rep.Busy, "swept", rep.Swept, "moved", rep.Moved)
 	return rep, nil
 }
 

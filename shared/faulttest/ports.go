@@ -219,3 +219,17 @@ func (f *faultyBus) Put(ctx context.Context, evs []eventbus.Event) []error {
 	}
 	return errs
 }
+
+func (f *faultyStore) Sweep(ctx context.Context, pageToken string, limit int) (out []store.SweepItem, next string, err error) {
+	err = f.call("Sweep", "", func() (e error) { out, next, e = f.s.Sweep(ctx, pageToken, limit); return })
+	return out, next, err
+}
+
+func (f *faultyStore) GetSweepMark(ctx context.Context) (out store.SweepMark, err error) {
+	err = f.call("GetSweepMark", "", func() (e error) { out, e = f.s.GetSweepMark(ctx); return })
+	return out, err
+}
+
+func (f *faultyStore) PutSweepMark(ctx context.Context, m store.SweepMark) error {
+	return f.call("PutSweepMark", "", func() error { return f.s.PutSweepMark(ctx, m) })
+}

@@ -265,7 +265,8 @@ func TestTemplateIAMIsExact(t *testing.T) {
 			on("*", "ses:GetSendQuota")),
 		"expiry-scan": join(
 			on(symTable+"/index/DueIndex", "dynamodb:Query"),
-			table("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
+			// Scan: the token sweep's pages.
+			table("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan"),
 			sm(deployment, "GetSecretValue"),
 			// Moving tokens and client secrets between stores after
 			// USER_TOKEN_STORE changed: create or restore the secret,

@@ -93,6 +93,8 @@ func ExpiryScan(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) (
 			Clock:          time.Now,
 			AuditRetention: d.Config.AuditRetention,
 			Tokens:         tokenhome.Mover{Store: d.Store, Vault: d.Vault},
+			Sweep: tokenhome.Sweeper{Mover: tokenhome.Mover{Store: d.Store, Vault: d.Vault},
+				Pages: d.Config.ScanSweepPages, Concurrency: d.Config.ScanConcurrency},
 		}
 		now := ev.Time
 		if now.IsZero() {

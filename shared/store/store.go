@@ -82,6 +82,43 @@ type Store interface {
 	// next of a previous page of the same account and vendor filter;
 	// anything else is ErrBadCursor. An empty next means the last page.
 	ListAudit(ctx context.Context, account, vendor, cursor string, limit int) (entries []connection.AuditEntry, next string, err error)
+
+	// Sweep pages through every connection and every settings item of
+	// the deployment, of all accounts (the items that may point at a
+	// secret), in an order that stays the same across pages. A page reads
+	// at most limit items of the table and may return fewer, even none,
+	// with a next page to follow; an empty next means the sweep is
+	// through. Each item carries the token that resumes after it, so a
+	// sweep stopped inside a page goes on where it stopped. Eventually
+	// consistent: an item written during a sweep may be missed (it was
+	// written where it belongs).
+	Sweep(ctx context.Context, pageToken string, limit int) (items []SweepItem, next string, err error)
+	// GetSweepMark reads where the sweep of the token stores stands
+	// (ErrNotFound before the first); PutSweepMark replaces it.
+	GetSweepMark(ctx context.Context) (SweepMark, error)
+	PutSweepMark(ctx context.Context, m SweepMark) error
+}
+
+// SweepItem is one item of a Sweep: a connection or settings (the other
+// is nil), and the page token that resumes the sweep after it.
+type SweepItem struct {
+	Conn     *connection.Connection
+	Settings *connection.Settings
+	After    string
+}
+
+// SweepMark is where the sweep of the token stores stands: for the token
+// store Mode, the page token to go on from (Cursor, "" at the start),
+// how many items of the pass so far kept a secret elsewhere or an old
+// copy (Missed: the pass is followed by another), how many passes ended
+// before this one (Pass), or Done when a whole pass left none.
+type SweepMark struct {
+	Mode      string
+	Cursor    string
+	Missed    int
+	Pass      int
+	Done      bool
+	UpdatedAt time.Time
 }
 
 // DueShards is how many shards the expiry index is spread over.

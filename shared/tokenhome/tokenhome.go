@@ -28,16 +28,15 @@
 // copy home, save the settings pointing at the copy (optimistic lock: a
 // settings write meanwhile wins, and itself wrote home), then delete the
 // old copy. A settings write stores the new secret home and deletes the
-// other store's copy once the settings point at it. Settings of a vendor
-// the account has no connection to are not visited; their secret moves
-// at the next settings write.
+// other store's copy once the settings point at it.
 //
-// A connection the scan never visits keeps its tokens where they are
-// until it is due: every live connection is due at least every
-// IDLE_CHECK_DAYS (30 by default), so a mode switch has moved them all
-// within that time. Expired connections are not due; their tokens move if
-// they are reconnected (written to the new home) and are deleted from
-// both stores at disconnect.
+// A connection the scan does not visit soon (an expired one is never
+// due; a grant may be due only at its warning, months away) and settings
+// of a vendor the account has no connection to are moved by the sweep
+// (Sweeper), a resumable pass over every connection and settings item of
+// the table that the scan carries out a few pages at a time after its
+// due work, in the same order under the same locks, until the whole table
+// was swept in the current mode.
 package tokenhome
 
 import (
@@ -68,28 +67,37 @@ func (m Mover) Move(ctx context.Context, c connection.Connection) connection.Con
 		return c
 	}
 	m.MoveClientSecret(ctx, mv, c)
+	next, _ := m.moveTokens(ctx, mv, c)
+	return next
+}
+
+// moveTokens moves c's tokens home if they are elsewhere and returns the
+// connection as stored, and whether they are home now with no old copy
+// known to be left (a failed Forget leaves one).
+func (m Mover) moveTokens(ctx context.Context, mv vault.Mover, c connection.Connection) (connection.Connection, bool) {
 	if !mv.Misplaced(c.SecretName, c.SecretVersion) {
-		return c
+		return c, true
 	}
 	log := logctx.From(ctx, nil)
 	version, err := mv.Move(ctx, c.SecretName, c.SecretVersion)
 	if err != nil {
 		log.WarnContext(ctx, "tokens not moved to their store; tried again on the next visit", "secret", c.SecretName, "error", err.Error())
-		return c
+		return c, false
 	}
 	next := c
 	next.SecretVersion = version
 	if err := m.Store.Apply(ctx, store.UpdateConnection{Conn: next}); err != nil {
 		log.WarnContext(ctx, "moved tokens not saved on the connection; it still reads the old copy, tried again on the next visit",
 			"secret", c.SecretName, "error", err.Error())
-		return c
+		return c, false
 	}
 	next.Version++
 	log.InfoContext(ctx, "tokens moved to their store", "secret", c.SecretName, "from", c.SecretVersion, "to", version)
 	if err := mv.Forget(ctx, c.SecretName); err != nil {
 		log.WarnContext(ctx, "the old copy of moved tokens not scheduled for deletion", "secret", c.SecretName, "error", err.Error())
+		return next, false
 	}
-	return next
+	return next, true
 }
 
 // Settle finishes a move someone else made: when c was saved pointing at a
@@ -130,40 +138,55 @@ func (m Mover) MoveClientSecret(ctx context.Context, mv vault.Mover, c connectio
 		log.WarnContext(ctx, "settings not read to move the client secret; tried again on the next visit", "error", err.Error())
 		return
 	}
+	if set != nil {
+		m.moveSettings(ctx, mv, *set, true)
+	}
+}
+
+// moveSettings moves the client secret set points at home, if it is
+// elsewhere; with forget, a sealed-mode copy left in Secrets Manager by a
+// secret home already is deleted too. It reports whether the secret moved
+// and whether it is home now (or set has none) with no old copy known to
+// be left.
+func (m Mover) moveSettings(ctx context.Context, mv vault.Mover, set connection.Settings, forget bool) (moved, home bool) {
+	log := logctx.From(ctx, nil)
 	// Settings written before the version was kept ("") read the current
 	// version, home first: one in the other store moves (and the settings
 	// then keep the version); while it is home already, each visit costs
 	// one read of the other store, until the next settings write.
-	if set == nil || set.ClientSecretName == "" {
-		return
+	if set.ClientSecretName == "" {
+		return false, true
 	}
 	if set.ClientSecretVersion != "" && !mv.Misplaced(set.ClientSecretName, set.ClientSecretVersion) {
-		if mv.Lingering(set.ClientSecretName, set.ClientSecretVersion) {
+		if forget && mv.Lingering(set.ClientSecretName, set.ClientSecretVersion) {
 			// Sealed and home: a Secrets Manager copy a settings write or a
 			// move failed to delete would cost money every month.
 			if err := mv.Forget(ctx, set.ClientSecretName); err != nil {
 				log.WarnContext(ctx, "the old copy of a client secret not scheduled for deletion", "secret", set.ClientSecretName, "error", err.Error())
+				return false, false
 			}
 		}
-		return
+		return false, true
 	}
 	version, err := mv.Move(ctx, set.ClientSecretName, set.ClientSecretVersion)
 	if set.ClientSecretVersion == "" && errors.Is(err, vault.ErrNotFound) {
-		return // home already
+		return false, true // home already
 	}
 	if err != nil {
 		log.WarnContext(ctx, "client secret not moved to its store; tried again on the next visit", "secret", set.ClientSecretName, "error", err.Error())
-		return
+		return false, false
 	}
-	next := *set
+	next := set
 	next.ClientSecretVersion = version
 	if err := m.Store.Apply(ctx, store.PutSettings{Settings: next}); err != nil {
 		log.WarnContext(ctx, "moved client secret not saved on the settings; they still read the old copy, tried again on the next visit",
 			"secret", set.ClientSecretName, "error", err.Error())
-		return
+		return false, false
 	}
 	log.InfoContext(ctx, "client secret moved to its store", "secret", set.ClientSecretName, "from", set.ClientSecretVersion, "to", version)
 	if err := mv.Forget(ctx, set.ClientSecretName); err != nil {
 		log.WarnContext(ctx, "the old copy of a moved client secret not scheduled for deletion", "secret", set.ClientSecretName, "error", err.Error())
+		return true, false
 	}
+	return true, true
 }

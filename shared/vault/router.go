@@ -177,6 +177,9 @@ func (r *Router) Move(ctx context.Context, name, version string) (string, error)
 	return moved, nil
 }
 
+// HomeStore is Mode: where the accounts' secrets are written.
+func (r *Router) HomeStore() string { return r.Mode }
+
 // Forget schedules the copy of name in the store that is not its home for
 // deletion (after RecoveryDays): the end of a Move, once nothing points
 // at the old copy.
@@ -196,6 +199,9 @@ type Mover interface {
 	Lingering(name, version string) bool
 	Move(ctx context.Context, name, version string) (string, error)
 	Forget(ctx context.Context, name string) error
+	// HomeStore names the store new versions of the accounts' secrets go
+	// to (StoreSecrets or StoreSealed).
+	HomeStore() string
 }
 
 var _ Mover = (*Router)(nil)

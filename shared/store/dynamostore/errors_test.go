@@ -27,6 +27,7 @@ type fake struct {
 	update   func(*dynamodb.UpdateItemInput) (*dynamodb.UpdateItemOutput, error)
 	del      func(*dynamodb.DeleteItemInput) (*dynamodb.DeleteItemOutput, error)
 	query    func(*dynamodb.QueryInput) (*dynamodb.QueryOutput, error)
+	scan     func(*dynamodb.ScanInput) (*dynamodb.ScanOutput, error)
 	batchGet func(*dynamodb.BatchGetItemInput) (*dynamodb.BatchGetItemOutput, error)
 	transact func(*dynamodb.TransactWriteItemsInput) (*dynamodb.TransactWriteItemsOutput, error)
 }
@@ -59,6 +60,10 @@ func (f *fake) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...
 
 func (f *fake) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	return answer(f.t, f.query, in)
+}
+
+func (f *fake) Scan(_ context.Context, in *dynamodb.ScanInput, _ ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	return answer(f.t, f.scan, in)
 }
 
 func (f *fake) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {

@@ -64,7 +64,7 @@ func AccountPK(account string) string { return "ACCOUNT#" + account }
 func ConnSK(k connection.Key) (string, error) {
 	switch {
 	case k.Level == connection.LevelApp:
-		return "CONN#" + k.Vendor + "#APP", nil
+		return ConnPrefix + k.Vendor + "#APP", nil
 	case k.Level == connection.LevelUser && k.UserID != "":
 		return UserConnPrefix(k.Vendor) + k.UserID, nil
 	case k.Level == connection.LevelUser:
@@ -80,12 +80,21 @@ func ConnItem(k connection.Key) (Item, error) {
 }
 
 // UserConnPrefix starts the sort keys of a vendor's user-level connections.
-func UserConnPrefix(vendor string) string { return "CONN#" + vendor + "#USER#" }
+func UserConnPrefix(vendor string) string { return ConnPrefix + vendor + "#USER#" }
 
 // SettingsItem is the item of an account's settings of a vendor.
 func SettingsItem(account, vendor string) Item {
-	return Item{AccountPK(account), "SETTINGS#" + vendor}
+	return Item{AccountPK(account), SettingsPrefix + vendor}
 }
+
+// ConnPrefix starts the sort keys of every connection.
+const ConnPrefix = "CONN#"
+
+// SettingsPrefix starts the sort keys of every settings item.
+const SettingsPrefix = "SETTINGS#"
+
+// SweepMarkItem is the item of the token-store sweep's mark.
+var SweepMarkItem = Item{"SWEEP", "MARK"}
 
 // CountsItem is the item of an account's counters of a vendor.
 func CountsItem(account, vendor string) Item {

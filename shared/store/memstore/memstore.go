@@ -32,6 +32,8 @@ type Store struct {
 	// due is the expiry index over conns: every write of a connection
 	// goes through putConn or dropConn, which keep it in step.
 	due *dueIndex
+	// sweepMark is the token-store sweep's mark (nil: none yet).
+	sweepMark *store.SweepMark
 
 	// feed gets the audit entries of each commit (OnCommit), one commit
 	// at a time in commit order: a commit takes turn feedNext (under mu)

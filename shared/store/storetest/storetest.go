@@ -52,6 +52,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuditBadCursor", testAuditBadCursor},
 		{"AuditRetention", testAuditRetention},
 		{"AuditWithNoticeOps", testAuditWithNoticeOps},
+		{"Sweep", testSweep},
+		{"SweepMark", testSweepMark},
 	}
 	run(t, newStore, append(tests, concurrencyCases...))
 }
