@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ses"
-	"go.opentelemetry.io/otel/trace"
+	"github.com/aws/smithy-go/tracing"
 
 	"github.com/workplace/connections/shared/config"
 	"github.com/workplace/connections/shared/eventbus/eventbridgebus"
@@ -49,12 +49,12 @@ func Backends(ctx context.Context, cfg config.Config) (handlers.Backends, error)
 
 // TracedBackends is Backends whose AWS SDK clients start a span of tp per
 // call (the SDK's own tracing).
-func TracedBackends(ctx context.Context, cfg config.Config, tp trace.TracerProvider) (handlers.Backends, error) {
+func TracedBackends(ctx context.Context, cfg config.Config, tp tracing.TracerProvider) (handlers.Backends, error) {
 	ac, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return handlers.Backends{}, fmt.Errorf("aws config: %w", err)
 	}
-	tr := sdkTracer(tp)
+	tr := sdkTracer(tp, ac.Region)
 	db := dynamodb.NewFromConfig(ac, func(o *dynamodb.Options) { o.TracerProvider = tr })
 	return handlers.Backends{
 		Store:  dynamostore.New(db, cfg.TableName),
@@ -116,14 +116,14 @@ func Load() *handlers.Deps {
 			// Tracing is never a reason not to serve.
 			log.Warn("tracing off", "error", err.Error())
 		} else {
-			tp = NewTracerProvider(exp)
+			tp = newTracer(exp)
 		}
 	}
 	return deps(context.Background(), cfg, tp, log)
 }
 
 // deps builds the dependencies with tracing by tp.
-func deps(ctx context.Context, cfg config.Config, tp trace.TracerProvider, log *slog.Logger) *handlers.Deps {
+func deps(ctx context.Context, cfg config.Config, tp tracing.TracerProvider, log *slog.Logger) *handlers.Deps {
 	b, err := TracedBackends(ctx, cfg, tp)
 	if err != nil {
 		log.Error("cannot reach AWS", "error", err.Error())

@@ -1,19 +1,17 @@
 package awsdeps
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
-	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
+	"github.com/aws/smithy-go/tracing"
 )
 
-// xraySegmentExporter sends each span as an X-Ray subsegment document to
+// xraySegmentExporter sends each client span as an X-Ray subsegment document to
 // the X-Ray daemon over UDP: the header line {"format": "json",
 // "version": 1}, then the document
 // (https://docs.aws.amazon.com/xray/latest/devguide/xray-api-sendingdata.html#xray-api-daemon,
@@ -42,20 +40,14 @@ func newXRayExporter(address string) (*xraySegmentExporter, error) {
 
 const daemonHeader = `{"format": "json", "version": 1}` + "\n"
 
-// ExportSpans sends one datagram per span.
-func (e *xraySegmentExporter) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
-	for _, s := range spans {
-		doc, err := json.Marshal(subsegmentOf(s))
-		if err != nil {
-			continue
-		}
-		_, _ = e.conn.Write(append([]byte(daemonHeader), doc...))
+// exportSpan sends the span in one datagram.
+func (e *xraySegmentExporter) exportSpan(s finishedSpan) {
+	doc, err := json.Marshal(subsegmentOf(s))
+	if err != nil {
+		return
 	}
-	return nil
+	_, _ = e.conn.Write(append([]byte(daemonHeader), doc...))
 }
-
-// Shutdown closes the socket.
-func (e *xraySegmentExporter) Shutdown(context.Context) error { return e.conn.Close() }
 
 // subsegment is an X-Ray subsegment document sent on its own.
 type subsegment struct {
@@ -87,6 +79,7 @@ type xrayHTTP struct {
 
 type xrayAWS struct {
 	Operation string `json:"operation,omitempty"`
+	Region    string `json:"region,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
 }
 
@@ -100,46 +93,37 @@ type xrayException struct {
 	Message string `json:"message,omitempty"`
 }
 
-// xrayTraceID is an OpenTelemetry trace id (made by the X-Ray id
-// generator, or taken from Lambda's header) in X-Ray's form:
-// 1-<8 hex digits of epoch seconds>-<24 hex digits>.
-func xrayTraceID(id trace.TraceID) string {
-	h := id.String()
-	return "1-" + h[:8] + "-" + h[8:]
-}
-
 // subsegmentOf maps a client span: an AWS SDK operation (rpc.system
-// aws-api: named by its service, the operation and request id under
-// "aws") or an HTTP request (named by its host; the URL without its query,
-// which never reaches a trace). Status: 429 is a throttle, other 4xx an
-// error, 5xx, a failed exchange or a failed SDK call a fault.
-func subsegmentOf(s sdktrace.ReadOnlySpan) subsegment {
-	attrs := map[string]string{}
+// aws-api: named by its service, the operation, region and request id
+// under "aws") or an HTTP request (named by its host; the URL without its
+// query, which never reaches a trace). Status: 429 is a throttle, other
+// 4xx (or an SDK error the service calls the client's) an error, 5xx, a
+// failed exchange or another failed SDK call a fault.
+func subsegmentOf(s finishedSpan) subsegment {
 	status := 0
-	for _, kv := range s.Attributes() {
-		attrs[string(kv.Key)] = kv.Value.String()
-		if kv.Key == "http.response.status_code" || kv.Key == "http.status_code" {
-			status = int(kv.Value.AsInt64())
+	for _, k := range []string{"http.response.status_code", "http.status_code"} {
+		if n, err := strconv.Atoi(s.attr(k)); err == nil {
+			status = n
 		}
 	}
 	seg := subsegment{
-		Name:      s.Name(),
-		ID:        s.SpanContext().SpanID().String(),
-		TraceID:   xrayTraceID(s.SpanContext().TraceID()),
-		ParentID:  s.Parent().SpanID().String(),
+		Name:      s.Name,
+		ID:        s.ID,
+		TraceID:   s.TraceID,
+		ParentID:  s.ParentID,
 		Type:      "subsegment",
-		StartTime: float64(s.StartTime().UnixMicro()) / 1e6,
-		EndTime:   float64(s.EndTime().UnixMicro()) / 1e6,
+		StartTime: float64(s.Start.UnixMicro()) / 1e6,
+		EndTime:   float64(s.End.UnixMicro()) / 1e6,
 		Namespace: "remote",
 	}
-	if attrs["rpc.system"] == "aws-api" {
-		seg.Namespace, seg.Name = "aws", attrs["rpc.service"]
-		seg.AWS = &xrayAWS{Operation: attrs["rpc.method"], RequestID: attrs["aws.request_id"]}
+	if s.attr("rpc.system") == "aws-api" {
+		seg.Namespace, seg.Name = "aws", s.attr("rpc.service")
+		seg.AWS = &xrayAWS{Operation: s.attr("rpc.method"), Region: s.attr("aws.region"), RequestID: s.attr("aws.request_id")}
 	}
-	if m := attrs["http.request.method"]; m != "" {
+	if m := s.attr("http.request.method"); m != "" || status != 0 {
 		seg.HTTP = &xrayHTTP{}
 		seg.HTTP.Request.Method = m
-		if u, err := url.Parse(attrs["url.full"]); err == nil {
+		if u, err := url.Parse(s.attr("url.full")); err == nil {
 			u.RawQuery, u.Fragment, u.User = "", "", nil
 			seg.HTTP.Request.URL = u.String()
 		}
@@ -153,10 +137,13 @@ func subsegmentOf(s sdktrace.ReadOnlySpan) subsegment {
 	case status >= 400:
 		seg.Error = true
 	}
-	if s.Status().Code == codes.Error && !seg.Error && !seg.Throttle {
+	if s.attr("api.error_fault") == "client" && !seg.Fault {
+		seg.Error = true
+	}
+	if s.Status == tracing.SpanStatusError && !seg.Error && !seg.Throttle {
 		seg.Fault = true
 	}
-	if t := attrs["exception.type"]; t != "" {
+	if t := s.attr("exception.type"); t != "" {
 		// The SDK's error type; its message stays out (it may name a
 		// secret or an item).
 		seg.Fault = seg.Fault || !seg.Error
