@@ -271,6 +271,10 @@ func formatValue(v float64) string {
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	case math.Abs(v) >= 10:
 		return strconv.FormatFloat(v, 'f', 1, 64)
+	case v != 0 && math.Abs(v) < 0.001:
+		// A rate far below one per op (KMS calls per sealed write): its
+		// first significant figures, not 0.000.
+		return strconv.FormatFloat(v, 'g', 2, 64)
 	}
 	return strconv.FormatFloat(v, 'f', 3, 64)
 }

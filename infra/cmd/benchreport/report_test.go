@@ -148,7 +148,7 @@ func TestFlatFigure(t *testing.T) {
 }
 
 func TestFormatValue(t *testing.T) {
-	for v, want := range map[float64]string{2000: "2,000", 1234567.4: "1,234,567", 66.54: "66.5", 1.0031: "1.003", 250: "250", 0.25: "0.250", -12345: "-12,345"} {
+	for v, want := range map[float64]string{2000: "2,000", 1234567.4: "1,234,567", 66.54: "66.5", 1.0031: "1.003", 250: "250", 0.25: "0.250", -12345: "-12,345", 2.4e-06: "2.4e-06", 0: "0.000"} {
 		if got := formatValue(v); got != want {
 			t.Errorf("formatValue(%v) = %q, want %q", v, got, want)
 		}
