@@ -75,18 +75,33 @@ func TestScanAuditExpiringAndExpired(t *testing.T) {
 	e.run(at(101))
 	e.wantScanEntries(at(101))
 
-	// On the timeline, a notice comes after what it tells of.
-	es, _, err := e.store.ListAudit(t.Context(), account, "servicenow", "", 2)
-	if err != nil || len(es) != 2 {
+	// On the timeline, a notice comes after what it tells of: for each
+	// connection, its "disconnected" notice is newer than its
+	// disconnection (the two connections are checked in parallel, so
+	// their entries may interleave).
+	es, _, err := e.store.ListAudit(t.Context(), account, "servicenow", "", 4)
+	if err != nil || len(es) != 4 {
 		t.Fatal(es, err)
 	}
-	for i, want := range []connection.AuditAction{connection.AuditNoticeSent, connection.AuditDisconnected} {
-		if es[i].Action != want {
-			t.Fatalf("newest entries %s, %s: want the notice above the disconnection", es[0].Action, es[1].Action)
+	newest := map[string]map[connection.AuditAction]int{} // connection → action → position (0: newest)
+	for i, a := range es {
+		if a.ConnectionID == "" {
+			t.Fatalf("entry %d (%s) names no connection", i, a.Action)
 		}
+		if newest[a.ConnectionID] == nil {
+			newest[a.ConnectionID] = map[connection.AuditAction]int{}
+		}
+		newest[a.ConnectionID][a.Action] = i
 	}
-	if es[0].ConnectionID != es[1].ConnectionID || es[0].ConnectionID == "" {
-		t.Fatalf("entries name connections %q and %q", es[0].ConnectionID, es[1].ConnectionID)
+	if len(newest) != 2 {
+		t.Fatalf("the newest 4 entries name %d connections, want 2: %+v", len(newest), es)
+	}
+	for id, pos := range newest {
+		n, okN := pos[connection.AuditNoticeSent]
+		d, okD := pos[connection.AuditDisconnected]
+		if !okN || !okD || n > d {
+			t.Fatalf("connection %s: notice at %d (%v), disconnection at %d (%v): want the notice above the disconnection", id, n, okN, d, okD)
+		}
 	}
 }
 
