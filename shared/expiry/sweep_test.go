@@ -231,6 +231,27 @@ func TestSweepResumesWhereItStopped(t *testing.T) {
 	}
 }
 
+// A saved cursor the store refuses (a format change, an edited mark item)
+// starts the pass over instead of failing every run from then on.
+func TestSweepRestartsFromARefusedCursor(t *testing.T) {
+	e, r, _ := sweepEnv(t, memstore.New())
+	keys := neverDue(e)
+	r.Mode = vault.StoreSealed
+	ctx := logctx.With(t.Context(), e.scanner.Log)
+	if err := e.store.PutSweepMark(ctx, store.SweepMark{Mode: vault.StoreSealed, Cursor: "not-a-cursor"}); err != nil {
+		t.Fatal(err)
+	}
+	sw := e.scanner.Sweep
+	sw.Pages, sw.PageSize = 10, 100
+	rep, err := sw.Sweep(ctx, "sweep-1", at(1), func() bool { return false })
+	if err != nil || !rep.Done || rep.Moved != 5 {
+		t.Fatalf("sweep from a refused cursor: %+v, %v; want all 5 moved, done", rep, err)
+	}
+	if s, _ := placed(e, r, keys); s != 5 {
+		t.Fatalf("%d of 5 sealed", s)
+	}
+}
+
 // TestSweepFailsHalfWay: whichever call of a sweep fails (reading the
 // mark or a page, a lease, the old store's read, the new store's write,
 // the connection's or settings' save, the old copy's deletion, the mark's

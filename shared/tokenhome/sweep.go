@@ -95,6 +95,15 @@ func (w Sweeper) Sweep(ctx context.Context, owner string, now time.Time, stop fu
 			break
 		}
 		items, next, err := st.Sweep(ctx, mark.Cursor, limit)
+		if errors.Is(err, store.ErrBadCursor) && mark.Cursor != "" {
+			// A saved cursor the store no longer takes (its format
+			// changed, or the item was edited): start the pass over
+			// rather than fail every run from now on. Moves already made
+			// cost nothing to look at again.
+			logctx.From(ctx, nil).WarnContext(ctx, "token sweep: the saved cursor is refused; starting the pass over", "error", err.Error())
+			mark.Cursor = ""
+			items, next, err = st.Sweep(ctx, mark.Cursor, limit)
+		}
 		if err != nil {
 			perr = fmt.Errorf("read a sweep page: %w", err)
 			break

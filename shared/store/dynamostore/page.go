@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/store/layout"
 )
 
@@ -24,7 +24,14 @@ type pageKey struct {
 	DueSK string `json:",omitempty" dynamodbav:",omitempty"`
 }
 
-var errToken = errors.New("dynamostore: invalid page token")
+// errToken: a page token this store did not hand out for this listing;
+// it is a store.ErrBadCursor.
+var errToken error = tokenError{}
+
+type tokenError struct{}
+
+func (tokenError) Error() string        { return "dynamostore: invalid page token" }
+func (tokenError) Is(target error) bool { return target == store.ErrBadCursor }
 
 func (k pageKey) token() string {
 	b, _ := json.Marshal(k) // strings only: cannot fail

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"sort"
@@ -150,7 +149,14 @@ func encodeToken(query, key string) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-var errToken = errors.New("memstore: invalid page token")
+// errToken: a page token this store did not hand out for this listing;
+// it is a store.ErrBadCursor.
+var errToken error = tokenError{}
+
+type tokenError struct{}
+
+func (tokenError) Error() string        { return "memstore: invalid page token" }
+func (tokenError) Is(target error) bool { return target == store.ErrBadCursor }
 
 func decodeToken(query, token string) (string, error) {
 	if token == "" {
