@@ -71,6 +71,9 @@ type env struct {
 	outbox  *memmail.Outbox
 	svc     *lifecycle.Service
 	scanner *expiry.Scanner
+	// retriesMayMiss: the store is moto's, where a write the SDK retried
+	// may meet its own first attempt (see sweepUntilDone).
+	retriesMayMiss bool
 }
 
 type envOption func(*env, *expiry.Scanner)

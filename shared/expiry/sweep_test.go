@@ -126,7 +126,11 @@ func sweepUntilDone(e *env, r *vault.Router, keys []connection.Key, mode string,
 			e.t.Fatalf("one run of a page of two moved all %d secrets", secrets)
 		}
 		if n == secrets {
-			if partialFirst && moved != secrets {
+			// Each move is counted once. On moto a save the SDK retried
+			// after a lost answer can meet its own first write: that
+			// move is then counted "missed" and found home by the next
+			// pass, so one fewer is counted, never more.
+			if partialFirst && (moved > secrets || moved < secrets && !e.retriesMayMiss) {
 				e.t.Fatalf("the reports count %d moves, want %d", moved, secrets)
 			}
 			// The pass ends (a run may still have pages to read), then
@@ -161,8 +165,9 @@ func sweepEnv(t *testing.T, st store.Store) (*env, *vault.Router, *memvault.Vaul
 // from its warning, and the client secrets of settings with and without a
 // connection, to the new store, a page a run, and deletes the old copies;
 // then back.
-func testSweepBothWays(t *testing.T, st store.Store) {
+func testSweepBothWays(t *testing.T, st store.Store, onMoto bool) {
 	e, r, sealedStore := sweepEnv(t, st)
+	e.retriesMayMiss = onMoto
 	keys := neverDue(e)
 	if s, _ := placed(e, r, keys); s != 0 {
 		t.Fatalf("%d sealed in secrets mode", s)
@@ -178,7 +183,7 @@ func testSweepBothWays(t *testing.T, st store.Store) {
 }
 
 func TestSweepMovesWhatTheScanNeverVisits(t *testing.T) {
-	testSweepBothWays(t, memstore.New())
+	testSweepBothWays(t, memstore.New(), false)
 }
 
 // TestSweepOnDynamoDB: the same on DynamoDB as moto emulates it, where a
@@ -192,7 +197,7 @@ func TestSweepOnDynamoDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	awstest.DropTableAtCleanup(t, db, table)
-	testSweepBothWays(t, dynamostore.New(awstest.Serialized(db), table))
+	testSweepBothWays(t, dynamostore.New(awstest.Serialized(db), table), true)
 }
 
 // TestSweepResumesWhereItStopped: a sweep stopped at its budget inside a
