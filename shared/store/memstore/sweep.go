@@ -3,7 +3,6 @@ package memstore
 import (
 	"context"
 	"errors"
-	"sort"
 
 	"github.com/workplace/connections/shared/store"
 	"github.com/workplace/connections/shared/store/layout"
@@ -13,41 +12,27 @@ import (
 const sweepQuery = "SWEEP"
 
 // Sweep pages through every connection and settings item in key order
-// (partition, then sort key).
+// (partition, then sort key), by way of page; each item's After is the
+// token that resumes right after it.
 func (s *Store) Sweep(ctx context.Context, pageToken string, limit int) ([]store.SweepItem, string, error) {
-	after, err := decodeToken(sweepQuery, pageToken)
-	if err != nil {
-		return nil, "", err
-	}
-	if limit <= 0 {
-		limit = layout.DefaultLimit
-	}
 	if err := s.lock(ctx); err != nil {
 		return nil, "", err
 	}
 	defer s.mu.Unlock()
 	key := func(it layout.Item) string { return it.PK + "\x00" + it.SK }
+	// After holds each item's key until page has chosen the page's items.
 	var items []entry[store.SweepItem]
 	for it, c := range s.conns {
-		if k := key(it); k > after {
-			items = append(items, entry[store.SweepItem]{k, store.SweepItem{Conn: &c}})
-		}
+		items = append(items, entry[store.SweepItem]{key(it), store.SweepItem{Conn: &c, After: key(it)}})
 	}
 	for it, set := range s.settings {
-		if k := key(it); k > after {
-			items = append(items, entry[store.SweepItem]{k, store.SweepItem{Settings: &set}})
-		}
+		items = append(items, entry[store.SweepItem]{key(it), store.SweepItem{Settings: &set, After: key(it)}})
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].key < items[j].key })
-	out := []store.SweepItem{}
-	for _, e := range items {
-		if len(out) == limit {
-			return out, out[len(out)-1].After, nil
-		}
-		e.val.After = encodeToken(sweepQuery, e.key)
-		out = append(out, e.val)
+	out, next, err := page(items, sweepQuery, pageToken, limit)
+	for i := range out {
+		out[i].After = encodeToken(sweepQuery, out[i].After)
 	}
-	return out, "", nil
+	return out, next, err
 }
 
 // GetSweepMark reads the sweep's mark.
