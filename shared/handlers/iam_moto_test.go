@@ -399,30 +399,8 @@ func TestFunctionsStayInsideTheirIAM(t *testing.T) {
 	ada, bob, carol := jwtCaller{"a1", "u1", "appManager"}, jwtCaller{"a1", "u2", "member"}, jwtCaller{"a1", "u3", "appManager"}
 	dave := jwtCaller{"a1", "u4", "member"}
 	erin, frank := jwtCaller{"a2", "u5", "appManager"}, jwtCaller{"a3", "u6", "appManager"}
-	call := func(who jwtCaller, method, path, query, body string, want int) string {
-		t.Helper()
-		r, req := routeEvent(t, who, method, path, query, body)
-		resp, err := routes[r.RouteKey()](ctx, req)
-		if err != nil || resp.StatusCode != want {
-			t.Fatalf("%s %s?%s as %s: %d %s (%v), want %d", method, path, query, who.user, resp.StatusCode, resp.Body, err, want)
-		}
-		return resp.Body
-	}
-	connect := func(who jwtCaller, vendor, flow, action, login string) {
-		t.Helper()
-		base := "/v1/account/integrations/" + vendor
-		q := "flow=" + flow
-		if action != "" {
-			q += "&action=" + action
-		}
-		var u struct{ URL string }
-		if err := json.Unmarshal([]byte(call(who, "GET", base+"/oauth2/url", q, "", 200)), &u); err != nil {
-			t.Fatal(err)
-		}
-		back := sb.Approve(t, vendor, u.URL, url.Values{"sandbox_user": {login}})
-		body, _ := json.Marshal(map[string]string{"state": back.State, "code": back.Code})
-		call(who, "POST", base+"/oauth2/callback", "", string(body), 200)
-	}
+	rc := routeCaller{t: t, ctx: ctx, routes: routes, sb: sb}
+	call, connect := rc.call, rc.connect
 	runScan := func(after time.Duration) {
 		t.Helper()
 		clock.Advance(after)

@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -221,32 +220,15 @@ func TestRoundTripsPerFlow(t *testing.T) {
 		ada, carol := jwtCaller{account, "u1", "appManager"}, jwtCaller{account, "u3", "appManager"}
 		service := jwtCaller{user: "search-connector"}
 		base := "/v1/account/integrations/" + vendor
-		call := func(who jwtCaller, method, path, query, body string, want int) string {
-			t.Helper()
-			r, req := routeEvent(t, who, method, path, query, body)
-			resp, err := routes[r.RouteKey()](ctx, req)
-			if err != nil || resp.StatusCode != want {
-				t.Fatalf("%s %s?%s: %d %s (%v), want %d", method, path, query, resp.StatusCode, resp.Body, err, want)
-			}
-			return resp.Body
-		}
+		rc := routeCaller{t: t, ctx: ctx, routes: routes, sb: sb}
+		call := rc.call
 		record := func(flow string) {
 			retried[vendor+" "+flow] = counter.retried()
 			got[vendor][flow] = counter.take()
 		}
 		connect := func(who jwtCaller, action, login string) {
 			t.Helper()
-			q := "flow=app"
-			if action != "" {
-				q += "&action=" + action
-			}
-			var u struct{ URL string }
-			if err := json.Unmarshal([]byte(call(who, "GET", base+"/oauth2/url", q, "", 200)), &u); err != nil {
-				t.Fatal(err)
-			}
-			back := sb.Approve(t, vendor, u.URL, url.Values{"sandbox_user": {login}})
-			body, _ := json.Marshal(map[string]string{"state": back.State, "code": back.Code})
-			call(who, "POST", base+"/oauth2/callback", "", string(body), 200)
+			rc.connect(who, vendor, "app", action, login)
 		}
 		// runScan runs the scan when the app connection is next due and
 		// names the flow by what the run did.
