@@ -29,7 +29,6 @@ import (
 	"github.com/workplace/connections/shared/mail/memmail"
 	"github.com/workplace/connections/shared/store/dynamostore"
 	"github.com/workplace/connections/shared/store/memstore"
-	"github.com/workplace/connections/shared/vault"
 	"github.com/workplace/connections/shared/vault/memvault"
 	"github.com/workplace/connections/shared/vault/sealed"
 )
@@ -88,13 +87,7 @@ func FromEnv(ctx context.Context, getenv func(string) string, cfg config.Config)
 // by USER_TOKEN_STORE, sealed ones under an in-memory key service.
 func Memory(cfg config.Config) Backends {
 	out, st, bus := memmail.New(), memstore.New(), membus.New()
-	v := &vault.Router{
-		Secrets:      memvault.New(),
-		Sealed:       sealed.New(memvault.New(memvault.ForSealed()), memkeys.New()),
-		Prefix:       cfg.SecretPrefix,
-		Mode:         cfg.UserTokenStore,
-		RecoveryDays: cfg.SecretRecoveryDays,
-	}
+	v := awsdeps.Router(cfg, memvault.New(), sealed.New(memvault.New(memvault.ForSealed()), memkeys.New()))
 	return Backends{
 		Backends: handlers.Backends{Store: st, Vault: v, Mailer: out, Bus: bus},
 		Outbox:   out, Events: bus, Memory: st,

@@ -86,9 +86,19 @@ func ClientSecretCache(cfg config.Config, v vault.Vault) vault.Vault {
 // Router reaches the cache of the store it changes, so a settings write in
 // this container is read afresh at once, in either mode.
 func Vault(cfg config.Config, sm secretsvault.Client, db dynamovault.API, k kmskeys.Client) *vault.Router {
+	return Router(cfg,
+		ClientSecretCache(cfg, vault.PaceWrites(secretsvault.New(sm), secretWritesPerSecond, secretWritesPerSecond)),
+		ClientSecretCache(cfg, sealed.New(dynamovault.New(db, cfg.TableName), kmskeys.New(k, cfg.UserTokenKey))))
+}
+
+// Router is the vault over the two stores as the configuration says:
+// account secrets go to USER_TOKEN_STORE's, under SECRET_PREFIX, and a
+// moved secret's old copy keeps SECRET_RECOVERY_DAYS. The Lambdas and the
+// local server's embedded backends build it here alike.
+func Router(cfg config.Config, secrets, sealedStore vault.Vault) *vault.Router {
 	return &vault.Router{
-		Secrets:      ClientSecretCache(cfg, vault.PaceWrites(secretsvault.New(sm), secretWritesPerSecond, secretWritesPerSecond)),
-		Sealed:       ClientSecretCache(cfg, sealed.New(dynamovault.New(db, cfg.TableName), kmskeys.New(k, cfg.UserTokenKey))),
+		Secrets:      secrets,
+		Sealed:       sealedStore,
 		Prefix:       cfg.SecretPrefix,
 		Mode:         cfg.UserTokenStore,
 		RecoveryDays: cfg.SecretRecoveryDays,
